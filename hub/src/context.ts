@@ -79,3 +79,74 @@ export interface HubModule {
 export interface ApiErrorBody {
   error: { code: string; message: string; details?: unknown };
 }
+
+/** Promise wrapper over the store's connection (sqlite3 by default). SQL sticks to what SQLite and PostgreSQL share. */
+export interface Db {
+  run(sql: string, params?: unknown[]): Promise<{ changes: number; lastID: number }>;
+  get<T>(sql: string, params?: unknown[]): Promise<T | undefined>;
+  all<T>(sql: string, params?: unknown[]): Promise<T[]>;
+  exec(sql: string): Promise<void>;
+  /** Runs fn inside BEGIN/COMMIT; transactions are serialised so statements of others never interleave. */
+  transaction<T>(fn: () => Promise<T>): Promise<T>;
+  /** Registers a named, idempotent schema migration; each module owns its tables this way. */
+  migrate(name: string, sql: string): Promise<void>;
+}
+
+/** Publishing side of the hub's MQTT connection (embedded broker or external client). */
+export interface HubMqtt {
+  publish(topic: string, payload: unknown, opts: { qos: 0 | 1; retain?: boolean }): Promise<void>;
+}
+
+export type SourceHealth = 'ok' | 'black' | 'frozen' | 'silent' | 'down' | 'unknown';
+
+export interface SourceView {
+  id: string;
+  kind: 'camera' | 'microphone';
+  label: string;
+  probe: Birth['sources'][number]['probe'];
+  status: SourceHealth;
+  /** When status last changed (ms). */
+  since: number | null;
+}
+
+export interface AgentView {
+  agent: string;
+  room: Birth['room'] | null;
+  availability: Availability;
+  since: number;
+  session: number | null;
+  lastSeen: number | null;
+  birth: Birth | null;
+  telemetry: Telemetry | null;
+  sources: SourceView[];
+}
+
+/** Live, read-only view of agents and rooms kept by the core (births, availability, last telemetry, source health). */
+export interface HubRegistry {
+  agents(): AgentView[];
+  agent(id: string): AgentView | undefined;
+  /** Agents grouped by room id (one agent per room in practice). */
+  byRoom(roomId: string): AgentView[];
+}
+
+export interface HubConfig {
+  dataDir: string;
+  host: string;
+  mqttPort: number;
+  httpPort: number;
+  adminToken: string;
+  broker: string | null;
+  database: string | null;
+}
+
+export interface HubContext {
+  log: Logger;
+  config: HubConfig;
+  clock: Clock;
+  bus: Bus;
+  db: Db;
+  mqtt: HubMqtt;
+  registry: HubRegistry;
+  /** prom-client registry served at /metrics. */
+  metrics: import('prom-client').Registry;
+}
