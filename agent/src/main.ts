@@ -1,5 +1,59 @@
 import { Command } from 'commander';
+import pino from 'pino';
+import { AgentApp } from './app.js';
+import { loadConfig } from './config.js';
 import { VERSION } from './version.js';
+
+function checkConfig(file: string): never {
+  const r = loadConfig(file);
+  if (!r.ok) {
+    console.error(`${file}: invalid config`);
+    for (const e of r.errors) console.error(`  ${e}`);
+    process.exit(1);
+  }
+  console.log(
+    `${file}: ok (agent ${r.config.agent}, room ${r.config.room.id}, ${r.config.sources.length} sources)`,
+  );
+  process.exit(0);
+}
+
+async function run(file: string): Promise<void> {
+  const r = loadConfig(file);
+  if (!r.ok) {
+    console.error(`${file}: invalid config`);
+    for (const e of r.errors) console.error(`  ${e}`);
+    process.exit(1);
+  }
+  const log = pino({ level: r.config.logLevel, base: { agent: r.config.agent } });
+  const app = new AgentApp({ config: r.config, log });
+  let stopping = false;
+  const shutdown = (signal: string): void => {
+    if (stopping) return;
+    stopping = true;
+    log.info({ signal }, 'stopping');
+    // A stuck stop must not keep the box from restarting: systemd would SIGKILL anyway.
+    const guard = setTimeout(() => {
+      log.error('stop took longer than 15 s; exiting');
+      process.exit(1);
+    }, 15_000);
+    guard.unref();
+    app.stop().then(
+      () => process.exit(0),
+      (err: unknown) => {
+        log.error({ err }, 'stop failed');
+        process.exit(1);
+      },
+    );
+  };
+  process.on('SIGTERM', () => shutdown('SIGTERM'));
+  process.on('SIGINT', () => shutdown('SIGINT'));
+  try {
+    await app.start();
+  } catch (err) {
+    log.fatal({ err }, 'agent failed to start');
+    process.exit(1);
+  }
+}
 
 const program = new Command('classroom-agent')
   .description(
@@ -7,9 +61,14 @@ const program = new Command('classroom-agent')
   )
   .version(VERSION)
   .option('-c, --config <file>', 'agent config (JSON)')
-  .action(() => {
-    console.error('classroom-agent: not built yet (issue 5)');
-    process.exit(2);
+  .option('--check-config <file>', 'validate a config file, print every problem, exit 0 (valid) or 1')
+  .action(async (opts: { config?: string; checkConfig?: string }) => {
+    if (opts.checkConfig) checkConfig(opts.checkConfig);
+    if (!opts.config) {
+      console.error('classroom-agent: --config <file> is required (see --help)');
+      process.exit(2);
+    }
+    await run(opts.config);
   });
 
 await program.parseAsync();

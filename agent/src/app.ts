@@ -1,0 +1,410 @@
+import {
+  type AgentSettings,
+  type Birth,
+  type CommandResult,
+  type Probe,
+  parseMessage,
+  parseTopic,
+  type SourceInfo,
+  topics,
+} from '@classroom/protocol';
+import type { Logger } from 'pino';
+import { Commands } from './commands.js';
+import type { AgentConfig } from './config.js';
+import { type FfmpegTools, locateFfmpeg } from './ffmpeg/locate.js';
+import type { MonitorContext, MonitorStatus, SourceConfig, SourceMonitor } from './media/types.js';
+import { Outbox } from './outbox.js';
+import type { BackoffOptions } from './session/backoff.js';
+import { Connection } from './session/connection.js';
+import { Sender, type SenderOptions } from './session/sender.js';
+import { SettingsStore } from './settings.js';
+import {
+  type Durability,
+  nextSession,
+  openAgentDb,
+  readMeta,
+  rememberCommand,
+  writeMeta,
+} from './store/agent-db.js';
+import type { Db } from './store/db.js';
+import { TelemetryReporter } from './telemetry/telemetry.js';
+import { VERSION } from './version.js';
+
+export type CreateMonitor = (source: SourceConfig, ctx: MonitorContext) => SourceMonitor;
+
+export interface AppOptions {
+  config: AgentConfig;
+  log: Logger;
+  clock?: { now(): number };
+  /** Injectable for tests; defaults to AGENT-MEDIA's ffmpeg monitor. */
+  createMonitor?: CreateMonitor;
+  /** undefined: locate ffmpeg; null: run without it (sources report no-ffmpeg). */
+  ffmpeg?: FfmpegTools | null;
+  sender?: Partial<SenderOptions>;
+  backoff?: Partial<BackoffOptions>;
+  durability?: Durability;
+  /** How long birth waits for a source's ffprobe result before sending what it has. */
+  probeTimeoutMs?: number;
+}
+
+export interface AgentStatus {
+  connected: boolean;
+  session: number;
+  sleeping: boolean;
+  configVersion: number;
+  ffmpeg: string | null;
+  outbox: { records: number; bytes: number; droppedTotal: number; lastSeq: number };
+  sources: MonitorStatus[];
+  invalidRecords: number;
+}
+
+/** Wires config, outbox, MQTT session, monitors, telemetry and commands; stops them in reverse. */
+export class AgentApp {
+  private db: Db | null = null;
+  private outbox!: Outbox;
+  private sender!: Sender;
+  private connection!: Connection;
+  private telemetry!: TelemetryReporter;
+  private commands!: Commands;
+  private readonly settings: SettingsStore;
+  private monitors = new Map<string, SourceMonitor>();
+  private statuses = new Map<string, MonitorStatus>();
+  private sleeping = false;
+  private hubOnline: boolean | null = null;
+  private ffmpegError: string | null = null;
+  private ffmpeg: FfmpegTools | null = null;
+  private invalidRecords = 0;
+  private readonly clock: { now(): number };
+  private readonly log: Logger;
+  private readonly agent: string;
+
+  constructor(private readonly opts: AppOptions) {
+    this.clock = opts.clock ?? { now: () => Date.now() };
+    this.log = opts.log;
+    this.agent = opts.config.agent;
+    this.settings = new SettingsStore(opts.config);
+  }
+
+  async start(): Promise<void> {
+    const { config } = this.opts;
+    const db = await openAgentDb(config.dataDir, this.opts.durability);
+    this.db = db;
+    const warning = this.settings.load();
+    if (warning) this.log.warn(warning);
+    this.sleeping = (await readMeta(db, 'sleeping')) === 1;
+    this.outbox = new Outbox({ db, log: this.log, clock: this.clock, limits: config.outbox });
+    await this.outbox.start();
+    this.connection = new Connection({
+      agent: this.agent,
+      broker: config.broker,
+      log: this.log,
+      clock: this.clock,
+      nextSession: () => nextSession(db),
+      backoff: this.opts.backoff,
+      handlers: {
+        onConnect: (session) => this.onConnect(session),
+        onDisconnect: () => {
+          this.hubOnline = null;
+          this.sender.onDisconnected();
+        },
+        onMessage: (topic, payload) => this.onMessage(topic, payload),
+      },
+    });
+    this.sender = new Sender({
+      outbox: this.outbox,
+      log: this.log,
+      clock: this.clock,
+      options: this.opts.sender,
+      publish: (payload) => this.connection.publish(topics.records(this.agent), payload, { qos: 1 }),
+    });
+    this.telemetry = new TelemetryReporter({
+      log: this.log,
+      clock: this.clock,
+      dataDir: config.dataDir,
+      ntpServer: config.ntpServer,
+      intervalS: () => this.settings.current().telemetryIntervalS,
+      outboxPending: () => this.outbox.depth().records,
+      session: () => this.connection.currentSession(),
+      publish: (msg) => {
+        if (!this.connection.isConnected()) return;
+        this.connection
+          .publish(topics.telemetry(this.agent), JSON.stringify(msg), { qos: 0 })
+          .catch((err: unknown) => this.log.debug({ err: String(err) }, 'telemetry not sent'));
+      },
+      onEvent: (event) => this.record(event),
+    });
+    this.commands = new Commands({
+      log: this.log,
+      clock: this.clock,
+      remember: (id, now) => rememberCommand(db, id, now),
+      publishResult: (r: CommandResult) =>
+        this.connection.publish(topics.cmdResult(this.agent), JSON.stringify(r), { qos: 1 }),
+      target: {
+        rebirth: () => this.rebirth(),
+        monitor: (id) => this.findMonitor(id),
+        applySettings: (s, v) => this.applySettings(s, v),
+        sleep: () => this.sleep(),
+        wake: () => this.wake(),
+      },
+    });
+    await this.createMonitors();
+    this.sender.start();
+    if (!this.sleeping) await this.startMonitors();
+    this.connection.start();
+    this.telemetry.start();
+    this.log.info(
+      { agent: this.agent, sources: config.sources.length, sleeping: this.sleeping },
+      'agent started',
+    );
+  }
+
+  /** SIGTERM path: `offline` goes out before the clean disconnect (DESIGN: state). */
+  async stop(): Promise<void> {
+    this.telemetry?.stop();
+    await this.stopMonitors();
+    await this.outbox?.stop();
+    const payload = JSON.stringify({
+      v: 1,
+      state: 'offline',
+      session: this.connection.currentSession(),
+      ts: this.clock.now(),
+    });
+    await this.connection?.stop({ topic: topics.state(this.agent), payload });
+    this.sender?.stop();
+    await this.db?.close();
+    this.db = null;
+    this.log.info('agent stopped');
+  }
+
+  status(): AgentStatus {
+    return {
+      connected: this.connection.isConnected(),
+      session: this.connection.currentSession(),
+      sleeping: this.sleeping,
+      configVersion: this.settings.configVersion(),
+      ffmpeg: this.ffmpegError,
+      outbox: { ...this.outbox.depth(), lastSeq: this.outbox.lastSeq() },
+      sources: [...this.statuses.values()],
+      invalidRecords: this.invalidRecords,
+    };
+  }
+
+  /** For tests: sever the TCP connection as a network fault would. */
+  dropConnection(): void {
+    this.connection.drop();
+  }
+
+  private async createMonitors(): Promise<void> {
+    if (this.opts.ffmpeg !== undefined) this.ffmpeg = this.opts.ffmpeg;
+    else {
+      try {
+        this.ffmpeg = locateFfmpeg();
+      } catch (err) {
+        // Not fatal: telemetry and the session keep running, sources report no-ffmpeg (issue 5 §7).
+        this.ffmpegError = (err as Error).message;
+        this.log.error({ err: this.ffmpegError }, 'ffmpeg missing; sources cannot run');
+      }
+    }
+    const create: CreateMonitor =
+      this.opts.createMonitor ?? (await import('./media/index.js')).createSourceMonitor;
+    for (const source of this.opts.config.sources) {
+      const monitor = create(source, {
+        log: this.log.child({ source: source.id }),
+        clock: this.clock,
+        ffmpeg: this.ffmpeg,
+        settings: () => this.settings.monitorSettings(),
+        onRecord: (record) => this.record(record),
+        onStatus: (status) => {
+          const before = this.statuses.get(status.id);
+          if (before?.state !== status.state)
+            this.log.info({ source: status.id, state: status.state, reason: status.reason }, 'source state');
+          this.statuses.set(status.id, status);
+        },
+      });
+      this.monitors.set(source.id, monitor);
+    }
+  }
+
+  private record(record: Parameters<Outbox['append']>[0]): void {
+    this.outbox.append(record).catch((err: unknown) => {
+      this.invalidRecords += 1;
+      this.log.error({ err: (err as Error).message }, 'record not stored');
+    });
+  }
+
+  private async startMonitors(): Promise<void> {
+    for (const m of this.monitors.values()) {
+      await m
+        .start()
+        .catch((err: unknown) => this.log.error({ err, source: m.id }, 'source failed to start'));
+    }
+  }
+
+  private async stopMonitors(): Promise<void> {
+    await Promise.all(
+      [...this.monitors.values()].map((m) =>
+        m.stop().catch((err: unknown) => this.log.error({ err, source: m.id }, 'source failed to stop')),
+      ),
+    );
+  }
+
+  private findMonitor(id: string | undefined): SourceMonitor | undefined {
+    if (id !== undefined) return this.monitors.get(id);
+    const camera = this.opts.config.sources.find((s) => s.kind === 'camera');
+    return camera ? this.monitors.get(camera.id) : undefined;
+  }
+
+  private async onConnect(session: number): Promise<void> {
+    this.hubOnline = null;
+    await this.publishState();
+    await this.publishBirth(session);
+    this.sender.onConnected(session);
+  }
+
+  private publishState(): Promise<void> {
+    const state = this.sleeping ? 'sleeping' : 'online';
+    const payload = JSON.stringify({
+      v: 1,
+      state,
+      session: this.connection.currentSession(),
+      ts: this.clock.now(),
+    });
+    return this.connection
+      .publish(topics.state(this.agent), payload, { qos: 1, retain: true })
+      .catch((err: unknown) => {
+        this.log.warn({ err: String(err) }, 'state not published');
+      });
+  }
+
+  private async publishBirth(session: number): Promise<void> {
+    const { config } = this.opts;
+    const s = this.settings.current();
+    const sources: SourceInfo[] = await Promise.all(
+      config.sources.map(async (src) => ({
+        id: src.id,
+        kind: src.kind,
+        label: src.label ?? src.id,
+        probe: await this.probe(src.id),
+      })),
+    );
+    const birth: Birth = {
+      v: 1,
+      session,
+      ts: this.clock.now(),
+      agentVersion: VERSION,
+      room: config.room,
+      sources,
+      configVersion: this.settings.configVersion(),
+      telemetryIntervalS: s.telemetryIntervalS,
+    };
+    await this.connection
+      .publish(topics.birth(this.agent), JSON.stringify(birth), { qos: 1 })
+      .catch((err: unknown) => this.log.warn({ err: String(err) }, 'birth not published'));
+  }
+
+  private async probe(id: string): Promise<Probe> {
+    if (this.ffmpegError) return { error: this.ffmpegError.slice(0, 256) };
+    const monitor = this.monitors.get(id);
+    if (!monitor) return { error: 'no monitor' };
+    const timeout = this.opts.probeTimeoutMs ?? 3000;
+    let timer: NodeJS.Timeout | undefined;
+    try {
+      return await Promise.race([
+        monitor.probe(),
+        new Promise<Probe>((resolve) => {
+          timer = setTimeout(() => resolve({ error: `probe took longer than ${timeout} ms` }), timeout);
+        }),
+      ]);
+    } catch (err) {
+      return { error: String((err as Error).message).slice(0, 256) };
+    } finally {
+      if (timer) clearTimeout(timer);
+    }
+  }
+
+  private async rebirth(): Promise<void> {
+    if (!this.connection.isConnected()) throw new Error('not connected');
+    await this.publishState();
+    await this.publishBirth(this.connection.currentSession());
+  }
+
+  private async applySettings(settings: AgentSettings, version: number | undefined): Promise<number> {
+    const next = version ?? this.settings.configVersion() + 1;
+    const before = this.settings.current().telemetryIntervalS;
+    this.settings.apply(settings, next);
+    this.log.info({ configVersion: next, settings }, 'settings applied');
+    if (this.settings.current().telemetryIntervalS !== before) this.telemetry.reschedule();
+    // Birth carries configVersion and telemetryIntervalS, so the hub learns the change at once.
+    if (this.connection.isConnected()) await this.publishBirth(this.connection.currentSession());
+    return next;
+  }
+
+  private async sleep(): Promise<void> {
+    if (this.db) await writeMeta(this.db, 'sleeping', 1);
+    if (!this.sleeping) {
+      this.sleeping = true;
+      await this.stopMonitors();
+    }
+    await this.publishState();
+  }
+
+  private async wake(): Promise<void> {
+    if (this.db) await writeMeta(this.db, 'sleeping', 0);
+    if (this.sleeping) {
+      this.sleeping = false;
+      await this.startMonitors();
+    }
+    await this.publishState();
+  }
+
+  private onMessage(topic: string, payload: Buffer): void {
+    const t = parseTopic(topic);
+    if (!t.ok) return;
+    if (t.topic.kind === 'hub-state') {
+      const r = parseMessage('hub-state', payload);
+      if (!r.ok) return;
+      // A hub that restarted behind a broker that stayed up missed what we sent meanwhile.
+      if (this.hubOnline === false && r.value.online) {
+        this.log.info('hub back online: rebirth and replay unacked records');
+        this.sender.rewind();
+        void this.rebirth().catch((err: unknown) => this.log.warn({ err: String(err) }, 'rebirth failed'));
+      }
+      this.hubOnline = r.value.online;
+      return;
+    }
+    if (t.topic.kind !== 'agent' || t.topic.agent !== this.agent) return;
+    switch (t.topic.leaf) {
+      case 'ack': {
+        const r = parseMessage('ack', payload);
+        if (!r.ok) {
+          this.log.warn({ error: r.error.message }, 'malformed ack ignored');
+          return;
+        }
+        this.sender
+          .ack(r.value.ranges)
+          .catch((err: unknown) => this.log.error({ err }, 'applying ack failed'));
+        return;
+      }
+      case 'cmd':
+        void this.commands.handle(payload);
+        return;
+      case 'config': {
+        if (payload.length === 0) return; // a cleared retained message
+        const r = parseMessage('config', payload);
+        if (!r.ok) {
+          this.log.warn({ error: r.error.message }, 'malformed config message ignored');
+          return;
+        }
+        // Retained: it comes again on every connect, so only a newer version is applied.
+        if (r.value.version > this.settings.configVersion()) {
+          this.applySettings(r.value.config, r.value.version).catch((err: unknown) =>
+            this.log.error({ err }, 'applying config failed'),
+          );
+        }
+        return;
+      }
+      default:
+        return;
+    }
+  }
+}

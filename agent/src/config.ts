@@ -1,0 +1,146 @@
+import { readFileSync } from 'node:fs';
+import { dirname, resolve } from 'node:path';
+import {
+  AgentId,
+  AgentSettings,
+  isValidAgentId,
+  LIMITS,
+  RoomId,
+  SourceId,
+  SourceKind,
+  Text,
+  Thresholds,
+} from '@classroom/protocol';
+import { z } from 'zod';
+
+const BROKER_URL = /^(mqtt|mqtts|tcp|tls|ssl|ws|wss):\/\/[^\s]+$/;
+
+const Source = z
+  .object({
+    id: SourceId,
+    kind: SourceKind,
+    input: z.string().min(1).max(1024),
+    label: Text.optional(),
+  })
+  .strict();
+
+/** The agent config file (DESIGN.md "Agent"). Unknown keys are errors: a typo must not be ignored. */
+export const AgentConfigSchema = z
+  .object({
+    agent: AgentId.refine(isValidAgentId, 'is a reserved id'),
+    room: z
+      .object({
+        id: RoomId,
+        name: Text.default(''),
+        building: Text.default(''),
+        floor: Text.default(''),
+        campus: Text.default(''),
+      })
+      .strict(),
+    broker: z
+      .object({
+        url: z.string().regex(BROKER_URL, 'must be a mqtt://, mqtts://, ws:// or wss:// URL'),
+        username: z.string().min(1).max(LIMITS.maxIdLength).optional(),
+        password: z.string().max(1024).optional(),
+        /** Path of a file holding the password, so the config itself can be world-readable. */
+        passwordFile: z.string().min(1).optional(),
+        ca: z.string().min(1).optional(),
+        keepaliveS: z.number().int().min(2).max(300).default(10),
+      })
+      .strict()
+      .refine((b) => !(b.password !== undefined && b.passwordFile !== undefined), {
+        message: 'give password or passwordFile, not both',
+        path: ['passwordFile'],
+      }),
+    dataDir: z.string().min(1),
+    sources: z
+      .array(Source)
+      .max(LIMITS.maxSources)
+      .superRefine((sources, ctx) => {
+        const seen = new Set<string>();
+        sources.forEach((s, i) => {
+          if (seen.has(s.id))
+            ctx.addIssue({ code: 'custom', message: `duplicate source id "${s.id}"`, path: [i, 'id'] });
+          seen.add(s.id);
+        });
+      }),
+    windowS: z.number().int().min(1).max(3600).default(10),
+    telemetryIntervalS: z.number().int().min(1).max(3600).default(30),
+    thresholds: Thresholds.strict().default({}),
+    outbox: z
+      .object({
+        maxRecords: z.number().int().min(100).max(100_000_000).default(500_000),
+        maxBytes: z
+          .number()
+          .int()
+          .min(1024 * 1024)
+          .max(1024 ** 4)
+          .default(512 * 1024 * 1024),
+      })
+      .strict()
+      .default({ maxRecords: 500_000, maxBytes: 512 * 1024 * 1024 }),
+    /** host or host:port of an NTP server for clockOffsetMs; without it the offset is null. */
+    ntpServer: z.string().min(1).max(255).optional(),
+    logLevel: z.enum(['fatal', 'error', 'warn', 'info', 'debug', 'trace']).default('info'),
+  })
+  .strict();
+
+export type AgentConfig = z.infer<typeof AgentConfigSchema>;
+export type ConfigResult = { ok: true; config: AgentConfig } | { ok: false; errors: string[] };
+
+/** One line per bad field, each starting with its path (issue 5 §6). */
+export function formatIssues(issues: ReadonlyArray<z.core.$ZodIssue>): string[] {
+  const out: string[] = [];
+  for (const issue of issues) {
+    const base = issue.path.map(String).join('.');
+    if (issue.code === 'unrecognized_keys') {
+      for (const key of issue.keys) out.push(`${base ? `${base}.` : ''}${key}: unknown field`);
+    } else {
+      out.push(`${base || '(root)'}: ${issue.message}`);
+    }
+  }
+  return out;
+}
+
+/** Validates a parsed config; relative paths are resolved against `baseDir` (the config's folder). */
+export function parseConfig(value: unknown, baseDir = process.cwd()): ConfigResult {
+  const r = AgentConfigSchema.safeParse(value);
+  if (!r.success) return { ok: false, errors: formatIssues(r.error.issues) };
+  const config = r.data;
+  config.dataDir = resolve(baseDir, config.dataDir);
+  if (config.broker.ca) config.broker.ca = resolve(baseDir, config.broker.ca);
+  if (config.broker.passwordFile) {
+    const file = resolve(baseDir, config.broker.passwordFile);
+    try {
+      config.broker.password = readFileSync(file, 'utf8').trim();
+    } catch (err) {
+      return { ok: false, errors: [`broker.passwordFile: cannot read ${file} (${(err as Error).message})`] };
+    }
+  }
+  return { ok: true, config };
+}
+
+export function loadConfig(file: string): ConfigResult {
+  let text: string;
+  try {
+    text = readFileSync(file, 'utf8');
+  } catch (err) {
+    return { ok: false, errors: [`cannot read ${file}: ${(err as Error).message}`] };
+  }
+  let value: unknown;
+  try {
+    value = JSON.parse(text);
+  } catch (err) {
+    return { ok: false, errors: [`${file} is not valid JSON: ${(err as Error).message}`] };
+  }
+  return parseConfig(value, dirname(resolve(file)));
+}
+
+/** The runtime-changeable part, as pushed by set-config or the retained config topic. */
+export function parseSettings(
+  value: unknown,
+): { ok: true; settings: AgentSettings } | { ok: false; errors: string[] } {
+  const r = AgentSettings.strict().safeParse(value);
+  if (!r.success) return { ok: false, errors: formatIssues(r.error.issues) };
+  return { ok: true, settings: r.data };
+}

@@ -1,0 +1,86 @@
+import { readFileSync, renameSync, writeFileSync } from 'node:fs';
+import { join } from 'node:path';
+import type { AgentSettings, Thresholds } from '@classroom/protocol';
+import type { AgentConfig } from './config.js';
+import { parseSettings } from './config.js';
+import { withDefaults } from './media/index.js';
+import type { MonitorSettings } from './media/types.js';
+
+export interface EffectiveSettings {
+  windowS: number;
+  telemetryIntervalS: number;
+  thresholds: Required<Thresholds>;
+}
+
+interface Persisted {
+  version: number;
+  settings: AgentSettings;
+}
+
+/**
+ * The runtime-changeable settings (set-config, retained `config`). The config file stays the
+ * operator's; remote changes are persisted beside the outbox in dataDir/settings.json and laid
+ * over the file's values at start, so they survive restarts (issue 5 §5).
+ */
+export class SettingsStore {
+  private version = 0;
+  private overlay: AgentSettings = {};
+  private readonly file: string;
+
+  constructor(private readonly config: AgentConfig) {
+    this.file = join(config.dataDir, 'settings.json');
+  }
+
+  /** Loads the persisted overlay; a damaged file is reported and ignored, never fatal. */
+  load(): string | null {
+    let text: string;
+    try {
+      text = readFileSync(this.file, 'utf8');
+    } catch {
+      return null;
+    }
+    try {
+      const raw = JSON.parse(text) as Persisted;
+      const r = parseSettings(raw.settings);
+      if (!r.ok || !Number.isInteger(raw.version) || raw.version < 0) {
+        return `ignoring ${this.file}: ${r.ok ? 'bad version' : r.errors.join('; ')}`;
+      }
+      this.version = raw.version;
+      this.overlay = r.settings;
+      return null;
+    } catch (err) {
+      return `ignoring ${this.file}: ${(err as Error).message}`;
+    }
+  }
+
+  configVersion(): number {
+    return this.version;
+  }
+
+  current(): EffectiveSettings {
+    return {
+      windowS: this.overlay.windowS ?? this.config.windowS,
+      telemetryIntervalS: this.overlay.telemetryIntervalS ?? this.config.telemetryIntervalS,
+      thresholds: withDefaults({ ...this.config.thresholds, ...this.overlay.thresholds }),
+    };
+  }
+
+  monitorSettings(): MonitorSettings {
+    const s = this.current();
+    return { windowS: s.windowS, thresholds: s.thresholds };
+  }
+
+  /** Applies and persists a validated change. Thresholds merge field by field. */
+  apply(settings: AgentSettings, version: number): void {
+    const next: AgentSettings = {
+      ...this.overlay,
+      ...settings,
+      thresholds: { ...this.overlay.thresholds, ...settings.thresholds },
+    };
+    const tmp = `${this.file}.tmp`;
+    writeFileSync(tmp, JSON.stringify({ version, settings: next }, null, 2));
+    renameSync(tmp, this.file);
+    this.overlay = next;
+    this.version = version;
+  }
+}

@@ -1,0 +1,148 @@
+import { statfs } from 'node:fs/promises';
+import { uptime } from 'node:os';
+import type { Telemetry as TelemetryMsg } from '@classroom/protocol';
+import type { Logger } from 'pino';
+import si from 'systeminformation';
+import type { SourceEvent } from '../media/types.js';
+import { queryNtpOffset } from './ntp.js';
+
+export interface TelemetryContext {
+  log: Logger;
+  clock: { now(): number };
+  dataDir: string;
+  ntpServer?: string;
+  intervalS: () => number;
+  outboxPending: () => number;
+  session: () => number;
+  /** Publishes when connected; telemetry is QoS 0 and simply skipped offline. */
+  publish: (msg: TelemetryMsg) => void;
+  /** disk.low / clock.skew transitions go to the outbox like any event. */
+  onEvent: (event: SourceEvent) => void;
+}
+
+/** Below this share of free space on the dataDir disk we raise disk.low (and clear it at twice). */
+const DISK_LOW_RATIO = 0.05;
+/** Beyond this clock offset we raise clock.skew: capture windows would be misplaced in time. */
+const CLOCK_SKEW_MS = 2000;
+
+/** Device status every telemetryIntervalS (issue 5 §4). */
+export class TelemetryReporter {
+  private timer: NodeJS.Timeout | null = null;
+  private diskLow = false;
+  private skewed = false;
+  private running = false;
+  private readonly log: Logger;
+
+  constructor(private readonly ctx: TelemetryContext) {
+    this.log = ctx.log.child({ module: 'telemetry' });
+  }
+
+  start(): void {
+    this.running = true;
+    this.schedule(1000);
+  }
+
+  stop(): void {
+    this.running = false;
+    if (this.timer) clearTimeout(this.timer);
+    this.timer = null;
+  }
+
+  /** Called after set-config changed telemetryIntervalS. */
+  reschedule(): void {
+    if (!this.running) return;
+    if (this.timer) clearTimeout(this.timer);
+    this.schedule(this.ctx.intervalS() * 1000);
+  }
+
+  private schedule(ms: number): void {
+    this.timer = setTimeout(() => void this.tick(), ms);
+    this.timer.unref?.();
+  }
+
+  private async tick(): Promise<void> {
+    try {
+      const msg = await this.collect();
+      this.ctx.publish(msg);
+    } catch (err) {
+      this.log.error({ err }, 'telemetry collection failed');
+    }
+    if (this.running) this.schedule(this.ctx.intervalS() * 1000);
+  }
+
+  async collect(): Promise<TelemetryMsg> {
+    const [load, mem, temp, disk, offset] = await Promise.all([
+      si.currentLoad().catch(() => null),
+      si.mem().catch(() => null),
+      si.cpuTemperature().catch(() => null),
+      statfs(this.ctx.dataDir).catch((err: unknown) => {
+        this.log.warn({ err: String(err) }, 'cannot stat the dataDir filesystem');
+        return null;
+      }),
+      this.clockOffset(),
+    ]);
+    const diskTotal = disk ? disk.blocks * disk.bsize : 0;
+    const diskFree = disk ? disk.bavail * disk.bsize : 0;
+    const cpuLoad = load && Number.isFinite(load.currentLoad) ? load.currentLoad / 100 : 0;
+    const temperature =
+      temp && typeof temp.main === 'number' && temp.main > -100 && temp.main < 200 ? temp.main : null;
+    const msg: TelemetryMsg = {
+      v: 1,
+      session: this.ctx.session(),
+      ts: this.ctx.clock.now(),
+      cpuLoad: Math.min(1, Math.max(0, cpuLoad)),
+      memUsedBytes: mem ? Math.max(0, mem.total - mem.available) : 0,
+      memTotalBytes: mem?.total ?? 0,
+      diskFreeBytes: diskFree,
+      diskTotalBytes: diskTotal,
+      temperatureC: temperature,
+      uptimeS: Math.round(uptime()),
+      clockOffsetMs: offset,
+      outboxPending: this.ctx.outboxPending(),
+    };
+    this.checkTransitions(msg);
+    return msg;
+  }
+
+  private async clockOffset(): Promise<number | null> {
+    if (!this.ctx.ntpServer) return null;
+    try {
+      return Math.round(await queryNtpOffset(this.ctx.ntpServer, { now: () => this.ctx.clock.now() }));
+    } catch (err) {
+      this.log.debug({ err: String(err) }, 'NTP query failed');
+      return null;
+    }
+  }
+
+  private checkTransitions(msg: TelemetryMsg): void {
+    const ts = msg.ts;
+    if (msg.diskTotalBytes > 0) {
+      const ratio = msg.diskFreeBytes / msg.diskTotalBytes;
+      if (!this.diskLow && ratio < DISK_LOW_RATIO) {
+        this.diskLow = true;
+        this.ctx.onEvent({
+          kind: 'event',
+          source: null,
+          ts,
+          type: 'disk.low',
+          detail: { freeBytes: msg.diskFreeBytes, freeRatio: ratio },
+        });
+      } else if (this.diskLow && ratio >= DISK_LOW_RATIO * 2) {
+        this.diskLow = false;
+      }
+    }
+    if (msg.clockOffsetMs !== null) {
+      const skewed = Math.abs(msg.clockOffsetMs) > CLOCK_SKEW_MS;
+      if (skewed && !this.skewed) {
+        this.ctx.onEvent({
+          kind: 'event',
+          source: null,
+          ts,
+          type: 'clock.skew',
+          detail: { offsetMs: msg.clockOffsetMs },
+        });
+      }
+      this.skewed = skewed;
+    }
+  }
+}
