@@ -1,0 +1,261 @@
+// Alarms feature: turns events and availability into hysteretic alarms, and serves them (issue 7).
+import type { RecordT } from '@classroom/protocol';
+import type { FastifyInstance } from 'fastify';
+import type { ZodTypeProvider } from 'fastify-type-provider-zod';
+import { Gauge } from 'prom-client';
+import { z } from 'zod';
+import type { HubContext, HubEvents, HubModule } from '../context.js';
+import { AckError, AlarmEngine, type AlarmTiming } from './engine.js';
+import type { PeopleBus } from './events.js';
+import { decodeCursor, ErrorBody, encodeCursor, FormatQuery, sendCsv, sendError } from './http.js';
+import { AlarmStore } from './store.js';
+import { ALARM_STATES, ALARM_TYPES, type Alarm, type AlarmType } from './types.js';
+
+/** Event types that switch a condition on or off; everything else is not an alarm. */
+const EVENT_CONDITIONS: Partial<Record<string, { type: AlarmType; active: boolean }>> = {
+  'source.down': { type: 'source.down', active: true },
+  'source.up': { type: 'source.down', active: false },
+  'video.black.start': { type: 'video.black', active: true },
+  'video.black.end': { type: 'video.black', active: false },
+  'video.frozen.start': { type: 'video.frozen', active: true },
+  'video.frozen.end': { type: 'video.frozen', active: false },
+  'audio.silence.start': { type: 'audio.silent', active: true },
+  'audio.silence.end': { type: 'audio.silent', active: false },
+  'disk.low': { type: 'disk.low', active: true },
+};
+
+/** Free disk share above which a disk.low alarm clears (telemetry carries no "disk ok" event). */
+const DISK_OK_RATIO = 0.1;
+
+export const AlarmSchema = z.object({
+  id: z.string(),
+  agent: z.string(),
+  room: z.string().nullable(),
+  source: z.string().nullable(),
+  type: z.enum(ALARM_TYPES),
+  state: z.enum(ALARM_STATES),
+  flapping: z.boolean(),
+  detail: z.record(z.string(), z.unknown()),
+  raisedAt: z.number(),
+  ackedAt: z.number().nullable(),
+  ackedBy: z.string().nullable(),
+  ackNote: z.string().nullable(),
+  clearedAt: z.number().nullable(),
+  updatedAt: z.number(),
+  raiseCount: z.number(),
+});
+
+const CSV_COLUMNS = [
+  'id',
+  'agent',
+  'room',
+  'source',
+  'type',
+  'state',
+  'flapping',
+  'raisedAt',
+  'ackedAt',
+  'ackedBy',
+  'ackNote',
+  'clearedAt',
+  'updatedAt',
+  'raiseCount',
+];
+
+const Cursor = z.object({ u: z.number(), i: z.string() });
+
+export class AlarmsModule implements HubModule {
+  readonly name = 'alarms';
+  readonly engine: AlarmEngine;
+  private readonly store: AlarmStore;
+  private readonly unsubscribe: Array<() => void> = [];
+
+  constructor(
+    private readonly ctx: HubContext,
+    people: PeopleBus,
+    timing?: AlarmTiming,
+  ) {
+    const log = ctx.log.child({ module: 'alarms' });
+    this.store = new AlarmStore(ctx.db);
+    this.engine = new AlarmEngine(this.store, ctx.clock, people, log, timing);
+  }
+
+  async start(): Promise<void> {
+    await this.store.migrate();
+    await this.engine.load();
+    const engine = this.engine;
+    new Gauge({
+      name: 'classroom_hub_alarms',
+      help: 'Alarms by state (one row per agent, source and type)',
+      labelNames: ['state'],
+      registers: [this.ctx.metrics],
+      collect() {
+        const counts = { active: 0, acked: 0, cleared: 0 };
+        for (const a of engine.list()) counts[a.state]++;
+        for (const [state, n] of Object.entries(counts)) this.set({ state }, n);
+      },
+    });
+    this.listen('records.committed', (e) => this.onRecords(e));
+    this.listen('agent.availability', (e) => this.onAvailability(e));
+    this.listen('agent.birth', (e) => this.engine.resetMedia(e.agent));
+    this.listen('agent.telemetry', (e) => {
+      const t = e.telemetry;
+      if (t.diskTotalBytes > 0 && t.diskFreeBytes / t.diskTotalBytes >= DISK_OK_RATIO) {
+        this.engine.signal({ agent: e.agent, source: null, type: 'disk.low', room: e.room, active: false });
+      }
+    });
+  }
+
+  async stop(): Promise<void> {
+    for (const off of this.unsubscribe.splice(0)) off();
+    this.engine.stop();
+    await this.engine.flush();
+    this.ctx.metrics.removeSingleMetric('classroom_hub_alarms');
+  }
+
+  private listen<K extends keyof HubEvents>(event: K, fn: (p: HubEvents[K]) => void): void {
+    this.ctx.bus.on(event, fn);
+    this.unsubscribe.push(() => this.ctx.bus.off(event, fn));
+  }
+
+  private onRecords(e: HubEvents['records.committed']): void {
+    // A replay after an outage describes the past; it must not raise alarms as if it were live.
+    if (e.historical) return;
+    for (const r of e.records as RecordT[]) {
+      if (r.kind !== 'event') continue;
+      const cond = EVENT_CONDITIONS[r.type];
+      if (!cond) continue;
+      this.engine.signal({
+        agent: e.agent,
+        source: cond.type === 'disk.low' ? null : r.source,
+        type: cond.type,
+        room: e.room,
+        active: cond.active,
+        detail: { event: r.type, eventTs: r.ts, ...r.detail },
+      });
+    }
+  }
+
+  private onAvailability(e: HubEvents['agent.availability']): void {
+    const a = e.availability;
+    if (a === 'unknown') return;
+    this.engine.setSleeping(e.agent, a === 'sleeping');
+    this.engine.signal({
+      agent: e.agent,
+      source: null,
+      type: 'agent.offline',
+      room: e.room,
+      active: a === 'lost' || a === 'offline',
+      detail: { availability: a, reason: e.reason },
+    });
+  }
+
+  routes(http: FastifyInstance): void {
+    const app = http.withTypeProvider<ZodTypeProvider>();
+    app.get(
+      '/api/alarms',
+      {
+        schema: {
+          summary: 'List alarms, newest change first (cursor paging; format=csv for CSV)',
+          tags: ['alarms'],
+          querystring: z.object({
+            state: z.enum(ALARM_STATES).optional(),
+            room: z.string().max(64).optional(),
+            agent: z.string().max(64).optional(),
+            limit: z.coerce.number().int().min(1).max(5000).default(500),
+            cursor: z.string().max(512).optional(),
+            format: FormatQuery,
+          }),
+          response: {
+            200: z.object({ alarms: z.array(AlarmSchema), nextCursor: z.string().nullable() }),
+            400: ErrorBody,
+          },
+        },
+      },
+      async (req, reply) => {
+        const q = req.query;
+        const after = decodeCursor(q.cursor, Cursor);
+        if (after === 'invalid') return sendError(reply, 400, 'bad_cursor', 'cursor is not valid');
+        const rows = await this.store.list({
+          state: q.state,
+          room: q.room,
+          agent: q.agent,
+          limit: q.limit + 1,
+          after: after ? { updatedAt: after.u, id: after.i } : undefined,
+        });
+        const page = rows.slice(0, q.limit);
+        const last = page[page.length - 1];
+        const nextCursor =
+          rows.length > q.limit && last ? encodeCursor({ u: last.updatedAt, i: last.id }) : null;
+        if (q.format === 'csv') {
+          if (nextCursor) reply.header('x-next-cursor', nextCursor);
+          return sendCsv(reply, 'alarms.csv', CSV_COLUMNS, page as unknown as Array<Record<string, unknown>>);
+        }
+        return { alarms: page, nextCursor };
+      },
+    );
+    app.get(
+      '/api/alarms/:id',
+      {
+        schema: {
+          summary: 'One alarm with the history of its transitions',
+          tags: ['alarms'],
+          params: z.object({ id: z.string().max(64) }),
+          response: {
+            200: z.object({
+              alarm: AlarmSchema,
+              history: z.array(
+                z.object({
+                  ts: z.number(),
+                  from: z.enum(ALARM_STATES).nullable(),
+                  to: z.enum(ALARM_STATES),
+                  who: z.string().nullable(),
+                  note: z.string().nullable(),
+                }),
+              ),
+            }),
+            404: ErrorBody,
+          },
+        },
+      },
+      async (req, reply) => {
+        await this.engine.flush();
+        const alarm = await this.store.get(req.params.id);
+        if (!alarm) return sendError(reply, 404, 'not_found', `alarm ${req.params.id} not found`);
+        return { alarm, history: await this.store.history(alarm.id) };
+      },
+    );
+    app.post(
+      '/api/alarms/:id/ack',
+      {
+        schema: {
+          summary: 'Acknowledge an active alarm',
+          tags: ['alarms'],
+          params: z.object({ id: z.string().max(64) }),
+          body: z
+            .object({
+              who: z.string().min(1).max(128).optional(),
+              note: z.string().max(1024).optional(),
+            })
+            .optional(),
+          response: { 200: z.object({ alarm: AlarmSchema }), 404: ErrorBody, 409: ErrorBody },
+        },
+      },
+      async (req, reply) => {
+        try {
+          const alarm: Alarm = await this.engine.ack(
+            req.params.id,
+            req.body?.who ?? 'admin',
+            req.body?.note ?? null,
+          );
+          return { alarm };
+        } catch (err) {
+          if (err instanceof AckError) {
+            return sendError(reply, err.code === 'not_found' ? 404 : 409, err.code, err.message);
+          }
+          throw err;
+        }
+      },
+    );
+  }
+}

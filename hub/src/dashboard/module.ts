@@ -1,0 +1,80 @@
+// Serves the dashboard (hub/web, plain ES modules, no CDN) at `/` with a strict Content Security
+// Policy (issue 7: "CSP headers are set"). uPlot is served from node_modules under /vendor/.
+import { readFile } from 'node:fs/promises';
+import { createRequire } from 'node:module';
+import { dirname, join } from 'node:path';
+import { fileURLToPath } from 'node:url';
+import fastifyStatic from '@fastify/static';
+import type { FastifyInstance, FastifyReply } from 'fastify';
+import type { HubContext, HubModule } from '../context.js';
+
+/** hub/web, from both hub/src/dashboard (vitest) and hub/dist/dashboard (built). */
+export const WEB_ROOT = fileURLToPath(new URL('../../web/', import.meta.url));
+
+export const CSP = [
+  "default-src 'self'",
+  "script-src 'self'",
+  "style-src 'self'",
+  "img-src 'self' data: blob:",
+  "connect-src 'self' ws: wss:",
+  "font-src 'self'",
+  "object-src 'none'",
+  "base-uri 'none'",
+  "form-action 'self'",
+  "frame-ancestors 'none'",
+].join('; ');
+
+function securityHeaders(set: (name: string, value: string) => void): void {
+  set('content-security-policy', CSP);
+  set('x-content-type-options', 'nosniff');
+  set('referrer-policy', 'no-referrer');
+  set('x-frame-options', 'DENY');
+}
+
+export class DashboardModule implements HubModule {
+  readonly name = 'dashboard';
+  private vendor = new Map<string, { type: string; body: Buffer }>();
+
+  constructor(private readonly ctx: HubContext) {}
+
+  async start(): Promise<void> {
+    const require = createRequire(import.meta.url);
+    const uplotDir = dirname(require.resolve('uplot/package.json'));
+    this.vendor.set('uplot.js', {
+      type: 'text/javascript; charset=utf-8',
+      body: await readFile(join(uplotDir, 'dist/uPlot.iife.min.js')),
+    });
+    this.vendor.set('uplot.css', {
+      type: 'text/css; charset=utf-8',
+      body: await readFile(join(uplotDir, 'dist/uPlot.min.css')),
+    });
+    this.ctx.log.child({ module: 'dashboard' }).debug({ root: WEB_ROOT }, 'dashboard files');
+  }
+
+  async stop(): Promise<void> {}
+
+  routes(http: FastifyInstance): void {
+    void http.register(fastifyStatic, {
+      root: WEB_ROOT,
+      prefix: '/',
+      index: 'index.html',
+      decorateReply: false,
+      wildcard: false,
+      cacheControl: false,
+      setHeaders: (res) => {
+        securityHeaders((n, v) => res.header(n, v));
+        // Small app, always revalidated, so a hub upgrade never mixes old and new modules.
+        res.header('cache-control', 'no-cache');
+      },
+    });
+    http.get('/vendor/:file', { schema: { hide: true } }, async (req, reply: FastifyReply) => {
+      const f = this.vendor.get((req.params as { file: string }).file);
+      if (!f) return reply.code(404).send({ error: { code: 'not_found', message: 'no such file' } });
+      securityHeaders((n, v) => reply.header(n, v));
+      return reply
+        .header('content-type', f.type)
+        .header('cache-control', 'public, max-age=86400')
+        .send(f.body);
+    });
+  }
+}

@@ -1,0 +1,112 @@
+// In-memory deltas of rollup counters, flushed to the store in one transaction as upserts, so
+// rollups are maintained incrementally as records arrive (issue 7) and never by scanning history.
+import type { CaptureRecord } from '@classroom/protocol';
+import type { Db } from '../context.js';
+import { type BucketKind, splitSpan } from './buckets.js';
+
+export const ROLLUP_FIELDS = [
+  'online_ms',
+  'down_ms',
+  'video_ms',
+  'video_ok_ms',
+  'audio_ms',
+  'audio_active_ms',
+  'capture_ms',
+  'scheduled_ms',
+  'healthy_ms',
+] as const;
+export type RollupField = (typeof ROLLUP_FIELDS)[number];
+export type RollupCounters = Record<RollupField, number>;
+
+export const ROLLUPS_MIGRATION = `
+CREATE TABLE IF NOT EXISTS rollups (
+  room TEXT NOT NULL,
+  bucket TEXT NOT NULL,
+  start BIGINT NOT NULL,
+  ${ROLLUP_FIELDS.map((f) => `${f} BIGINT NOT NULL DEFAULT 0`).join(',\n  ')},
+  PRIMARY KEY (room, bucket, start)
+);`;
+
+/** A capture window counts as video-ok when at most this share of it was black or frozen. */
+export const VIDEO_BAD_RATIO = 0.5;
+
+const BUCKETS: BucketKind[] = ['hour', 'day'];
+
+function zero(): RollupCounters {
+  return Object.fromEntries(ROLLUP_FIELDS.map((f) => [f, 0])) as RollupCounters;
+}
+
+export class RollupAccumulator {
+  private pending = new Map<string, { room: string; bucket: BucketKind; start: number; c: RollupCounters }>();
+
+  constructor(private readonly db: Db) {}
+
+  /** Adds `weight` (0..1) of every millisecond of [from, to) to `field` in each hour and day bucket. */
+  addSpan(room: string, field: RollupField, from: number, to: number, weight = 1): void {
+    if (!(to > from) || weight <= 0) return;
+    for (const bucket of BUCKETS) {
+      for (const [start, ms] of splitSpan(bucket, from, to))
+        this.addRaw(room, bucket, start, field, ms * weight);
+    }
+  }
+
+  addCapture(room: string, r: CaptureRecord): void {
+    if (r.video) {
+      this.addSpan(room, 'video_ms', r.start, r.end);
+      this.addSpan(room, 'capture_ms', r.start, r.end);
+      const v = r.video;
+      const ok =
+        v.fps > 0 && (v.blackRatio ?? 0) <= VIDEO_BAD_RATIO && (v.frozenRatio ?? 0) <= VIDEO_BAD_RATIO;
+      if (ok) this.addSpan(room, 'video_ok_ms', r.start, r.end);
+    }
+    if (r.audio) {
+      this.addSpan(room, 'audio_ms', r.start, r.end);
+      if (r.audio.silenceRatio !== null) {
+        this.addSpan(room, 'audio_active_ms', r.start, r.end, 1 - r.audio.silenceRatio);
+      }
+    }
+  }
+
+  get size(): number {
+    return this.pending.size;
+  }
+
+  async flush(): Promise<void> {
+    if (this.pending.size === 0) return;
+    const batch = [...this.pending.values()];
+    this.pending = new Map();
+    const cols = ROLLUP_FIELDS.join(', ');
+    const marks = ROLLUP_FIELDS.map(() => '?').join(', ');
+    const sets = ROLLUP_FIELDS.map((f) => `${f} = rollups.${f} + excluded.${f}`).join(', ');
+    const sql = `INSERT INTO rollups (room, bucket, start, ${cols}) VALUES (?, ?, ?, ${marks})
+      ON CONFLICT (room, bucket, start) DO UPDATE SET ${sets}`;
+    try {
+      await this.db.transaction(async () => {
+        for (const p of batch) {
+          await this.db.run(sql, [
+            p.room,
+            p.bucket,
+            p.start,
+            ...ROLLUP_FIELDS.map((f) => Math.round(p.c[f])),
+          ]);
+        }
+      });
+    } catch (err) {
+      // Put the deltas back so a transient store error loses nothing; the next flush retries.
+      for (const p of batch) {
+        for (const f of ROLLUP_FIELDS) this.addRaw(p.room, p.bucket, p.start, f, p.c[f]);
+      }
+      throw err;
+    }
+  }
+
+  private addRaw(room: string, bucket: BucketKind, start: number, field: RollupField, v: number): void {
+    const key = `${room}\u0000${bucket}\u0000${start}`;
+    let p = this.pending.get(key);
+    if (!p) {
+      p = { room, bucket, start, c: zero() };
+      this.pending.set(key, p);
+    }
+    p.c[field] += v;
+  }
+}

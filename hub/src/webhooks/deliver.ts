@@ -1,0 +1,129 @@
+// Webhook delivery: POST JSON, signed with HMAC-SHA256 over the raw body, retried with exponential
+// backoff (issue 7). Retry timers use the injected clock so backoff is testable with fake timers.
+import { createHmac, randomUUID } from 'node:crypto';
+import type { Logger } from 'pino';
+import type { Clock } from '../context.js';
+
+export const SIGNATURE_HEADER = 'x-classroom-signature';
+export const EVENT_HEADER = 'x-classroom-event';
+export const DELIVERY_HEADER = 'x-classroom-delivery';
+
+export interface WebhookTarget {
+  id: string;
+  url: string;
+  secret: string;
+}
+
+export interface RetryPolicy {
+  maxAttempts: number;
+  baseDelayMs: number;
+  maxDelayMs: number;
+  timeoutMs: number;
+}
+
+export const DEFAULT_RETRY: RetryPolicy = {
+  maxAttempts: 8,
+  baseDelayMs: 1_000,
+  maxDelayMs: 5 * 60_000,
+  timeoutMs: 10_000,
+};
+
+export type DeliveryOutcome = 'ok' | 'retry' | 'failed';
+
+/** `sha256=<hex>` of HMAC-SHA256(secret, body); receivers recompute it over the exact bytes. */
+export function sign(secret: string, body: string): string {
+  return `sha256=${createHmac('sha256', secret).update(body).digest('hex')}`;
+}
+
+/** Delay before attempt n+1 (n ≥ 1): base·2^(n-1), capped, with ±20 % jitter so receivers are not stampeded. */
+export function backoffDelay(policy: RetryPolicy, attempt: number, random = Math.random): number {
+  const raw = Math.min(policy.maxDelayMs, policy.baseDelayMs * 2 ** (attempt - 1));
+  return Math.round(raw * (0.8 + 0.4 * random()));
+}
+
+export class WebhookDeliverer {
+  private readonly timers = new Set<NodeJS.Timeout>();
+  private readonly inflight = new Set<Promise<void>>();
+  private stopped = false;
+
+  constructor(
+    private readonly clock: Clock,
+    private readonly log: Logger,
+    private readonly policy: RetryPolicy,
+    private readonly onOutcome: (target: WebhookTarget, outcome: DeliveryOutcome) => void,
+  ) {}
+
+  send(target: WebhookTarget, event: string, payload: unknown): void {
+    const body = JSON.stringify(payload);
+    this.attempt(target, event, body, randomUUID(), 1);
+  }
+
+  async stop(): Promise<void> {
+    this.stopped = true;
+    for (const t of this.timers) this.clock.clearTimeout(t);
+    this.timers.clear();
+    await Promise.allSettled([...this.inflight]);
+  }
+
+  /** Resolves when no delivery is in flight or waiting for a retry. */
+  idle(): boolean {
+    return this.timers.size === 0 && this.inflight.size === 0;
+  }
+
+  private attempt(target: WebhookTarget, event: string, body: string, delivery: string, n: number): void {
+    if (this.stopped) return;
+    const p = this.post(target, event, body, delivery, n).then((error) => {
+      if (error === null) {
+        this.onOutcome(target, 'ok');
+        return;
+      }
+      if (n >= this.policy.maxAttempts || this.stopped) {
+        this.onOutcome(target, 'failed');
+        this.log.error(
+          { webhook: target.id, url: target.url, delivery, attempts: n, error },
+          'webhook gave up',
+        );
+        return;
+      }
+      this.onOutcome(target, 'retry');
+      const delay = backoffDelay(this.policy, n);
+      this.log.warn({ webhook: target.id, delivery, attempt: n, delay, error }, 'webhook failed, will retry');
+      const t = this.clock.setTimeout(() => {
+        this.timers.delete(t);
+        this.attempt(target, event, body, delivery, n + 1);
+      }, delay);
+      this.timers.add(t);
+    });
+    this.inflight.add(p);
+    void p.finally(() => this.inflight.delete(p));
+  }
+
+  /** Returns null on a 2xx answer, else why it failed. */
+  private async post(
+    target: WebhookTarget,
+    event: string,
+    body: string,
+    delivery: string,
+    attempt: number,
+  ): Promise<string | null> {
+    try {
+      const res = await fetch(target.url, {
+        method: 'POST',
+        body,
+        headers: {
+          'content-type': 'application/json',
+          'user-agent': 'classroom-hub',
+          [SIGNATURE_HEADER]: sign(target.secret, body),
+          [EVENT_HEADER]: event,
+          [DELIVERY_HEADER]: delivery,
+          'x-classroom-attempt': String(attempt),
+        },
+        signal: AbortSignal.timeout(this.policy.timeoutMs),
+      });
+      await res.arrayBuffer().catch(() => undefined);
+      return res.ok ? null : `HTTP ${res.status}`;
+    } catch (err) {
+      return err instanceof Error ? err.message : String(err);
+    }
+  }
+}

@@ -1,0 +1,151 @@
+// Webhooks feature: targets kept in the store (plus one from the environment), alarm transitions
+// delivered to each (issue 7, DESIGN.md "Webhooks fire on transitions").
+import { randomBytes, randomUUID } from 'node:crypto';
+import type { FastifyInstance } from 'fastify';
+import type { ZodTypeProvider } from 'fastify-type-provider-zod';
+import { Counter } from 'prom-client';
+import { z } from 'zod';
+import type { PeopleBus } from '../alarms/events.js';
+import { ErrorBody, sendError } from '../alarms/http.js';
+import type { HubContext, HubModule } from '../context.js';
+import { DEFAULT_RETRY, type RetryPolicy, WebhookDeliverer, type WebhookTarget } from './deliver.js';
+
+const MIGRATION = `
+CREATE TABLE IF NOT EXISTS webhooks (
+  id TEXT PRIMARY KEY,
+  url TEXT NOT NULL,
+  secret TEXT NOT NULL,
+  created_at BIGINT NOT NULL
+);`;
+
+export interface WebhookOptions {
+  /** A target configured outside the API (CLASSROOM_HUB_WEBHOOK_URL / _SECRET). */
+  envTarget?: { url: string; secret: string } | undefined;
+  retry?: RetryPolicy;
+}
+
+const HttpUrl = z
+  .string()
+  .max(2048)
+  .url()
+  .refine((u) => /^https?:\/\//i.test(u), { message: 'must be an http or https URL' });
+
+export class WebhooksModule implements HubModule {
+  readonly name = 'webhooks';
+  private deliverer: WebhookDeliverer | null = null;
+  private targets: WebhookTarget[] = [];
+  private off: (() => void) | null = null;
+  private counter: Counter<'outcome'> | null = null;
+
+  constructor(
+    private readonly ctx: HubContext,
+    private readonly people: PeopleBus,
+    private readonly opts: WebhookOptions = {},
+  ) {}
+
+  async start(): Promise<void> {
+    const log = this.ctx.log.child({ module: 'webhooks' });
+    await this.ctx.db.migrate('people-002-webhooks', MIGRATION);
+    await this.reload();
+    this.counter = new Counter({
+      name: 'classroom_hub_webhook_deliveries_total',
+      help: 'Webhook delivery attempts by outcome (ok, retry, failed)',
+      labelNames: ['outcome'],
+      registers: [this.ctx.metrics],
+    });
+    const counter = this.counter;
+    this.deliverer = new WebhookDeliverer(
+      this.ctx.clock,
+      log,
+      this.opts.retry ?? DEFAULT_RETRY,
+      (_t, outcome) => counter.inc({ outcome }),
+    );
+    this.off = this.people.on('alarm.transition', (t) => {
+      const payload = {
+        event: 'alarm.transition',
+        ts: t.ts,
+        from: t.from,
+        to: t.to,
+        who: t.who,
+        note: t.note,
+        alarm: t.alarm,
+      };
+      for (const target of this.targets) this.deliverer?.send(target, 'alarm.transition', payload);
+    });
+  }
+
+  async stop(): Promise<void> {
+    this.off?.();
+    await this.deliverer?.stop();
+    this.ctx.metrics.removeSingleMetric('classroom_hub_webhook_deliveries_total');
+  }
+
+  idle(): boolean {
+    return this.deliverer?.idle() ?? true;
+  }
+
+  private async reload(): Promise<void> {
+    const rows = await this.ctx.db.all<{ id: string; url: string; secret: string }>(
+      'SELECT id, url, secret FROM webhooks ORDER BY created_at',
+    );
+    const env = this.opts.envTarget ? [{ id: 'env', ...this.opts.envTarget }] : [];
+    this.targets = [...env, ...rows];
+  }
+
+  routes(http: FastifyInstance): void {
+    const app = http.withTypeProvider<ZodTypeProvider>();
+    const View = z.object({ id: z.string(), url: z.string() });
+    app.get(
+      '/api/webhooks',
+      {
+        schema: {
+          summary: 'Webhook targets (secrets are not shown)',
+          tags: ['webhooks'],
+          response: { 200: z.object({ webhooks: z.array(View) }) },
+        },
+      },
+      async () => ({ webhooks: this.targets.map((t) => ({ id: t.id, url: t.url })) }),
+    );
+    app.post(
+      '/api/webhooks',
+      {
+        schema: {
+          summary: 'Add a webhook target; the secret signs every delivery (x-classroom-signature)',
+          tags: ['webhooks'],
+          body: z.object({ url: HttpUrl, secret: z.string().min(16).max(256).optional() }),
+          response: { 201: z.object({ id: z.string(), url: z.string(), secret: z.string() }) },
+        },
+      },
+      async (req, reply) => {
+        const id = randomUUID();
+        const secret = req.body.secret ?? randomBytes(24).toString('base64url');
+        await this.ctx.db.run('INSERT INTO webhooks (id, url, secret, created_at) VALUES (?, ?, ?, ?)', [
+          id,
+          req.body.url,
+          secret,
+          this.ctx.clock.now(),
+        ]);
+        await this.reload();
+        return reply.code(201).send({ id, url: req.body.url, secret });
+      },
+    );
+    app.delete(
+      '/api/webhooks/:id',
+      {
+        schema: {
+          summary: 'Remove a webhook target',
+          tags: ['webhooks'],
+          params: z.object({ id: z.string().max(64) }),
+          response: { 204: z.null(), 404: ErrorBody },
+        },
+      },
+      async (req, reply) => {
+        const res = await this.ctx.db.run('DELETE FROM webhooks WHERE id = ?', [req.params.id]);
+        if (res.changes === 0)
+          return sendError(reply, 404, 'not_found', `webhook ${req.params.id} not found`);
+        await this.reload();
+        return reply.code(204).send(null);
+      },
+    );
+  }
+}
