@@ -3,7 +3,7 @@ import { join } from 'node:path';
 import type { AgentSettings, Thresholds } from '@classroom/protocol';
 import type { AgentConfig } from './config.js';
 import { parseSettings } from './config.js';
-import { withDefaults } from './media/index.js';
+import { withDefaults } from './media/defaults.js';
 import type { MonitorSettings } from './media/types.js';
 
 export interface EffectiveSettings {
