@@ -1,0 +1,67 @@
+/** How ffmpeg opens one configured source (DESIGN.md "Agent": any ffmpeg input). */
+export interface InputSpec {
+  /** Input options followed by `-i <url>`, ready for an ffmpeg command line. */
+  args: string[];
+  /** Options that go before the url for ffprobe (same demuxer and timeouts). */
+  probeOptions: string[];
+  /** The url or device given to `-i`. */
+  url: string;
+  /** Live sources deliver in real time by themselves; files and lavfi graphs are paced with -re. */
+  live: boolean;
+  /** Devices and UDP ports can be opened by one process at a time. */
+  exclusive: boolean;
+}
+
+export interface InputOptions {
+  /** Socket I/O timeout for network inputs, in seconds. */
+  timeoutS: number;
+}
+
+function withQuery(url: string, key: string, value: string): string {
+  if (new RegExp(`[?&]${key}=`).test(url)) return url;
+  return `${url}${url.includes('?') ? '&' : '?'}${key}=${value}`;
+}
+
+/**
+ * Maps a configured `input` to ffmpeg input arguments.
+ * - rtsp(s)://: TCP interleaved transport (UDP RTP is lossy through NAT/firewalls) and a socket
+ *   timeout, so a dead camera ends ffmpeg instead of hanging it (issue 4, inputs).
+ * - udp:// and tcp:// MPEG-TS: a socket timeout in the url; UDP gets a bigger buffer and tolerates
+ *   overruns so a CPU hiccup loses packets rather than the process.
+ * - /dev/video*: v4l2; alsa:DEV: ALSA capture; lavfi:GRAPH: a synthetic source for tests.
+ * - anything else is a file (or a url ffmpeg understands), read at its native rate.
+ */
+export function inputSpec(input: string, opts: InputOptions): InputSpec {
+  const us = String(Math.round(opts.timeoutS * 1_000_000));
+  if (/^rtsps?:\/\//i.test(input)) {
+    const o = ['-rtsp_transport', 'tcp', '-timeout', us];
+    return { args: [...o, '-i', input], probeOptions: o, url: input, live: true, exclusive: false };
+  }
+  if (/^udp:\/\//i.test(input)) {
+    let url = withQuery(input, 'timeout', us);
+    url = withQuery(url, 'overrun_nonfatal', '1');
+    url = withQuery(url, 'fifo_size', '100000');
+    const o = ['-f', 'mpegts'];
+    return { args: [...o, '-i', url], probeOptions: o, url, live: true, exclusive: true };
+  }
+  if (/^tcp:\/\//i.test(input)) {
+    const url = withQuery(input, 'timeout', us);
+    const o = ['-f', 'mpegts'];
+    return { args: [...o, '-i', url], probeOptions: o, url, live: true, exclusive: false };
+  }
+  if (/^\/dev\/video\d+$/.test(input)) {
+    const o = ['-f', 'v4l2'];
+    return { args: [...o, '-i', input], probeOptions: o, url: input, live: true, exclusive: true };
+  }
+  if (input.startsWith('alsa:')) {
+    const dev = input.slice('alsa:'.length) || 'default';
+    const o = ['-f', 'alsa'];
+    return { args: [...o, '-i', dev], probeOptions: o, url: dev, live: true, exclusive: true };
+  }
+  if (input.startsWith('lavfi:')) {
+    const graph = input.slice('lavfi:'.length);
+    const o = ['-f', 'lavfi'];
+    return { args: ['-re', ...o, '-i', graph], probeOptions: o, url: graph, live: false, exclusive: false };
+  }
+  return { args: ['-re', '-i', input], probeOptions: [], url: input, live: false, exclusive: false };
+}

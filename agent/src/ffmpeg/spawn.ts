@@ -1,0 +1,72 @@
+import { type ChildProcess, spawn } from 'node:child_process';
+
+/**
+ * ffmpeg does not exit when its stdin closes, and Node has no PR_SET_PDEATHSIG. So every ffmpeg
+ * runs under this tiny sh guard, in its own process group (issue 4: no orphans even when the agent
+ * is killed):
+ * - the guard keeps the agent's stdin pipe as a lifeline (fd 9, because a background job's stdin
+ *   is /dev/null); when the agent dies the pipe reaches EOF and the guard stops ffmpeg (TERM, then
+ *   KILL after 3 s);
+ * - it ignores INT/TERM itself so that a signal to the group reaches ffmpeg, which handles it;
+ * - it exits with ffmpeg's status, and reaps it.
+ */
+const GUARD = [
+  'trap "" INT TERM',
+  'exec 9<&0',
+  '"$0" "$@" </dev/null &',
+  'p=$!',
+  '{ while read -r _; do :; done; kill -TERM "$p"; sleep 3; kill -KILL "$p"; } <&9 >/dev/null 2>&1 &',
+  'w=$!',
+  'exec 9<&-',
+  'wait "$p"; s=$?',
+  'kill -KILL "$w" 2>/dev/null',
+  'exit "$s"',
+].join('\n');
+
+const live = new Set<ChildProcess>();
+let exitHookInstalled = false;
+
+function installExitHook(): void {
+  if (exitHookInstalled) return;
+  exitHookInstalled = true;
+  // A clean or crashing exit of the agent takes every ffmpeg group with it at once.
+  process.on('exit', () => {
+    for (const child of live) killGroup(child, 'SIGKILL');
+  });
+}
+
+export interface GuardedSpawnOptions {
+  /** Extra pipes from the child, as fds 3, 4, …; each is readable from `child.stdio[n]`. */
+  extraPipes?: number;
+}
+
+/** Starts `bin args…` under the guard in a new process group; stdout/stderr/extra fds are pipes. */
+export function spawnGuarded(bin: string, args: string[], opts: GuardedSpawnOptions = {}): ChildProcess {
+  installExitHook();
+  const extra = Array.from({ length: opts.extraPipes ?? 0 }, () => 'pipe' as const);
+  const child = spawn('/bin/sh', ['-c', GUARD, bin, ...args], {
+    detached: true,
+    stdio: ['pipe', 'pipe', 'pipe', ...extra],
+  });
+  live.add(child);
+  child.once('exit', () => live.delete(child));
+  // The lifeline is never written to; errors on it (EPIPE after exit) carry no information.
+  child.stdin?.on('error', () => {});
+  return child;
+}
+
+/** Signals the whole process group of a guarded child (guard, ffmpeg and the lifeline watcher). */
+export function killGroup(child: ChildProcess, signal: NodeJS.Signals): boolean {
+  if (child.pid === undefined || child.exitCode !== null || child.signalCode !== null) return false;
+  try {
+    process.kill(-child.pid, signal);
+    return true;
+  } catch {
+    return false;
+  }
+}
+
+/** Number of guarded children still running in this process (for tests and status). */
+export function liveGuardedCount(): number {
+  return live.size;
+}

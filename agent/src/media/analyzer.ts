@@ -1,0 +1,271 @@
+import type { AudioWindow, EventType, Thresholds, VideoWindow } from '@classroom/protocol';
+import { type MetaFrame, type PacketLine, parseDb, type SilenceEdge } from './parse.js';
+import type { CaptureWindow, SourceEvent } from './types.js';
+
+type Emit = (r: SourceEvent) => void;
+
+interface Acc {
+  packets: number;
+  keyframes: number;
+  bytes: number;
+  frames: number;
+  black: number;
+  frozen: number;
+  mafdSum: number;
+  mafdN: number;
+  aFrames: number;
+  aSilent: number;
+  powerSum: number;
+  peak: number;
+  loudSum: number;
+  loudN: number;
+}
+
+const emptyAcc = (): Acc => ({
+  packets: 0,
+  keyframes: 0,
+  bytes: 0,
+  frames: 0,
+  black: 0,
+  frozen: 0,
+  mafdSum: 0,
+  mafdN: 0,
+  aFrames: 0,
+  aSilent: 0,
+  powerSum: 0,
+  peak: Number.NEGATIVE_INFINITY,
+  loudSum: 0,
+  loudN: 0,
+});
+
+const AUDIO_BLOCK_S = 0.1;
+const round = (v: number, d = 3): number => Math.round(v * 10 ** d) / 10 ** d;
+const clampDb = (v: number): number | null =>
+  Number.isFinite(v) ? round(Math.max(-200, Math.min(200, v)), 2) : null;
+const ratio = (n: number, d: number): number | null =>
+  d > 0 ? round(Math.min(1, Math.max(0, n / d))) : null;
+
+/**
+ * Turns one ffmpeg run's parsed output into state-transition events and capture windows.
+ * Media time (pts, seconds) decides durations, so a late log line does not stretch a fault;
+ * wall time for an onset is derived as `now - (pts_now - pts_onset)`.
+ */
+export class Analyzer {
+  private acc = emptyAcc();
+  private black = false;
+  private blackSince = 0;
+  private blackEvent = false;
+  private lastBlackEnd = Number.NEGATIVE_INFINITY;
+  private frozen = false;
+  private frozenSince = 0;
+  private frozenEvent = false;
+  private silenceStart: (number | null)[];
+  private silenceEvent = false;
+  private silenceSince = 0;
+  private keyTimes: number[] = [];
+  private firstPacketPts: number | null = null;
+
+  constructor(
+    private readonly source: string,
+    private readonly channels: number,
+    private readonly thresholds: () => Required<Thresholds>,
+    private readonly emit: Emit,
+  ) {
+    this.silenceStart = Array.from({ length: channels }, () => null);
+  }
+
+  private event(type: EventType, ts: number, detail: SourceEvent['detail']): void {
+    this.emit({ kind: 'event', source: this.source, ts: Math.round(ts), type, detail });
+  }
+
+  /** A stream-copied packet: counts, and keyframe spacing in seconds of media time. */
+  packet(p: PacketLine, isVideo: boolean, tb: number): void {
+    if (!isVideo) return;
+    this.acc.packets++;
+    this.acc.bytes += p.size;
+    if (!p.key) return;
+    this.acc.keyframes++;
+    if (Number.isFinite(p.pts)) {
+      const t = p.pts * tb;
+      this.firstPacketPts ??= t;
+      this.keyTimes.push(t);
+      if (this.keyTimes.length > 5) this.keyTimes.shift();
+    } else {
+      this.firstPacketPts ??= 0;
+    }
+  }
+
+  /** Longest recent keyframe interval in seconds, or null while fewer than two were seen. */
+  keyInterval(): number | null {
+    let max: number | null = null;
+    for (let i = 1; i < this.keyTimes.length; i++) {
+      const d = this.keyTimes[i]! - this.keyTimes[i - 1]!;
+      if (d > 0) max = Math.max(max ?? 0, d);
+    }
+    return max;
+  }
+
+  /** One analysed picture: blackdetect / freezedetect transitions and scdet's frame difference. */
+  videoFrame(f: MetaFrame, now: number): void {
+    const t = this.thresholds();
+    const k = f.keys;
+    const wall = (pts: number): number => Math.min(now, now - (f.pts - pts) * 1000);
+    const bs = k.get('lavfi.black_start');
+    const be = k.get('lavfi.black_end');
+    if (be !== undefined) {
+      this.black = false;
+      this.lastBlackEnd = Number(be);
+      if (this.blackEvent) {
+        this.blackEvent = false;
+        this.event('video.black.end', wall(Number(be)), {
+          durationS: round(Number(be) - this.blackSince, 1),
+        });
+      }
+    }
+    if (bs !== undefined) {
+      this.black = true;
+      this.blackSince = Number(bs);
+    }
+    // freezedetect with d=0 marks a changed frame with start+end at once and a still frame with start.
+    const fs = k.get('lavfi.freezedetect.freeze_start');
+    const fe = k.get('lavfi.freezedetect.freeze_end');
+    if (fe !== undefined) this.frozen = false;
+    else if (fs !== undefined) {
+      this.frozen = true;
+      this.frozenSince = Number(fs);
+    }
+    if (this.black && !this.blackEvent && f.pts - this.blackSince >= t.blackMinS - 1e-6) {
+      this.blackEvent = true;
+      this.event('video.black.start', wall(this.blackSince), { minS: t.blackMinS });
+    }
+    // A black picture is also still: frozen is judged only outside black (issue 4).
+    const stillFrom = Math.max(this.frozenSince, this.lastBlackEnd);
+    const stillNow = this.frozen && !this.black;
+    if (this.frozenEvent && !stillNow) {
+      this.frozenEvent = false;
+      const endPts = fe !== undefined ? Number(fe) : f.pts;
+      this.event('video.frozen.end', wall(endPts), { durationS: round(endPts - stillFrom, 1) });
+    } else if (stillNow && !this.frozenEvent && f.pts - stillFrom >= t.frozenMinS - 1e-6) {
+      this.frozenEvent = true;
+      this.event('video.frozen.start', wall(stillFrom), { minS: t.frozenMinS });
+    }
+    this.acc.frames++;
+    if (this.black) this.acc.black++;
+    else if (this.frozen) this.acc.frozen++;
+    const mafd = Number(k.get('lavfi.scd.mafd'));
+    if (Number.isFinite(mafd)) {
+      this.acc.mafdSum += mafd;
+      this.acc.mafdN++;
+    }
+  }
+
+  private allSilent(): boolean {
+    return this.silenceStart.every((s) => s !== null);
+  }
+
+  /** silencedetect (mono=1) edge of one channel; the source is silent when every channel is. */
+  silence(e: SilenceEdge, lastAudioPts: number, now: number): void {
+    if (e.channel < 0 || e.channel >= this.silenceStart.length) return;
+    const was = this.allSilent();
+    this.silenceStart[e.channel] = e.edge === 'start' ? e.t : null;
+    const is = this.allSilent();
+    if (!was && is) {
+      this.silenceSince = Math.max(...(this.silenceStart as number[]));
+      // silencedetect confirms a start only after its own d; count that lag as silent too.
+      const lagBlocks = Math.max(0, Math.round((lastAudioPts - this.silenceSince) / AUDIO_BLOCK_S));
+      this.acc.aSilent += Math.min(lagBlocks, this.acc.aFrames - this.acc.aSilent);
+    }
+    if (was && !is && this.silenceEvent) {
+      this.silenceEvent = false;
+      const ts = Math.min(now, now - (lastAudioPts - e.t) * 1000);
+      this.event('audio.silence.end', ts, {
+        durationS: round(e.t - this.silenceSince, 1),
+        channel: e.channel,
+      });
+    }
+  }
+
+  /** One 100 ms audio block: per-channel and overall levels, momentary loudness. */
+  audioFrame(f: MetaFrame, now: number): void {
+    const t = this.thresholds();
+    const k = f.keys;
+    const rms = parseDb(k.get('lavfi.astats.Overall.RMS_level'));
+    const peak = parseDb(k.get('lavfi.astats.Overall.Peak_level'));
+    const m = parseDb(k.get('lavfi.r128.M'));
+    this.acc.aFrames++;
+    if (rms !== undefined) this.acc.powerSum += rms === Number.NEGATIVE_INFINITY ? 0 : 10 ** (rms / 10);
+    if (peak !== undefined && peak > this.acc.peak) this.acc.peak = peak;
+    if (m !== undefined && Number.isFinite(m)) {
+      this.acc.loudSum += 10 ** (m / 10);
+      this.acc.loudN++;
+    }
+    if (this.allSilent()) {
+      this.acc.aSilent++;
+      if (!this.silenceEvent && f.pts - this.silenceSince >= t.silenceMinS - 1e-6) {
+        this.silenceEvent = true;
+        const levels: Record<string, number | null> = {};
+        for (let c = 1; c <= this.channels && c <= 8; c++) {
+          const v = parseDb(k.get(`lavfi.astats.${c}.RMS_level`));
+          levels[`ch${c}RmsDb`] = v === undefined ? null : clampDb(v);
+        }
+        const ts = Math.min(now, now - (f.pts - this.silenceSince) * 1000);
+        this.event('audio.silence.start', ts, { minS: t.silenceMinS, channels: this.channels, ...levels });
+      }
+    }
+  }
+
+  /** Closes the window [start, end): the capture record, or null when nothing arrived in it. */
+  closeWindow(
+    source: string,
+    start: number,
+    end: number,
+    hasVideo: boolean,
+    hasAudio: boolean,
+  ): CaptureWindow | null {
+    const a = this.acc;
+    this.acc = emptyAcc();
+    const secs = Math.max(0.001, (end - start) / 1000);
+    if (a.packets === 0 && a.aFrames === 0) return null;
+    const rec: CaptureWindow = { kind: 'capture', source, start, end };
+    if (hasVideo) {
+      const v: VideoWindow = {
+        fps: round(a.packets / secs, 2),
+        width: null,
+        height: null,
+        keyframes: a.keyframes,
+        bitrateKbps: round((a.bytes * 8) / 1000 / secs, 1),
+        blackRatio: ratio(a.black, a.frames),
+        frozenRatio: ratio(a.frozen, a.frames),
+        motion: a.mafdN > 0 ? round(Math.min(1, a.mafdSum / a.mafdN / 100), 4) : null,
+      };
+      rec.video = v;
+    }
+    if (hasAudio && a.aFrames > 0) {
+      const au: AudioWindow = {
+        rmsDb: a.powerSum > 0 ? clampDb(10 * Math.log10(a.powerSum / a.aFrames)) : null,
+        peakDb: clampDb(a.peak),
+        loudnessLufs: a.loudN > 0 ? clampDb(10 * Math.log10(a.loudSum / a.loudN)) : null,
+        silenceRatio: ratio(a.aSilent, a.aFrames),
+      };
+      rec.audio = au;
+    }
+    return rec;
+  }
+
+  /** Ongoing faults, so that a restart of ffmpeg can close them (source.down ends them). */
+  /** Ends every ongoing fault at `ts` (its ffmpeg run is over; a new run starts afresh). */
+  endFaults(ts: number, reason: string): void {
+    if (this.blackEvent) this.event('video.black.end', ts, { reason });
+    if (this.frozenEvent) this.event('video.frozen.end', ts, { reason });
+    if (this.silenceEvent) this.event('audio.silence.end', ts, { reason });
+    this.blackEvent = this.frozenEvent = this.silenceEvent = false;
+  }
+
+  activeFaults(): ('black' | 'frozen' | 'silence')[] {
+    const out: ('black' | 'frozen' | 'silence')[] = [];
+    if (this.blackEvent) out.push('black');
+    if (this.frozenEvent) out.push('frozen');
+    if (this.silenceEvent) out.push('silence');
+    return out;
+  }
+}

@@ -1,0 +1,332 @@
+import { LIMITS, type Probe } from '@classroom/protocol';
+import type { Logger } from 'pino';
+import { inputSpec } from '../ffmpeg/input.js';
+import { Analyzer } from './analyzer.js';
+import { Backoff } from './backoff.js';
+import { buildPlan, type DecodeMode, keyframeCapable, type Plan, planKey } from './pipeline.js';
+import { probeSource } from './probe.js';
+import { FfmpegRun } from './run.js';
+import type {
+  CaptureWindow,
+  MonitorContext,
+  MonitorState,
+  MonitorStatus,
+  SourceConfig,
+  SourceEvent,
+  SourceMonitor,
+} from './types.js';
+
+/** Seconds after the first packet by which keyframe spacing must be known (else: too sparse). */
+const GOP_CHECK_S = 4;
+/** Longest keyframe interval that keyframe-only analysis accepts (detection ≤ min duration + 3 s). */
+const MAX_KEY_INTERVAL_S = 3;
+
+/** Creates the monitor of one source; nothing runs until start(). */
+export function createSourceMonitor(source: SourceConfig, ctx: MonitorContext): SourceMonitor {
+  return new FfmpegSourceMonitor(source, ctx);
+}
+
+/**
+ * Supervises one long-running ffmpeg per source (issue 4): probe, spawn, parse, window timer,
+ * stale-output watchdog, restart with backoff, source.down/up, snapshots.
+ */
+export class FfmpegSourceMonitor implements SourceMonitor {
+  readonly id: string;
+  private readonly log: Logger;
+  private st: MonitorStatus;
+  private run: FfmpegRun | null = null;
+  private plan: Plan | null = null;
+  private analyzer: Analyzer | null = null;
+  private probed: Probe | null = null;
+  private mode: DecodeMode | null = null;
+  private stopped = true;
+  private downReported = false;
+  private everUp = false;
+  private lastProgress = 0;
+  private firstPacketAt: number | null = null;
+  private generation = 0;
+  private readonly backoff = new Backoff();
+  private retryTimer: NodeJS.Timeout | null = null;
+  private watchdog: NodeJS.Timeout | null = null;
+  private windowTimer: NodeJS.Timeout | null = null;
+  private windowStart = 0;
+  private latestJpeg: Buffer | null = null;
+  private jpegWaiters: ((b: Buffer) => void)[] = [];
+
+  constructor(
+    private readonly source: SourceConfig,
+    private readonly ctx: MonitorContext,
+  ) {
+    this.id = source.id;
+    this.log = ctx.log.child({ module: 'media', source: source.id });
+    this.st = { id: source.id, state: 'stopped', since: ctx.clock.now(), restarts: 0 };
+  }
+
+  status(): MonitorStatus {
+    return { ...this.st };
+  }
+
+  private setState(state: MonitorState, reason?: string): void {
+    if (this.st.state === state && this.st.reason === reason) return;
+    this.st = {
+      ...this.st,
+      state,
+      since: this.ctx.clock.now(),
+      ...(reason ? { reason } : { reason: undefined }),
+    };
+    if (reason === undefined) delete this.st.reason;
+    this.log.info({ state, reason }, 'source state');
+    this.ctx.onStatus?.(this.status());
+  }
+
+  private record(r: CaptureWindow | SourceEvent): void {
+    try {
+      this.ctx.onRecord(r);
+    } catch (err) {
+      this.log.error({ err }, 'onRecord handler threw');
+    }
+  }
+
+  async start(): Promise<void> {
+    if (!this.stopped) return;
+    this.stopped = false;
+    if (!this.ctx.ffmpeg) {
+      this.setState('no-ffmpeg', 'ffmpeg not found: install ffmpeg or set FFMPEG_PATH/FFPROBE_PATH');
+      return;
+    }
+    this.setState('starting');
+    this.scheduleWindow(true);
+    this.watchdog = setInterval(() => this.checkStale(), 1000);
+    void this.launch();
+  }
+
+  async stop(): Promise<void> {
+    this.stopped = true;
+    this.generation++;
+    for (const t of [this.retryTimer, this.windowTimer]) if (t) clearTimeout(t);
+    if (this.watchdog) clearInterval(this.watchdog);
+    this.retryTimer = this.windowTimer = this.watchdog = null;
+    await this.endRun('stopped');
+    if (this.st.state !== 'no-ffmpeg') this.setState('stopped');
+  }
+
+  async restart(): Promise<void> {
+    if (this.stopped || !this.ctx.ffmpeg) return;
+    this.generation++;
+    if (this.retryTimer) clearTimeout(this.retryTimer);
+    this.retryTimer = null;
+    await this.endRun('restart requested');
+    this.backoff.reset();
+    this.st = { ...this.st, restarts: this.st.restarts + 1 };
+    void this.launch();
+  }
+
+  async probe(refresh = false): Promise<Probe> {
+    if (this.probed && !refresh) return this.probed;
+    // Devices and UDP ports admit one reader: while ffmpeg runs, the probe from its start stands.
+    const exclusive = inputSpec(this.source.input, { timeoutS: 1 }).exclusive;
+    if (this.probed && this.run && exclusive) return this.probed;
+    const p = await probeSource(this.ctx.ffmpeg, this.source, { timeoutS: this.t().sourceStaleS });
+    if (!p.error || !this.probed) this.probed = p;
+    return p;
+  }
+
+  async snapshot(): Promise<Buffer> {
+    if (this.source.kind !== 'camera') throw new Error(`source ${this.id} is a microphone: no picture`);
+    if (this.st.state === 'no-ffmpeg') throw new Error(`source ${this.id}: ${this.st.reason}`);
+    const img =
+      this.latestJpeg && this.st.state === 'running'
+        ? this.latestJpeg
+        : await new Promise<Buffer>((resolve, reject) => {
+            const timer = setTimeout(() => {
+              this.jpegWaiters = this.jpegWaiters.filter((w) => w !== done);
+              reject(new Error(`source ${this.id} has no picture (state ${this.st.state})`));
+            }, 5000);
+            const done = (b: Buffer): void => {
+              clearTimeout(timer);
+              resolve(b);
+            };
+            this.jpegWaiters.push(done);
+          });
+    if (img.length > LIMITS.maxSnapshotBytes) {
+      throw new Error(`snapshot of ${this.id} is ${img.length} bytes, above ${LIMITS.maxSnapshotBytes}`);
+    }
+    return img;
+  }
+
+  private t() {
+    return this.ctx.settings().thresholds;
+  }
+
+  private async launch(): Promise<void> {
+    const gen = ++this.generation;
+    const tools = this.ctx.ffmpeg;
+    if (!tools) return;
+    // Probing first (ffmpeg is not running now) tells which streams exist and checks reachability.
+    const probe = await probeSource(tools, this.source, { timeoutS: this.t().sourceStaleS });
+    if (gen !== this.generation || this.stopped) return;
+    if (probe.error) {
+      this.probed ??= probe;
+      this.fail(`probe failed: ${probe.error}`);
+      return;
+    }
+    this.probed = probe;
+    if (this.source.kind === 'camera' && probe.width == null)
+      return this.fail('camera source has no video stream');
+    if (this.source.kind === 'microphone' && probe.sampleRate == null)
+      return this.fail('microphone has no audio');
+    this.mode ??= keyframeCapable(probe.codec) ? 'keyframes' : 'lowfps';
+    const plan = buildPlan(this.source, probe, this.t(), this.mode);
+    this.plan = plan;
+    const analyzer = new Analyzer(
+      this.id,
+      plan.channels,
+      () => this.t(),
+      (e) => this.record(e),
+    );
+    this.analyzer = analyzer;
+    this.firstPacketAt = null;
+    this.lastProgress = this.ctx.clock.now();
+    this.log.debug({ args: plan.args }, 'spawning ffmpeg');
+    const now = () => this.ctx.clock.now();
+    const run = new FfmpegRun(tools.ffmpeg.path, plan, {
+      packet: (p, isVideo, tb) => {
+        if (gen !== this.generation) return;
+        analyzer.packet(p, isVideo, tb);
+        this.progress();
+      },
+      videoFrame: (f) => gen === this.generation && analyzer.videoFrame(f, now()),
+      audioFrame: (f) => gen === this.generation && analyzer.audioFrame(f, now()),
+      silence: (e, pts) => gen === this.generation && analyzer.silence(e, pts, now()),
+      jpeg: (img) => {
+        this.latestJpeg = img;
+        for (const w of this.jpegWaiters.splice(0)) w(img);
+      },
+      exit: (code, signal, lastError) => {
+        if (gen !== this.generation || this.stopped) return;
+        this.fail(`ffmpeg exited (${signal ?? `code ${code}`})${lastError ? `: ${lastError}` : ''}`);
+      },
+    });
+    this.run = run;
+    run.start();
+  }
+
+  /** First packet of a run: the source is up; later packets feed the watchdog. */
+  private progress(): void {
+    const now = this.ctx.clock.now();
+    this.lastProgress = now;
+    if (this.firstPacketAt === null) {
+      this.firstPacketAt = now;
+      this.setState('running');
+      if (this.downReported) {
+        this.downReported = false;
+        this.record({
+          kind: 'event',
+          source: this.id,
+          ts: now,
+          type: 'source.up',
+          detail: { restarts: this.st.restarts },
+        });
+      }
+      this.everUp = true;
+      this.backoff.reset();
+    }
+  }
+
+  private checkStale(): void {
+    if (this.stopped || !this.run) return;
+    const t = this.t();
+    const now = this.ctx.clock.now();
+    if (now - this.lastProgress > t.sourceStaleS * 1000) {
+      this.fail(`no output for ${t.sourceStaleS} s`);
+      return;
+    }
+    this.checkGop(now);
+  }
+
+  /** Keyframes too sparse for the thresholds: restart decoding every frame at a low rate (issue 4). */
+  private checkGop(now: number): void {
+    if (this.mode !== 'keyframes' || !this.plan?.video || !this.analyzer || this.firstPacketAt === null)
+      return;
+    const t = this.t();
+    const limit = Math.min(MAX_KEY_INTERVAL_S, t.blackMinS, t.frozenMinS);
+    const gap = this.analyzer.keyInterval();
+    const waited = (now - this.firstPacketAt) / 1000;
+    if ((gap !== null && gap > limit + 0.05) || (gap === null && waited > Math.max(GOP_CHECK_S, limit * 2))) {
+      this.log.info(
+        { keyIntervalS: gap, limitS: limit },
+        'keyframes too sparse; switching to low-fps decode',
+      );
+      this.mode = 'lowfps';
+      void this.replan('keyframes too sparse');
+    }
+  }
+
+  /** A planned restart (decode mode or ffmpeg-level threshold changed): no source.down/up. */
+  private async replan(reason: string): Promise<void> {
+    this.generation++;
+    await this.endRun(reason);
+    if (!this.stopped) void this.launch();
+  }
+
+  private async endRun(reason: string): Promise<void> {
+    const run = this.run;
+    this.run = null;
+    this.analyzer?.endFaults(this.ctx.clock.now(), reason);
+    this.analyzer = null;
+    if (run) await run.stop();
+  }
+
+  private fail(reason: string): void {
+    if (this.stopped) return;
+    this.generation++;
+    const gen = this.generation;
+    void this.endRun(reason);
+    this.latestJpeg = null;
+    if (!this.downReported) {
+      this.downReported = true;
+      this.record({
+        kind: 'event',
+        source: this.id,
+        ts: this.ctx.clock.now(),
+        type: 'source.down',
+        detail: { reason: reason.slice(0, 1000) },
+      });
+    }
+    this.setState('down', reason.slice(0, 250));
+    const delay = this.backoff.next();
+    this.log.warn({ reason, retryInMs: delay, everUp: this.everUp }, 'source down');
+    this.retryTimer = setTimeout(() => {
+      this.retryTimer = null;
+      if (gen !== this.generation || this.stopped) return;
+      this.st = { ...this.st, restarts: this.st.restarts + 1 };
+      void this.launch();
+    }, delay);
+  }
+
+  /** Closes windows on wall-clock multiples of windowS; the first one may be partial. */
+  private scheduleWindow(first = false): void {
+    const now = this.ctx.clock.now();
+    if (first) this.windowStart = now;
+    const w = Math.max(1, this.ctx.settings().windowS) * 1000;
+    const next = Math.floor(now / w) * w + w;
+    this.windowTimer = setTimeout(() => this.closeWindow(next), Math.max(1, next - now));
+  }
+
+  private closeWindow(end: number): void {
+    if (this.stopped) return;
+    const start = this.windowStart;
+    this.windowStart = end;
+    const plan = this.plan;
+    if (this.analyzer && plan) {
+      const rec = this.analyzer.closeWindow(this.id, start, end, plan.video, plan.audio);
+      if (rec?.video) {
+        rec.video.width = this.probed?.width ?? null;
+        rec.video.height = this.probed?.height ?? null;
+      }
+      if (rec) this.record(rec);
+      if (this.run && planKey(this.t()) !== plan.key) void this.replan('thresholds changed');
+    }
+    this.scheduleWindow();
+  }
+}

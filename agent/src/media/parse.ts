@@ -1,0 +1,130 @@
+// Parsers for the line formats of ffmpeg 5.1 that the monitor relies on. The exact strings are
+// pinned in agent/test/media-parse.test.ts against output of the installed ffmpeg.
+
+/** One packet line of the `framecrc` muxer: `stream, dts, pts, duration, size, hash[, F=0xN][, S=…]`. */
+export interface PacketLine {
+  stream: number;
+  pts: number;
+  size: number;
+  key: boolean;
+}
+
+/** Parses one `framecrc` line; header lines (`#…`) and anything malformed give null. */
+export function parsePacketLine(line: string): PacketLine | null {
+  if (line.length === 0 || line.charCodeAt(0) === 35 /* # */) return null;
+  const parts = line.split(',');
+  if (parts.length < 6) return null;
+  const stream = Number(parts[0]);
+  const pts = Number(parts[2]);
+  const size = Number(parts[4]);
+  if (!Number.isInteger(stream) || !Number.isFinite(size)) return null;
+  // framehash prints F=0x… only when the flags differ from "key frame" exactly.
+  let key = true;
+  for (let i = 6; i < parts.length; i++) {
+    const p = parts[i]!.trim();
+    if (p.startsWith('F=')) key = (Number.parseInt(p.slice(2), 16) & 1) === 1;
+  }
+  return { stream, pts: Number.isFinite(pts) ? pts : Number.NaN, size, key };
+}
+
+/** `#tb 0: 1/90000` header of framecrc: the time base of a stream. */
+export function parseTimeBase(line: string): { stream: number; tb: number } | null {
+  const m = /^#tb (\d+): (\d+)\/(\d+)/.exec(line);
+  if (!m) return null;
+  return { stream: Number(m[1]), tb: Number(m[2]) / Number(m[3]) };
+}
+
+/** A frame's metadata as printed by a `metadata`/`ametadata` filter in `mode=print`. */
+export interface MetaFrame {
+  /** The filter instance that printed it, e.g. `metadata@cvm`. */
+  instance: string;
+  pts: number;
+  keys: Map<string, string>;
+}
+
+const LOG_PREFIX = /^\[([^\]\s]+) @ 0x[0-9a-f]+\] (.*)$/;
+const FRAME_HEAD = /^frame:\s*\d+\s+pts:\s*\S+\s+pts_time:(\S+)/;
+
+export interface LogLine {
+  /** The logging context (filter instance or component), e.g. `metadata@cvm`, `silencedetect`. */
+  ctx: string;
+  text: string;
+}
+
+/** Splits an ffmpeg log line `[ctx @ 0xADDR] text`; lines without that prefix give null. */
+export function parseLogLine(line: string): LogLine | null {
+  const m = LOG_PREFIX.exec(line);
+  return m ? { ctx: m[1]!, text: m[2]! } : null;
+}
+
+/**
+ * Groups `metadata=print` output into frames. A print block is written in one go by the filter,
+ * and the monitor puts a second print filter (the "end marker") right after the first, so a block
+ * is complete as soon as the marker instance prints its own header: no wait for the next frame.
+ */
+export class MetaAssembler {
+  private cur: MetaFrame | null = null;
+
+  constructor(
+    private readonly instance: string,
+    private readonly endMarker: string,
+    private readonly onFrame: (f: MetaFrame) => void,
+  ) {}
+
+  /** Returns true when the line belonged to this assembler. */
+  push(l: LogLine): boolean {
+    if (l.ctx === this.instance) {
+      const head = FRAME_HEAD.exec(l.text);
+      if (head) {
+        this.flush();
+        this.cur = { instance: this.instance, pts: Number(head[1]), keys: new Map() };
+        return true;
+      }
+      const eq = l.text.indexOf('=');
+      if (eq > 0 && this.cur) this.cur.keys.set(l.text.slice(0, eq), l.text.slice(eq + 1).trim());
+      return true;
+    }
+    if (l.ctx === this.endMarker) {
+      if (FRAME_HEAD.test(l.text)) this.flush();
+      return true;
+    }
+    return false;
+  }
+
+  flush(): void {
+    const f = this.cur;
+    this.cur = null;
+    if (f && Number.isFinite(f.pts)) this.onFrame(f);
+  }
+}
+
+/** `channel: 0 | silence_start: 4.03206` / `channel: 0 | silence_end: 7.04 | silence_duration: 3.0` (mono=1). */
+export interface SilenceEdge {
+  channel: number;
+  edge: 'start' | 'end';
+  t: number;
+}
+
+export function parseSilenceLine(text: string): SilenceEdge | null {
+  const m = /^(?:channel: (\d+) \| )?silence_(start|end): (-?[\d.]+(?:e[-+]?\d+)?)/.exec(text);
+  if (!m) return null;
+  const t = Number(m[3]);
+  if (!Number.isFinite(t)) return null;
+  return { channel: m[1] === undefined ? 0 : Number(m[1]), edge: m[2] as 'start' | 'end', t };
+}
+
+/** Parses a dB value as astats/ebur128 print it; `-inf` and `inf` come back as ±Infinity. */
+export function parseDb(v: string | undefined): number | undefined {
+  if (v === undefined) return undefined;
+  if (v === '-inf') return Number.NEGATIVE_INFINITY;
+  if (v === 'inf') return Number.POSITIVE_INFINITY;
+  const n = Number(v);
+  return Number.isNaN(n) ? undefined : n;
+}
+
+/** Input stream lines ffmpeg prints at start, e.g. `Stream #0:0[0x100]: Video: h264 (High) …`. */
+export function parseStreamLine(line: string): { type: 'video' | 'audio'; codec: string } | null {
+  const m = /^\s*Stream #0:\d+\S*: (Video|Audio): (\w+)/.exec(line);
+  if (!m) return null;
+  return { type: m[1] === 'Video' ? 'video' : 'audio', codec: m[2]! };
+}

@@ -1,0 +1,119 @@
+import type { Probe, Thresholds } from '@classroom/protocol';
+import { inputSpec } from '../ffmpeg/input.js';
+import type { SourceConfig } from './types.js';
+
+/** keyframes: decode only keyframes (H.264/H.265); lowfps: decode all, analyse ~2 frames/s. */
+export type DecodeMode = 'keyframes' | 'lowfps';
+
+/** Names of the print filters the parser listens to (see parse.ts MetaAssembler). */
+export const META = {
+  video: 'metadata@cvm',
+  videoEnd: 'metadata@cve',
+  audio: 'ametadata@cam',
+  audioEnd: 'ametadata@cae',
+} as const;
+
+/** Analysis width: black/frozen/motion need no detail, and a small frame costs next to nothing. */
+const ANALYSIS_WIDTH = 256;
+const SNAPSHOT_WIDTH = 640;
+/** Seconds between analysed frames at most ~2/s: enough for second-level thresholds. */
+const MIN_FRAME_GAP_S = 0.45;
+
+export interface Plan {
+  args: string[];
+  mode: DecodeMode;
+  video: boolean;
+  audio: boolean;
+  channels: number;
+  /** framecrc stream index of video and audio packets. */
+  videoStream: number | null;
+  audioStream: number | null;
+  /** Thresholds baked into the ffmpeg command; a change of any of them needs a restart. */
+  key: string;
+}
+
+/** Whether keyframe-only decoding is possible for this codec at all. */
+export function keyframeCapable(codec: string | null | undefined): boolean {
+  return codec === 'h264' || codec === 'hevc';
+}
+
+export function planKey(t: Required<Thresholds>): string {
+  return [t.blackPixelRatio, t.blackLuma, t.frozenNoiseDb, t.silenceDb, t.sourceStaleS].join('/');
+}
+
+/**
+ * Builds the one long-running ffmpeg command for a source (issue 4, "one ffmpeg per source"):
+ * - output 1, fd 3: every packet, stream-copied into `framecrc` text (size, key flag, pts) for
+ *   fps, keyframes and bitrate, and as the liveness signal of the watchdog; flushed per packet;
+ * - output 2, null: the analysis chains, printing per-frame metadata on stderr, parsed line by line
+ *   (metadata=print:file= is block-buffered, issue 4);
+ * - output 3, fd 4: the analysed frames as MJPEG, the source of snapshots without reopening it.
+ */
+export function buildPlan(
+  source: SourceConfig,
+  probe: Probe,
+  t: Required<Thresholds>,
+  mode: DecodeMode,
+): Plan {
+  const spec = inputSpec(source.input, { timeoutS: t.sourceStaleS });
+  const video = source.kind === 'camera' && probe.width != null;
+  const audio = probe.sampleRate != null && probe.sampleRate > 0;
+  const channels = Math.max(1, probe.channels ?? 1);
+  const pre: string[] = ['-hide_banner', '-nostdin', '-nostats', '-loglevel', 'info'];
+  if (video) {
+    // Frame threading delays output by one frame per thread: with one keyframe a second that is
+    // seconds of latency, so keyframe decoding is single-threaded.
+    if (mode === 'keyframes') pre.push('-skip_frame', 'nokey', '-threads', '1');
+    else pre.push('-skip_frame', 'nonref', '-threads', '2');
+  }
+  const graph: string[] = [];
+  if (video) {
+    graph.push(
+      `[0:v:0]select='isnan(prev_selected_t)+gte(t-prev_selected_t,${MIN_FRAME_GAP_S})',split=2[va][vs]`,
+      `[va]scale=w=${ANALYSIS_WIDTH}:h=-2:flags=fast_bilinear,format=gray,` +
+        `blackdetect=d=0:pic_th=${t.blackPixelRatio}:pix_th=${t.blackLuma},` +
+        `freezedetect=n=${t.frozenNoiseDb}dB:d=0,scdet=threshold=100,` +
+        `${META.video}=mode=print,${META.videoEnd}=mode=print:key=lavfi.scd.mafd[vout]`,
+      `[vs]scale=w='min(${SNAPSHOT_WIDTH},iw)':h=-2:flags=bilinear,format=yuvj420p[snap]`,
+    );
+  }
+  if (audio) {
+    const block = Math.max(1, Math.round((probe.sampleRate ?? 48000) / 10));
+    graph.push(
+      `[0:a:0]asetnsamples=n=${block}:p=0,` +
+        'astats=metadata=1:reset=1:measure_perchannel=RMS_level+Peak_level:measure_overall=RMS_level+Peak_level,' +
+        `silencedetect=mono=1:n=${t.silenceDb}dB:d=0.5,ebur128=metadata=1:framelog=verbose,` +
+        `${META.audio}=mode=print,${META.audioEnd}=mode=print:key=lavfi.r128.M[aout]`,
+    );
+  }
+  const out: string[] = ['-filter_complex', graph.join(';'), '-filter_complex_threads', '1'];
+  const copyMaps: string[] = [];
+  let videoStream: number | null = null;
+  let audioStream: number | null = null;
+  if (video) {
+    videoStream = 0;
+    copyMaps.push('-map', '0:v:0');
+  }
+  if (audio) {
+    audioStream = video ? 1 : 0;
+    copyMaps.push('-map', '0:a:0');
+  }
+  out.push(...copyMaps, '-c', 'copy', '-flush_packets', '1', '-f', 'framecrc', 'pipe:3');
+  if (video) out.push('-map', '[vout]');
+  if (audio) out.push('-map', '[aout]');
+  out.push('-fps_mode', 'passthrough', '-f', 'null', '-');
+  if (video) {
+    out.push('-map', '[snap]', '-fps_mode', 'passthrough', '-c:v', 'mjpeg', '-q:v', '6');
+    out.push('-flush_packets', '1', '-f', 'image2pipe', 'pipe:4');
+  }
+  return {
+    args: [...pre, ...spec.args, ...out],
+    mode,
+    video,
+    audio,
+    channels,
+    videoStream,
+    audioStream,
+    key: planKey(t),
+  };
+}
