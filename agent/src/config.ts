@@ -1,6 +1,7 @@
 import { readFileSync } from 'node:fs';
 import { dirname, resolve } from 'node:path';
 import {
+  AGENT_ID_PATTERN,
   AgentId,
   AgentSettings,
   isValidAgentId,
@@ -27,7 +28,7 @@ const Source = z
 /** The agent config file (DESIGN.md "Agent"). Unknown keys are errors: a typo must not be ignored. */
 export const AgentConfigSchema = z
   .object({
-    agent: AgentId.refine(isValidAgentId, 'is a reserved id'),
+    agent: AgentId.refine((id) => !AGENT_ID_PATTERN.test(id) || isValidAgentId(id), 'is a reserved id'),
     room: z
       .object({
         id: RoomId,
@@ -136,11 +137,14 @@ export function loadConfig(file: string): ConfigResult {
   return parseConfig(value, dirname(resolve(file)));
 }
 
+// Strict at every level, so a misspelt threshold is refused rather than silently ignored.
+const StrictSettings = AgentSettings.extend({ thresholds: Thresholds.strict().optional() }).strict();
+
 /** The runtime-changeable part, as pushed by set-config or the retained config topic. */
 export function parseSettings(
   value: unknown,
 ): { ok: true; settings: AgentSettings } | { ok: false; errors: string[] } {
-  const r = AgentSettings.strict().safeParse(value);
+  const r = StrictSettings.safeParse(value);
   if (!r.success) return { ok: false, errors: formatIssues(r.error.issues) };
   return { ok: true, settings: r.data };
 }
