@@ -139,6 +139,15 @@ export interface HubConfig {
   database: string | null;
 }
 
+/**
+ * Extension points of the core's routes, filled by feature modules in their constructor or start()
+ * (additive to the original contract).
+ */
+export interface HubHooks {
+  /** Extra fields merged into the body of `GET /api/rooms/{room}` (e.g. `alarms`). */
+  roomDetail: Array<(roomId: string) => Promise<Record<string, unknown>>>;
+}
+
 export interface HubContext {
   log: Logger;
   config: HubConfig;
@@ -149,4 +158,5 @@ export interface HubContext {
   registry: HubRegistry;
   /** prom-client registry served at /metrics. */
   metrics: import('prom-client').Registry;
+  hooks: HubHooks;
 }

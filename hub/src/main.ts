@@ -1,5 +1,23 @@
-import { Command } from 'commander';
+// classroom-hub: parses argv and handles signals; everything else is in app.ts (DESIGN.md "Hub").
+import { Command, InvalidArgumentError, Option } from 'commander';
+import { startHub } from './app.js';
+import { Accounts, ProvisioningError } from './auth/accounts.js';
+import { ConfigError, DEFAULTS, databaseFile } from './config.js';
+import { migrateCore } from './store/schema.js';
+import { SqliteDb } from './store/sqlite.js';
 import { VERSION } from './version.js';
+
+function portArg(v: string): number {
+  const n = Number(v);
+  if (!Number.isInteger(n) || n < 0 || n > 65535)
+    throw new InvalidArgumentError('must be a port number 0-65535');
+  return n;
+}
+
+const dataDirOption = () =>
+  new Option('--data-dir <dir>', 'directory of the database and admin token')
+    .env('CLASSROOM_HUB_DATA_DIR')
+    .default(DEFAULTS.dataDir);
 
 const program = new Command('classroom-hub')
   .description('Classroom hub: MQTT broker, ingest, availability, alarms, HTTP API and dashboard')
@@ -8,9 +26,132 @@ const program = new Command('classroom-hub')
 program
   .command('serve')
   .description('run the hub')
-  .action(() => {
-    console.error('classroom-hub serve: not built yet (issue 3)');
+  .addOption(dataDirOption())
+  .addOption(
+    new Option('--host <host>', 'address to listen on').env('CLASSROOM_HUB_HOST').default(DEFAULTS.host),
+  )
+  .addOption(
+    new Option('--mqtt-port <port>', 'MQTT/TCP port (0 = any free port)')
+      .env('CLASSROOM_HUB_MQTT_PORT')
+      .argParser(portArg)
+      .default(DEFAULTS.mqttPort),
+  )
+  .addOption(
+    new Option('--http-port <port>', 'HTTP port, also MQTT over WebSocket at /mqtt (0 = any free port)')
+      .env('CLASSROOM_HUB_HTTP_PORT')
+      .argParser(portArg)
+      .default(DEFAULTS.httpPort),
+  )
+  .addOption(
+    new Option(
+      '--admin-token <token>',
+      'Bearer token of the HTTP API (default: generated, kept in the data dir)',
+    ).env('CLASSROOM_HUB_ADMIN_TOKEN'),
+  )
+  .addOption(
+    new Option('--broker <url>', 'external MQTT broker (not supported yet)').env('CLASSROOM_HUB_BROKER'),
+  )
+  .addOption(
+    new Option('--database <url>', 'PostgreSQL URL (not supported yet)').env('CLASSROOM_HUB_DATABASE'),
+  )
+  .action(
+    async (o: {
+      dataDir: string;
+      host: string;
+      mqttPort: number;
+      httpPort: number;
+      adminToken?: string;
+      broker?: string;
+      database?: string;
+    }) => {
+      let hub: Awaited<ReturnType<typeof startHub>>;
+      try {
+        hub = await startHub({
+          dataDir: o.dataDir,
+          host: o.host,
+          mqttPort: o.mqttPort,
+          httpPort: o.httpPort,
+          ...(o.adminToken ? { adminToken: o.adminToken } : {}),
+          broker: o.broker ?? null,
+          database: o.database ?? null,
+        });
+      } catch (err) {
+        if (err instanceof ConfigError) {
+          console.error(`classroom-hub: ${err.message}`);
+          process.exit(2);
+        }
+        throw err;
+      }
+      let signals = 0;
+      const onSignal = (signal: string) => {
+        signals++;
+        if (signals > 1) {
+          hub.ctx.log.warn({ signal }, 'second signal: exiting without a clean stop');
+          process.exit(1);
+        }
+        hub.stop().then(
+          () => process.exit(0),
+          (err) => {
+            hub.ctx.log.error({ err }, 'stop failed');
+            process.exit(1);
+          },
+        );
+      };
+      process.on('SIGTERM', () => onSignal('SIGTERM'));
+      process.on('SIGINT', () => onSignal('SIGINT'));
+    },
+  );
+
+async function withAccounts<T>(dataDir: string, fn: (a: Accounts) => Promise<T>): Promise<T> {
+  // A second connection to the hub's own file: WAL plus busy_timeout let it write while the hub runs.
+  const db = new SqliteDb(databaseFile(dataDir));
+  await db.open();
+  try {
+    await migrateCore(db);
+    return await fn(new Accounts(db));
+  } finally {
+    await db.close();
+  }
+}
+
+function fail(err: unknown): never {
+  if (err instanceof ProvisioningError) {
+    console.error(`classroom-hub: ${err.message}`);
     process.exit(2);
+  }
+  throw err;
+}
+
+const agents = program.command('agents').description('manage agent (classroom box) accounts');
+agents
+  .command('add')
+  .description('provision an agent; prints {"agent","username","password"} (works while the hub runs)')
+  .requiredOption('--agent <id>', 'agent id, also its MQTT username')
+  .requiredOption('--room <room>', 'room id the agent serves')
+  .option('--name <name>', 'room display name until the agent’s birth tells the hub')
+  .option('--rotate', 'issue a new password for an existing agent')
+  .addOption(dataDirOption())
+  .action(async (o: { agent: string; room: string; name?: string; rotate?: boolean; dataDir: string }) => {
+    const c = await withAccounts(o.dataDir, (a) =>
+      a.addAgent({ agent: o.agent, room: o.room, name: o.name, rotate: o.rotate }),
+    ).catch(fail);
+    process.stdout.write(
+      `${JSON.stringify({ agent: c.agent, username: c.username, password: c.password })}\n`,
+    );
+  });
+
+const accounts = program.command('accounts').description('manage other MQTT accounts');
+accounts
+  .command('add')
+  .description('create a platform account that may subscribe to classroom/v1/rooms/#; prints its credentials')
+  .requiredOption('--platform <name>', 'account name, also its MQTT username')
+  .option('--rotate', 'issue a new password for an existing account')
+  .addOption(dataDirOption())
+  .action(async (o: { platform: string; rotate?: boolean; dataDir: string }) => {
+    const c = await withAccounts(o.dataDir, (a) => a.addPlatform(o.platform, o.rotate ?? false)).catch(fail);
+    process.stdout.write(
+      `${JSON.stringify({ account: c.account, role: c.role, username: c.username, password: c.password })}\n`,
+    );
   });
 
 await program.parseAsync();

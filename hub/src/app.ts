@@ -1,0 +1,229 @@
+// Composition of the hub: builds the context, wires the core and the feature modules, starts and stops
+// them in order. main.ts only parses argv and handles signals.
+import { EventEmitter } from 'node:events';
+import type { Birth } from '@classroom/protocol';
+import { topics } from '@classroom/protocol';
+import type { FastifyInstance } from 'fastify';
+import pino, { type Logger } from 'pino';
+import { Accounts } from './auth/accounts.js';
+import { EmbeddedBroker } from './broker/embedded.js';
+import { databaseFile, resolveConfig } from './config.js';
+import {
+  type Clock,
+  createBus,
+  type HubConfig,
+  type HubContext,
+  type HubModule,
+  systemClock,
+} from './context.js';
+import { featureModules } from './features.js';
+import { coreRoutes, provisionalRoom } from './http/routes-core.js';
+import { recordsRoutes } from './http/routes-records.js';
+import { adminAuth, createHttpServer, openApiRoute } from './http/server.js';
+import { GroupCommitter } from './ingest/commit.js';
+import { DeadLetters } from './ingest/deadletter.js';
+import { Ingest } from './ingest/ingest.js';
+import { createMetrics } from './metrics.js';
+import { AgentRegistry } from './registry/registry.js';
+import { migrateCore } from './store/schema.js';
+import { SqliteDb } from './store/sqlite.js';
+
+export interface HubOptions extends Partial<HubConfig> {
+  /** Defaults to a pino logger on stdout at CLASSROOM_HUB_LOG_LEVEL (info). */
+  log?: Logger;
+  logLevel?: string;
+  clock?: Clock;
+  /** Group-commit window in ms (default 4). */
+  commitWindowMs?: number;
+  /** Extra modules after the feature modules (tests, simulators). */
+  modules?: (ctx: HubContext) => HubModule[];
+}
+
+export interface RunningHub {
+  config: HubConfig;
+  httpPort: number;
+  mqttPort: number;
+  adminToken: string;
+  ctx: HubContext;
+  http: FastifyInstance;
+  /** Graceful stop (SIGTERM): stop accepting, flush commits, publish hub/state offline, close the store. */
+  stop(): Promise<void>;
+}
+
+export async function startHub(options: HubOptions = {}): Promise<RunningHub> {
+  const config = resolveConfig(options);
+  const log =
+    options.log ??
+    pino({
+      level: options.logLevel ?? process.env.CLASSROOM_HUB_LOG_LEVEL ?? 'info',
+      base: { name: 'classroom-hub' },
+    });
+  const clock = options.clock ?? systemClock;
+  const startedAt = clock.now();
+
+  const db = new SqliteDb(databaseFile(config.dataDir));
+  await db.open();
+  const cleanup: Array<() => Promise<void>> = [() => db.close()];
+  try {
+    await migrateCore(db);
+    const metrics = createMetrics();
+    const bus = createBus(new EventEmitter().setMaxListeners(100), log.child({ module: 'bus' }));
+    const accounts = new Accounts(db);
+    const registryLog = log.child({ module: 'registry' });
+    const registry = new AgentRegistry({
+      clock,
+      bus,
+      log: registryLog,
+      persist: (a) => {
+        db.run(
+          `INSERT INTO agents (agent, room, birth, session, availability, since, last_seen) VALUES (?,?,?,?,?,?,?)
+           ON CONFLICT (agent) DO UPDATE SET room = excluded.room, birth = excluded.birth, session = excluded.session,
+             availability = excluded.availability, since = excluded.since, last_seen = excluded.last_seen`,
+          [
+            a.agent,
+            a.room ? JSON.stringify(a.room) : null,
+            a.birth ? JSON.stringify(a.birth) : null,
+            a.session,
+            a.availability,
+            a.since,
+            a.lastSeen,
+          ],
+        ).catch((err) => registryLog.error({ err, agent: a.agent }, 'persisting agent state failed'));
+      },
+    });
+    await loadRegistry(db, accounts, registry);
+    metrics.sources.agents = () => registry.counts();
+
+    const committer = new GroupCommitter(db, clock, metrics, {
+      windowMs: options.commitWindowMs ?? 4,
+      maxRecords: 5000,
+    });
+    const deadLetters = new DeadLetters(db, clock, metrics, log.child({ module: 'deadletter' }));
+    let ingest: Ingest | null = null;
+    const broker = new EmbeddedBroker({
+      log: log.child({ module: 'broker' }),
+      clock,
+      db,
+      metrics,
+      accounts,
+      onAgentMessage: (agent, topic, payload) =>
+        ingest ? ingest.handle(agent, topic, payload) : Promise.resolve(),
+    });
+    metrics.sources.connectedClients = () => broker.connectedClients();
+    const ctx: HubContext = {
+      log,
+      config,
+      clock,
+      bus,
+      db,
+      mqtt: broker,
+      registry,
+      metrics: metrics.registry,
+      hooks: { roomDetail: [] },
+    };
+    ingest = new Ingest({
+      log: log.child({ module: 'ingest' }),
+      clock,
+      bus,
+      mqtt: broker,
+      metrics,
+      registry,
+      committer,
+      deadLetters,
+    });
+
+    const http = await createHttpServer({ log: log.child({ module: 'http' }) });
+    cleanup.unshift(() => http.close());
+    const requireAdmin = adminAuth(config.adminToken);
+    coreRoutes(http, {
+      ctx,
+      registry,
+      accounts,
+      requireAdmin: requireAdmin as never,
+      aedes: () => broker.aedes,
+      startedAt,
+    });
+    recordsRoutes(http, db, requireAdmin);
+    const modules = [...featureModules(ctx), ...(options.modules?.(ctx) ?? [])];
+    for (const m of modules) m.routes?.(http);
+    openApiRoute(http);
+
+    await broker.start();
+    cleanup.unshift(() => broker.close());
+    await broker.publish(
+      topics.hubState(),
+      { v: 1, online: true, ts: clock.now() },
+      { qos: 1, retain: true },
+    );
+    registry.start();
+    cleanup.unshift(async () => registry.stop());
+    const started: HubModule[] = [];
+    for (const m of modules) {
+      await m.start();
+      started.push(m);
+      log.debug({ module: m.name }, 'module started');
+    }
+    cleanup.unshift(async () => {
+      for (const m of [...started].reverse()) {
+        await m.stop().catch((err) => log.error({ err, module: m.name }, 'module stop failed'));
+      }
+    });
+
+    await http.listen({ host: config.host, port: config.httpPort });
+    const httpAddr = http.server.address();
+    const httpPort = typeof httpAddr === 'object' && httpAddr ? httpAddr.port : config.httpPort;
+    const mqttPort = await broker.listen(config.host, config.mqttPort);
+    log.info(
+      { event: 'hub.listening', host: config.host, mqttPort, httpPort, dataDir: config.dataDir },
+      `hub listening: mqtt://${config.host}:${mqttPort} http://${config.host}:${httpPort}`,
+    );
+
+    let stopping: Promise<void> | null = null;
+    const stop = () => {
+      stopping ??= (async () => {
+        log.info({ event: 'hub.stopping' }, 'hub stopping');
+        await broker.stopAccepting();
+        for (const m of [...started].reverse()) {
+          await m.stop().catch((err) => log.error({ err, module: m.name }, 'module stop failed'));
+        }
+        registry.stop();
+        await committer.flush();
+        await broker
+          .publish(topics.hubState(), { v: 1, online: false, ts: clock.now() }, { qos: 1, retain: true })
+          .catch((err) => log.error({ err }, 'publishing hub/state offline failed'));
+        await broker.close();
+        await http.close();
+        await deadLetters.stop();
+        await db.close();
+        log.info({ event: 'hub.stopped' }, 'hub stopped');
+      })();
+      return stopping;
+    };
+    return { config, httpPort, mqttPort, adminToken: config.adminToken, ctx, http, stop };
+  } catch (err) {
+    for (const c of cleanup) await c().catch(() => undefined);
+    throw err;
+  }
+}
+
+async function loadRegistry(db: SqliteDb, accounts: Accounts, registry: AgentRegistry): Promise<void> {
+  const rows = await db.all<{
+    agent: string;
+    room: string | null;
+    birth: string | null;
+    session: number | null;
+    last_seen: number | null;
+  }>('SELECT agent, room, birth, session, last_seen FROM agents');
+  for (const r of rows) {
+    registry.load({
+      agent: r.agent,
+      room: r.room ? (JSON.parse(r.room) as Birth['room']) : null,
+      birth: r.birth ? (JSON.parse(r.birth) as Birth) : null,
+      session: r.session,
+      lastSeen: r.last_seen,
+    });
+  }
+  for (const a of await accounts.listAgents()) {
+    registry.ensure(a.agent, a.room ? provisionalRoom(a.room, a.name ?? undefined) : null);
+  }
+}

@@ -1,0 +1,216 @@
+// Core read API (issue 3 §6): health, agents (and provisioning), rooms, metrics, MQTT over WebSocket.
+import { Room } from '@classroom/protocol';
+import type { Aedes } from 'aedes';
+import type { FastifyInstance } from 'fastify';
+import type { ZodTypeProvider } from 'fastify-type-provider-zod';
+import { createWebSocketStream } from 'ws';
+import { z } from 'zod';
+import { type Accounts, ProvisioningError } from '../auth/accounts.js';
+import type { HubContext } from '../context.js';
+import type { AgentRegistry } from '../registry/registry.js';
+import { VERSION } from '../version.js';
+import { AgentViewSchema, bearer, errorResponses } from './schemas.js';
+import { ApiError } from './server.js';
+
+export interface CoreRouteDeps {
+  ctx: HubContext;
+  registry: AgentRegistry;
+  accounts: Accounts;
+  requireAdmin: (req: never, reply: never) => Promise<void>;
+  aedes: () => Aedes;
+  startedAt: number;
+}
+
+const Credentials = z.object({ agent: z.string(), username: z.string(), password: z.string() });
+
+export function coreRoutes(http: FastifyInstance, d: CoreRouteDeps): void {
+  const app = http.withTypeProvider<ZodTypeProvider>();
+  const pre = { preHandler: d.requireAdmin as never };
+
+  app.get(
+    '/api/health',
+    {
+      schema: {
+        summary: 'Liveness and basic counts (no token needed)',
+        response: {
+          200: z.object({
+            status: z.literal('ok'),
+            version: z.string(),
+            uptimeS: z.number(),
+            mqttClients: z.number(),
+            agents: z.record(z.string(), z.number()),
+          }),
+        },
+      },
+    },
+    async () => ({
+      status: 'ok' as const,
+      version: VERSION,
+      uptimeS: Math.round((d.ctx.clock.now() - d.startedAt) / 1000),
+      mqttClients: d.aedes().connectedClients ?? 0,
+      agents: d.registry.counts(),
+    }),
+  );
+
+  app.get(
+    '/api/agents',
+    {
+      ...pre,
+      schema: {
+        summary: 'Every known agent with availability, room, sources and last telemetry',
+        security: bearer,
+        response: { 200: z.object({ agents: z.array(AgentViewSchema) }), ...errorResponses },
+      },
+    },
+    async () => ({ agents: d.registry.agents() }),
+  );
+
+  app.get(
+    '/api/agents/:id',
+    {
+      ...pre,
+      schema: {
+        summary: 'One agent',
+        security: bearer,
+        params: z.object({ id: z.string().max(64) }),
+        response: { 200: AgentViewSchema, ...errorResponses },
+      },
+    },
+    async (req) => {
+      const a = d.registry.agent(req.params.id);
+      if (!a) throw new ApiError(404, 'not_found', `unknown agent "${req.params.id}"`);
+      return a;
+    },
+  );
+
+  app.post(
+    '/api/agents',
+    {
+      ...pre,
+      schema: {
+        summary: 'Provision an agent: returns its MQTT username and a new password (shown once)',
+        security: bearer,
+        body: z.object({
+          agent: z.string(),
+          room: z.string(),
+          name: z.string().max(256).optional(),
+          rotate: z.boolean().optional().describe('Issue a new password for an existing agent'),
+        }),
+        response: { 201: Credentials, 409: errorResponses[400], ...errorResponses },
+      },
+    },
+    async (req, reply) => {
+      try {
+        const c = await d.accounts.addAgent(req.body);
+        d.registry.ensure(c.agent, provisionalRoom(req.body.room, req.body.name));
+        reply.code(201);
+        return { agent: c.agent, username: c.username, password: c.password };
+      } catch (err) {
+        throw provisioningToApi(err);
+      }
+    },
+  );
+
+  app.post(
+    '/api/accounts',
+    {
+      ...pre,
+      schema: {
+        summary: 'Create a platform account (may subscribe to classroom/v1/rooms/#)',
+        security: bearer,
+        body: z.object({ account: z.string(), role: z.literal('platform'), rotate: z.boolean().optional() }),
+        response: {
+          201: z.object({
+            account: z.string(),
+            role: z.literal('platform'),
+            username: z.string(),
+            password: z.string(),
+          }),
+          409: errorResponses[400],
+          ...errorResponses,
+        },
+      },
+    },
+    async (req, reply) => {
+      try {
+        const c = await d.accounts.addPlatform(req.body.account, req.body.rotate ?? false);
+        reply.code(201);
+        return { account: c.account, role: 'platform' as const, username: c.username, password: c.password };
+      } catch (err) {
+        throw provisioningToApi(err);
+      }
+    },
+  );
+
+  const RoomView = z.object({
+    room: Room,
+    agents: z.array(AgentViewSchema),
+  });
+
+  app.get(
+    '/api/rooms',
+    {
+      ...pre,
+      schema: {
+        summary: 'Every room known from births (or provisioning) with its agents',
+        security: bearer,
+        response: { 200: z.object({ rooms: z.array(RoomView) }), ...errorResponses },
+      },
+    },
+    async () => {
+      const rooms = new Map<string, z.infer<typeof RoomView>>();
+      for (const a of d.registry.agents()) {
+        if (!a.room) continue;
+        const r = rooms.get(a.room.id) ?? { room: a.room, agents: [] };
+        r.agents.push(a);
+        rooms.set(a.room.id, r);
+      }
+      return { rooms: [...rooms.values()].sort((x, y) => (x.room.id < y.room.id ? -1 : 1)) };
+    },
+  );
+
+  app.get(
+    '/api/rooms/:room',
+    {
+      ...pre,
+      schema: {
+        summary:
+          'Live state of a room: its agent, each source, last telemetry, plus feature fields (alarms…)',
+        security: bearer,
+        params: z.object({ room: z.string().max(64) }),
+        response: { 200: RoomView.passthrough(), ...errorResponses },
+      },
+    },
+    async (req) => {
+      const agents = d.registry.byRoom(req.params.room);
+      const first = agents[0];
+      if (!first?.room) throw new ApiError(404, 'not_found', `unknown room "${req.params.room}"`);
+      const extra: Record<string, unknown> = {};
+      for (const hook of d.ctx.hooks.roomDetail) Object.assign(extra, await hook(req.params.room));
+      return { room: first.room, agents, ...extra };
+    },
+  );
+
+  app.get('/metrics', { schema: { hide: true } }, async (_req, reply) => {
+    reply.header('content-type', d.ctx.metrics.contentType);
+    return d.ctx.metrics.metrics();
+  });
+
+  // MQTT over WebSocket (DESIGN.md): the socket becomes a stream that aedes handles like a TCP one.
+  http.get('/mqtt', { websocket: true, schema: { hide: true } }, (socket, req) => {
+    const stream = createWebSocketStream(socket);
+    stream.on('error', (err) => req.log.debug({ err: err.message }, 'mqtt websocket stream error'));
+    d.aedes().handle(stream, req.raw);
+  });
+}
+
+export function provisionalRoom(id: string, name?: string): z.infer<typeof Room> {
+  return { id, name: name ?? id, building: '', floor: '', campus: '' };
+}
+
+function provisioningToApi(err: unknown): unknown {
+  if (err instanceof ProvisioningError) {
+    return new ApiError(err.code === 'conflict' ? 409 : 400, err.code, err.message);
+  }
+  return err;
+}

@@ -1,0 +1,128 @@
+// The HTTP server: fastify with zod schemas on every route (fastify-type-provider-zod), an OpenAPI 3
+// document generated from them, one error body for every failure, and the admin-token guard.
+import { timingSafeEqual } from 'node:crypto';
+import swagger from '@fastify/swagger';
+import websocket from '@fastify/websocket';
+import Fastify, {
+  type FastifyInstance,
+  type FastifyReply,
+  type FastifyRequest,
+  LogController,
+} from 'fastify';
+import {
+  hasZodFastifySchemaValidationErrors,
+  jsonSchemaTransform,
+  serializerCompiler,
+  validatorCompiler,
+} from 'fastify-type-provider-zod';
+import type { Logger } from 'pino';
+import type { ApiErrorBody } from '../context.js';
+import { VERSION } from '../version.js';
+
+export class ApiError extends Error {
+  constructor(
+    readonly statusCode: number,
+    readonly code: string,
+    message: string,
+    readonly details?: unknown,
+  ) {
+    super(message);
+  }
+}
+
+export function errorBody(code: string, message: string, details?: unknown): ApiErrorBody {
+  return details === undefined ? { error: { code, message } } : { error: { code, message, details } };
+}
+
+function tokenMatches(given: string, expected: string): boolean {
+  const a = Buffer.from(given);
+  const b = Buffer.from(expected);
+  return a.length === b.length && timingSafeEqual(a, b);
+}
+
+/**
+ * preHandler that requires the admin token, as `Authorization: Bearer <token>` or, for WebSocket
+ * upgrades where browsers cannot set headers, as `?token=` (DESIGN.md, /api/stream).
+ */
+export function adminAuth(adminToken: string) {
+  return async function requireAdmin(req: FastifyRequest, _reply: FastifyReply): Promise<void> {
+    const header = req.headers.authorization;
+    let token: string | undefined;
+    if (typeof header === 'string' && header.startsWith('Bearer ')) token = header.slice(7).trim();
+    else {
+      const q = (req.query as Record<string, unknown> | undefined)?.token;
+      if (typeof q === 'string') token = q;
+    }
+    if (token === undefined)
+      throw new ApiError(401, 'unauthorized', 'missing admin token (Authorization: Bearer …)');
+    if (!tokenMatches(token, adminToken)) throw new ApiError(401, 'unauthorized', 'invalid admin token');
+  };
+}
+
+export interface HttpOptions {
+  log: Logger;
+  bodyLimit?: number;
+}
+
+export async function createHttpServer(opts: HttpOptions): Promise<FastifyInstance> {
+  const app = Fastify({
+    loggerInstance: opts.log,
+    logController: new LogController({ disableRequestLogging: true }),
+    bodyLimit: opts.bodyLimit ?? 1024 * 1024,
+    // The hub's ids contain dots and dashes; keep route matching exact.
+    routerOptions: { ignoreTrailingSlash: true },
+  });
+  app.setValidatorCompiler(validatorCompiler);
+  app.setSerializerCompiler(serializerCompiler);
+
+  app.setErrorHandler((err, req, reply) => {
+    if (hasZodFastifySchemaValidationErrors(err)) {
+      const details = err.validation.map((v) => ({
+        path: `${err.validationContext ?? ''}${v.instancePath ?? ''}`,
+        message: v.message,
+      }));
+      return reply
+        .code(400)
+        .send(
+          errorBody(
+            'invalid_request',
+            `invalid ${err.validationContext ?? 'request'}: ${details[0]?.message ?? ''}`,
+            details,
+          ),
+        );
+    }
+    if (err instanceof ApiError)
+      return reply.code(err.statusCode).send(errorBody(err.code, err.message, err.details));
+    const e = err as { statusCode?: number; code?: string; message?: string };
+    if (typeof e.statusCode === 'number' && e.statusCode >= 400 && e.statusCode < 500) {
+      return reply
+        .code(e.statusCode)
+        .send(errorBody(e.code?.toLowerCase() ?? 'bad_request', e.message ?? 'bad request'));
+    }
+    req.log.error({ err, url: req.url, method: req.method }, 'request failed');
+    return reply.code(500).send(errorBody('internal', 'internal error; see the hub log'));
+  });
+  app.setNotFoundHandler((req, reply) => {
+    reply.code(404).send(errorBody('not_found', `no route ${req.method} ${req.url.split('?')[0]}`));
+  });
+
+  await app.register(swagger, {
+    openapi: {
+      openapi: '3.0.3',
+      info: {
+        title: 'Classroom hub API',
+        version: VERSION,
+        description: 'Every /api route except /api/health requires Authorization: Bearer <admin token>.',
+      },
+      components: { securitySchemes: { bearer: { type: 'http', scheme: 'bearer' } } },
+    },
+    transform: jsonSchemaTransform,
+  });
+  await app.register(websocket, { options: { maxPayload: 1024 * 1024 } });
+  return app as unknown as FastifyInstance;
+}
+
+/** Serves the generated document; registered last so that it sees every route. */
+export function openApiRoute(app: FastifyInstance): void {
+  app.get('/api/openapi.json', { schema: { hide: true } }, async () => app.swagger());
+}

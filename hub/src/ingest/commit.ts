@@ -1,0 +1,167 @@
+// Group commit (issue 3 §4): batches from many agents that arrive within a few milliseconds are written
+// in one transaction, so the fsync cost is shared. Each submitter learns which of its records were new.
+import type { RecordT } from '@classroom/protocol';
+import type { Clock } from '../context.js';
+import type { CoreMetrics } from '../metrics.js';
+import type { SqliteDb } from '../store/sqlite.js';
+
+const COLUMNS = 11;
+/** Rows per INSERT statement: SQLite allows 32,766 bound parameters. */
+const ROWS_PER_STATEMENT = 2000;
+
+export interface CommitRequest {
+  agent: string;
+  room: string | null;
+  records: RecordT[];
+  historical: boolean;
+  receivedAt: number;
+}
+
+interface Pending extends CommitRequest {
+  resolve(inserted: RecordT[]): void;
+  reject(err: Error): void;
+}
+
+export interface GroupCommitOptions {
+  /** How long the first batch of a group waits for company before the group is written. */
+  windowMs: number;
+  /** A group this large is written without waiting for the window. */
+  maxRecords: number;
+}
+
+function row(p: CommitRequest, r: RecordT): unknown[] {
+  const isCapture = r.kind === 'capture';
+  return [
+    p.agent,
+    r.seq,
+    r.kind,
+    r.source,
+    isCapture ? r.start : r.ts,
+    isCapture ? r.end : null,
+    p.room,
+    isCapture ? null : r.type,
+    p.historical ? 1 : 0,
+    p.receivedAt,
+    JSON.stringify(r),
+  ];
+}
+
+export const INSERT_PREFIX =
+  'INSERT OR IGNORE INTO records (agent, seq, kind, source, ts, end_ts, room, type, historical, received_at, body) VALUES ';
+
+export function insertSql(rows: number): string {
+  const one = `(${new Array(COLUMNS).fill('?').join(',')})`;
+  return `${INSERT_PREFIX}${new Array(rows).fill(one).join(',')} RETURNING agent, seq`;
+}
+
+export class GroupCommitter {
+  private pending: Pending[] = [];
+  private pendingRecords = 0;
+  private timer: NodeJS.Timeout | undefined;
+  private inFlight: Promise<void> | null = null;
+  private readonly sqlCache = new Map<number, string>();
+
+  constructor(
+    private readonly db: SqliteDb,
+    private readonly clock: Clock,
+    private readonly metrics: CoreMetrics,
+    private readonly opts: GroupCommitOptions,
+  ) {}
+
+  /** Resolves after the records are committed, with those that were not stored before. */
+  submit(req: CommitRequest): Promise<RecordT[]> {
+    return new Promise((resolve, reject) => {
+      this.pending.push({ ...req, resolve, reject });
+      this.pendingRecords += req.records.length;
+      if (this.pendingRecords >= this.opts.maxRecords) this.kick(0);
+      else this.kick(this.opts.windowMs);
+    });
+  }
+
+  /** Writes everything submitted so far; used on shutdown. */
+  async flush(): Promise<void> {
+    while (this.pending.length > 0 || this.inFlight) {
+      if (this.inFlight) await this.inFlight;
+      else await this.writeGroup();
+    }
+  }
+
+  private kick(delayMs: number): void {
+    if (this.inFlight) return; // the running commit picks the group up when it ends
+    if (delayMs === 0) {
+      this.clock.clearTimeout(this.timer);
+      this.timer = undefined;
+      void this.writeGroup();
+    } else if (!this.timer) {
+      this.timer = this.clock.setTimeout(() => {
+        this.timer = undefined;
+        void this.writeGroup();
+      }, delayMs);
+    }
+  }
+
+  private sql(rows: number): string {
+    let s = this.sqlCache.get(rows);
+    if (!s) {
+      s = insertSql(rows);
+      if (this.sqlCache.size < 64) this.sqlCache.set(rows, s);
+    }
+    return s;
+  }
+
+  private writeGroup(): Promise<void> {
+    if (this.inFlight || this.pending.length === 0) return this.inFlight ?? Promise.resolve();
+    const group = this.pending;
+    this.pending = [];
+    this.pendingRecords = 0;
+    const run = this.commit(group).finally(() => {
+      this.inFlight = null;
+      // Whatever arrived while we were writing forms the next group at once: it has already waited.
+      if (this.pending.length > 0) this.kick(0);
+    });
+    this.inFlight = run;
+    return run;
+  }
+
+  private async commit(group: Pending[]): Promise<void> {
+    const started = performance.now();
+    let total = 0;
+    try {
+      const inserted = await this.db.transaction(async () => {
+        const keys = new Set<string>();
+        let params: unknown[] = [];
+        let rows = 0;
+        const flushStatement = async () => {
+          if (rows === 0) return;
+          const got = await this.db.all<{ agent: string; seq: number }>(this.sql(rows), params);
+          for (const g of got) keys.add(`${g.agent}\u0000${g.seq}`);
+          params = [];
+          rows = 0;
+        };
+        for (const p of group) {
+          for (const r of p.records) {
+            params.push(...row(p, r));
+            rows++;
+            total++;
+            if (rows === ROWS_PER_STATEMENT) await flushStatement();
+          }
+        }
+        await flushStatement();
+        return keys;
+      });
+      let fresh = 0;
+      for (const p of group) {
+        // A key is claimed once, so a resend that shared this group with its original is not "new" twice.
+        const mine = p.records.filter((r) => inserted.delete(`${p.agent}\u0000${r.seq}`));
+        fresh += mine.length;
+        p.resolve(mine);
+      }
+      this.metrics.recordsInserted.inc(fresh);
+      this.metrics.recordsDuplicate.inc(total - fresh);
+      this.metrics.commitSeconds.observe((performance.now() - started) / 1000);
+      this.metrics.commitRecords.observe(total);
+    } catch (err) {
+      for (const p of group) p.reject(err as Error);
+    }
+  }
+}

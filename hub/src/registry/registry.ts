@@ -1,0 +1,255 @@
+// Agent availability and the room registry (DESIGN.md "Agent availability", issue 3 §5).
+// Pure in-memory state machine driven by validated messages and an injected clock; persistence is a
+// callback so that the rules are unit-tested with fake timers.
+import type { AgentState, Availability, Birth, RecordT, Telemetry } from '@classroom/protocol';
+import type { AgentView, Bus, Clock, HubRegistry, SourceView } from '../context.js';
+import { SourceHealthTracker, sourceEvents } from './sources.js';
+
+/** `lost` after this many telemetry intervals without hearing from an agent (DESIGN.md). */
+export const SILENT_INTERVALS = 3;
+const DEFAULT_TELEMETRY_INTERVAL_S = 30;
+
+export interface StoredAgent {
+  agent: string;
+  room: Birth['room'] | null;
+  birth: Birth | null;
+  session: number | null;
+  lastSeen: number | null;
+}
+
+interface Entry {
+  agent: string;
+  provisionalRoom: Birth['room'] | null;
+  availability: Availability;
+  since: number;
+  session: number | null;
+  lastSeen: number | null;
+  birth: Birth | null;
+  telemetry: Telemetry | null;
+  sources: Map<string, SourceHealthTracker>;
+}
+
+export interface RegistryDeps {
+  clock: Clock;
+  bus: Bus;
+  log: { info(o: object, m: string): void; debug(o: object, m: string): void };
+  /** Called after a birth or an availability change, to keep the `agents` table current. */
+  persist?: (agent: StoredAgent & { availability: Availability; since: number }) => void;
+}
+
+export class AgentRegistry implements HubRegistry {
+  private readonly entries = new Map<string, Entry>();
+  private timer: NodeJS.Timeout | undefined;
+
+  constructor(private readonly deps: RegistryDeps) {}
+
+  /** Starts the silence check; the period is short against any telemetry interval (≥ 1 s). */
+  start(checkEveryMs = 1000): void {
+    this.timer = this.deps.clock.setInterval(() => this.checkSilence(), checkEveryMs);
+  }
+
+  stop(): void {
+    this.deps.clock.clearInterval(this.timer);
+    this.timer = undefined;
+  }
+
+  /** Agents known from the store after a restart: `unknown` until heard from. */
+  load(stored: StoredAgent): void {
+    if (this.entries.has(stored.agent)) return;
+    const e = this.create(stored.agent, stored.room);
+    e.birth = stored.birth;
+    e.session = stored.session;
+    e.lastSeen = stored.lastSeen;
+    if (stored.birth) this.resetSources(e, stored.birth);
+  }
+
+  /** A provisioned agent that has not been heard from yet. */
+  ensure(agent: string, room: Birth['room'] | null): void {
+    const e = this.entries.get(agent);
+    if (!e) this.create(agent, room);
+    else if (room && !e.birth) e.provisionalRoom = room;
+  }
+
+  onState(agent: string, msg: AgentState): void {
+    const e = this.touch(agent);
+    // The session rule: a will (or any state) from an older session than the current one is stale.
+    if (e.session !== null && msg.session < e.session) {
+      this.deps.log.debug(
+        { agent, session: msg.session, current: e.session, state: msg.state },
+        'stale state ignored',
+      );
+      return;
+    }
+    e.session = msg.session;
+    this.transition(e, msg.state, msg.state === 'lost' ? 'will' : `state ${msg.state}`);
+  }
+
+  onBirth(agent: string, birth: Birth): void {
+    const e = this.touch(agent);
+    if (e.session !== null && birth.session < e.session) {
+      this.deps.log.debug({ agent, session: birth.session, current: e.session }, 'stale birth ignored');
+      return;
+    }
+    const newSession = e.session !== birth.session;
+    e.session = birth.session;
+    e.birth = birth;
+    if (newSession || e.sources.size === 0) this.resetSources(e, birth);
+    // A sleeping agent announces `sleeping` for the same session; a birth does not wake it.
+    if (!(e.availability === 'sleeping' && !newSession)) this.transition(e, 'online', 'birth', false);
+    this.persist(e);
+    this.deps.bus.emit('agent.birth', { agent, birth, ts: this.deps.clock.now() });
+  }
+
+  onTelemetry(agent: string, telemetry: Telemetry): void {
+    const e = this.touch(agent);
+    if (e.session !== null && telemetry.session < e.session) return;
+    e.telemetry = telemetry;
+    this.heard(e, 'telemetry');
+    this.deps.bus.emit('agent.telemetry', { agent, room: this.roomId(e), telemetry });
+  }
+
+  /** Committed records: proof of life, and the source events that drive source health. */
+  onRecords(agent: string, records: RecordT[], historical: boolean): void {
+    const e = this.touch(agent);
+    if (!historical) this.heard(e, 'records');
+    for (const ev of sourceEvents(records)) {
+      let s = e.sources.get(ev.source);
+      if (!s) {
+        s = new SourceHealthTracker();
+        e.sources.set(ev.source, s);
+      }
+      s.apply(ev.type, ev.ts);
+    }
+  }
+
+  /** Any message from the agent; returns its entry. */
+  touch(agent: string): Entry {
+    const e = this.entries.get(agent) ?? this.create(agent, null);
+    e.lastSeen = this.deps.clock.now();
+    return e;
+  }
+
+  roomOf(agent: string): string | null {
+    const e = this.entries.get(agent);
+    return e ? this.roomId(e) : null;
+  }
+
+  agents(): AgentView[] {
+    return [...this.entries.values()].sort((a, b) => (a.agent < b.agent ? -1 : 1)).map((e) => this.view(e));
+  }
+
+  agent(id: string): AgentView | undefined {
+    const e = this.entries.get(id);
+    return e ? this.view(e) : undefined;
+  }
+
+  byRoom(roomId: string): AgentView[] {
+    return this.agents().filter((a) => a.room?.id === roomId);
+  }
+
+  counts(): Record<Availability, number> {
+    const c: Record<Availability, number> = { online: 0, offline: 0, lost: 0, sleeping: 0, unknown: 0 };
+    for (const e of this.entries.values()) c[e.availability]++;
+    return c;
+  }
+
+  /** Marks agents silent for SILENT_INTERVALS telemetry intervals as lost. */
+  checkSilence(): void {
+    const now = this.deps.clock.now();
+    for (const e of this.entries.values()) {
+      if (e.availability !== 'online' || e.lastSeen === null) continue;
+      const intervalMs = (e.birth?.telemetryIntervalS ?? DEFAULT_TELEMETRY_INTERVAL_S) * 1000;
+      if (now - e.lastSeen >= SILENT_INTERVALS * intervalMs) this.transition(e, 'lost', 'silent');
+    }
+  }
+
+  private heard(e: Entry, why: string): void {
+    // Hearing from an agent we had given up on (silence) or not heard since a restart means it is back.
+    if (e.availability === 'unknown' || (e.availability === 'lost' && why !== 'will')) {
+      this.transition(e, 'online', why);
+    }
+  }
+
+  private create(agent: string, room: Birth['room'] | null): Entry {
+    const e: Entry = {
+      agent,
+      provisionalRoom: room,
+      availability: 'unknown',
+      since: this.deps.clock.now(),
+      session: null,
+      lastSeen: null,
+      birth: null,
+      telemetry: null,
+      sources: new Map(),
+    };
+    this.entries.set(agent, e);
+    return e;
+  }
+
+  private resetSources(e: Entry, birth: Birth): void {
+    e.sources = new Map(
+      birth.sources.map((s) => [s.id, new SourceHealthTracker(s.probe.error ? 'down' : 'ok', birth.ts)]),
+    );
+  }
+
+  private transition(e: Entry, to: Availability, reason: string, persist = true): void {
+    if (e.availability === to) return;
+    const previous = e.availability;
+    e.availability = to;
+    e.since = this.deps.clock.now();
+    this.deps.log.info({ agent: e.agent, from: previous, to, reason }, 'availability changed');
+    if (persist) this.persist(e);
+    this.deps.bus.emit('agent.availability', {
+      agent: e.agent,
+      room: this.roomId(e),
+      availability: to,
+      previous,
+      ts: e.since,
+      reason,
+    });
+  }
+
+  private persist(e: Entry): void {
+    this.deps.persist?.({
+      agent: e.agent,
+      room: e.birth?.room ?? e.provisionalRoom,
+      birth: e.birth,
+      session: e.session,
+      lastSeen: e.lastSeen,
+      availability: e.availability,
+      since: e.since,
+    });
+  }
+
+  private roomId(e: Entry): string | null {
+    return e.birth?.room.id ?? e.provisionalRoom?.id ?? null;
+  }
+
+  private view(e: Entry): AgentView {
+    const sources: SourceView[] = [];
+    if (e.birth) {
+      for (const s of e.birth.sources) {
+        const h = e.sources.get(s.id);
+        sources.push({
+          id: s.id,
+          kind: s.kind,
+          label: s.label,
+          probe: s.probe,
+          status: h?.status ?? 'unknown',
+          since: h?.since ?? null,
+        });
+      }
+    }
+    return {
+      agent: e.agent,
+      room: e.birth?.room ?? e.provisionalRoom,
+      availability: e.availability,
+      since: e.since,
+      session: e.session,
+      lastSeen: e.lastSeen,
+      birth: e.birth,
+      telemetry: e.telemetry,
+      sources,
+    };
+  }
+}
