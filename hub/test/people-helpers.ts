@@ -94,6 +94,7 @@ export async function makeCtx(): Promise<TestCtx> {
     mqtt,
     registry,
     metrics: new Registry(),
+    hooks: { roomDetail: [] },
   };
   return {
     ctx,

@@ -3,6 +3,8 @@ import { stringify } from 'csv-stringify/sync';
 import type { FastifyReply } from 'fastify';
 import { z } from 'zod';
 import type { ApiErrorBody } from '../context.js';
+import { bearer } from '../http/schemas.js';
+import { adminAuth } from '../http/server.js';
 
 export function sendError(
   reply: FastifyReply,
@@ -61,4 +63,12 @@ export function sendCsv(
     .header('content-type', 'text/csv; charset=utf-8')
     .header('content-disposition', `attachment; filename="${filename}"`)
     .send(text);
+}
+
+/**
+ * Route options every admin route of the people modules shares: the core's admin-token preHandler
+ * and the OpenAPI security requirement.
+ */
+export function adminRoute(adminToken: string): { preHandler: never; security: typeof bearer } {
+  return { preHandler: adminAuth(adminToken) as never, security: bearer };
 }

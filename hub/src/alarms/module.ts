@@ -7,7 +7,15 @@ import { z } from 'zod';
 import type { HubContext, HubEvents, HubModule } from '../context.js';
 import { AckError, AlarmEngine, type AlarmTiming } from './engine.js';
 import type { PeopleBus } from './events.js';
-import { decodeCursor, ErrorBody, encodeCursor, FormatQuery, sendCsv, sendError } from './http.js';
+import {
+  adminRoute,
+  decodeCursor,
+  ErrorBody,
+  encodeCursor,
+  FormatQuery,
+  sendCsv,
+  sendError,
+} from './http.js';
 import { AlarmStore } from './store.js';
 import { ALARM_STATES, ALARM_TYPES, type Alarm, type AlarmType } from './types.js';
 
@@ -78,6 +86,13 @@ export class AlarmsModule implements HubModule {
     const log = ctx.log.child({ module: 'alarms' });
     this.store = new AlarmStore(ctx.db);
     this.engine = new AlarmEngine(this.store, ctx.clock, people, log, timing);
+    // GET /api/rooms/{room} shows the room's open alarms (DESIGN.md).
+    ctx.hooks.roomDetail.push(async (room) => ({
+      alarms: this.engine
+        .list()
+        .filter((a) => a.room === room && a.state !== 'cleared')
+        .sort((a, b) => b.raisedAt - a.raisedAt),
+    }));
   }
 
   async start(): Promise<void> {
@@ -152,10 +167,13 @@ export class AlarmsModule implements HubModule {
 
   routes(http: FastifyInstance): void {
     const app = http.withTypeProvider<ZodTypeProvider>();
+    const { preHandler, security } = adminRoute(this.ctx.config.adminToken);
     app.get(
       '/api/alarms',
       {
+        preHandler,
         schema: {
+          security,
           summary: 'List alarms, newest change first (cursor paging; format=csv for CSV)',
           tags: ['alarms'],
           querystring: z.object({
@@ -197,7 +215,9 @@ export class AlarmsModule implements HubModule {
     app.get(
       '/api/alarms/:id',
       {
+        preHandler,
         schema: {
+          security,
           summary: 'One alarm with the history of its transitions',
           tags: ['alarms'],
           params: z.object({ id: z.string().max(64) }),
@@ -228,7 +248,9 @@ export class AlarmsModule implements HubModule {
     app.post(
       '/api/alarms/:id/ack',
       {
+        preHandler,
         schema: {
+          security,
           summary: 'Acknowledge an active alarm',
           tags: ['alarms'],
           params: z.object({ id: z.string().max(64) }),

@@ -6,7 +6,7 @@ import type { FastifyInstance } from 'fastify';
 import type { ZodTypeProvider } from 'fastify-type-provider-zod';
 import { z } from 'zod';
 import type { PeopleBus } from '../alarms/events.js';
-import { ErrorBody, sendError } from '../alarms/http.js';
+import { adminRoute, ErrorBody, sendError } from '../alarms/http.js';
 import type { HubContext, HubEvents, HubModule } from '../context.js';
 
 const MIGRATION = `
@@ -134,11 +134,14 @@ export class CommandsModule implements HubModule {
 
   routes(http: FastifyInstance): void {
     const app = http.withTypeProvider<ZodTypeProvider>();
+    const { preHandler, security } = adminRoute(this.ctx.config.adminToken);
     const AgentParams = z.object({ id: z.string().max(64) });
     app.post(
       '/api/agents/:id/commands',
       {
+        preHandler,
         schema: {
+          security,
           summary: 'Send a command to an agent; answers 202 with the command id',
           tags: ['commands'],
           params: AgentParams,
@@ -174,7 +177,9 @@ export class CommandsModule implements HubModule {
     app.get(
       '/api/commands/:id',
       {
+        preHandler,
         schema: {
+          security,
           summary: 'A command and its result',
           tags: ['commands'],
           params: z.object({ id: z.string().max(64) }),
@@ -190,7 +195,9 @@ export class CommandsModule implements HubModule {
     app.put(
       '/api/agents/:id/config',
       {
+        preHandler,
         schema: {
+          security,
           summary: 'Set the remotely managed part of an agent config (published retained, versioned)',
           tags: ['commands'],
           params: AgentParams,

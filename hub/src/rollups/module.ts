@@ -6,7 +6,7 @@ import type { Availability } from '@classroom/protocol';
 import type { FastifyInstance } from 'fastify';
 import type { ZodTypeProvider } from 'fastify-type-provider-zod';
 import { z } from 'zod';
-import { ErrorBody, FormatQuery, sendCsv, sendError } from '../alarms/http.js';
+import { adminRoute, ErrorBody, FormatQuery, sendCsv, sendError } from '../alarms/http.js';
 import type { HubContext, HubEvents, HubModule } from '../context.js';
 import { ROLLUP_FIELDS, ROLLUPS_MIGRATION, RollupAccumulator, type RollupField } from './accumulator.js';
 import { type BucketKind, bucketEnd, bucketStart } from './buckets.js';
@@ -152,10 +152,13 @@ export class RollupsModule implements HubModule {
 
   routes(http: FastifyInstance): void {
     const app = http.withTypeProvider<ZodTypeProvider>();
+    const { preHandler, security } = adminRoute(this.ctx.config.adminToken);
     app.get(
       '/api/rooms/:room/rollups',
       {
+        preHandler,
         schema: {
+          security,
           summary: 'Hourly or daily rollups of a room (format=csv for CSV)',
           tags: ['rollups'],
           params: z.object({ room: z.string().max(64) }),

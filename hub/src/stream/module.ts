@@ -7,9 +7,9 @@ import type { FastifyInstance } from 'fastify';
 import { Counter, Gauge } from 'prom-client';
 import type { WebSocket } from 'ws';
 import type { PeopleBus } from '../alarms/events.js';
-import { sendError } from '../alarms/http.js';
+import { adminRoute } from '../alarms/http.js';
 import type { HubContext, HubEvents, HubModule } from '../context.js';
-import { tokenFromRequest, tokenMatches } from './auth.js';
+import { bearer } from '../http/schemas.js';
 
 /** A client further behind than this gets messages dropped rather than growing hub memory. */
 const MAX_BUFFERED_BYTES = 4 * 1024 * 1024;
@@ -130,11 +130,7 @@ export class StreamModule implements HubModule {
           tags: ['stream'],
           hide: false,
         },
-        preValidation: async (req, reply) => {
-          if (!tokenMatches(tokenFromRequest(req), this.ctx.config.adminToken)) {
-            return sendError(reply, 401, 'unauthorized', 'a valid admin token is required');
-          }
-        },
+        preHandler: adminRoute(this.ctx.config.adminToken).preHandler,
       },
       (socket) => {
         const client: Client = { socket, rooms: new Set() };

@@ -6,7 +6,7 @@ import type { ZodTypeProvider } from 'fastify-type-provider-zod';
 import { Counter } from 'prom-client';
 import { z } from 'zod';
 import type { PeopleBus } from '../alarms/events.js';
-import { ErrorBody, sendError } from '../alarms/http.js';
+import { adminRoute, ErrorBody, sendError } from '../alarms/http.js';
 import type { HubContext, HubModule } from '../context.js';
 import { DEFAULT_RETRY, type RetryPolicy, WebhookDeliverer, type WebhookTarget } from './deliver.js';
 
@@ -94,11 +94,14 @@ export class WebhooksModule implements HubModule {
 
   routes(http: FastifyInstance): void {
     const app = http.withTypeProvider<ZodTypeProvider>();
+    const { preHandler, security } = adminRoute(this.ctx.config.adminToken);
     const View = z.object({ id: z.string(), url: z.string() });
     app.get(
       '/api/webhooks',
       {
+        preHandler,
         schema: {
+          security,
           summary: 'Webhook targets (secrets are not shown)',
           tags: ['webhooks'],
           response: { 200: z.object({ webhooks: z.array(View) }) },
@@ -109,7 +112,9 @@ export class WebhooksModule implements HubModule {
     app.post(
       '/api/webhooks',
       {
+        preHandler,
         schema: {
+          security,
           summary: 'Add a webhook target; the secret signs every delivery (x-classroom-signature)',
           tags: ['webhooks'],
           body: z.object({ url: HttpUrl, secret: z.string().min(16).max(256).optional() }),
@@ -132,7 +137,9 @@ export class WebhooksModule implements HubModule {
     app.delete(
       '/api/webhooks/:id',
       {
+        preHandler,
         schema: {
+          security,
           summary: 'Remove a webhook target',
           tags: ['webhooks'],
           params: z.object({ id: z.string().max(64) }),
