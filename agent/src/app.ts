@@ -100,7 +100,11 @@ export class AgentApp {
       log: this.log,
       clock: this.clock,
       nextSession: () => nextSession(db),
-      backoff: this.opts.backoff,
+      backoff: {
+        baseMs: config.broker.reconnectMinMs,
+        maxMs: config.broker.reconnectMaxMs,
+        ...this.opts.backoff,
+      },
       handlers: {
         onConnect: (session) => this.onConnect(session),
         onDisconnect: () => {

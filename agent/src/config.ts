@@ -47,6 +47,9 @@ export const AgentConfigSchema = z
         passwordFile: z.string().min(1).optional(),
         ca: z.string().min(1).optional(),
         keepaliveS: z.number().int().min(2).max(300).default(10),
+        /** Reconnect backoff: first delay and ceiling (exponential with jitter in between). */
+        reconnectMinMs: z.number().int().min(100).max(600_000).default(1000),
+        reconnectMaxMs: z.number().int().min(100).max(3_600_000).default(60_000),
       })
       .strict()
       .refine((b) => !(b.password !== undefined && b.passwordFile !== undefined), {
