@@ -8,6 +8,7 @@ import { CommandsModule } from './commands/module.js';
 import type { HubContext, HubModule } from './context.js';
 import { DashboardModule } from './dashboard/module.js';
 import { RollupsModule } from './rollups/module.js';
+import { ScheduleModule } from './schedule/module.js';
 import { StreamModule } from './stream/module.js';
 import { SummariesModule } from './summaries/module.js';
 import { WebhooksModule } from './webhooks/module.js';
@@ -49,6 +50,7 @@ export interface PeopleModules {
   webhooks: WebhooksModule;
   commands: CommandsModule;
   rollups: RollupsModule;
+  schedule: ScheduleModule;
   stream: StreamModule;
   summaries: SummariesModule;
   dashboard: DashboardModule;
@@ -60,11 +62,13 @@ export function createPeopleModules(
 ): PeopleModules {
   const people = new PeopleBus(ctx.log.child({ module: 'people-bus' }));
   const alarms = new AlarmsModule(ctx, people, opts.alarmTiming);
+  const rollups = new RollupsModule(ctx);
   return {
     alarms,
     webhooks: new WebhooksModule(ctx, people, { envTarget: opts.webhook }),
     commands: new CommandsModule(ctx, people),
-    rollups: new RollupsModule(ctx),
+    rollups,
+    schedule: new ScheduleModule(ctx, people, alarms.engine, rollups),
     stream: new StreamModule(ctx, people),
     summaries: new SummariesModule(ctx, people, alarms.engine),
     dashboard: new DashboardModule(ctx),
@@ -74,5 +78,5 @@ export function createPeopleModules(
 /** Start order: alarms before webhooks/stream/summaries (they listen to alarm transitions). */
 export function featureModules(ctx: HubContext): HubModule[] {
   const m = createPeopleModules(ctx);
-  return [m.alarms, m.webhooks, m.commands, m.rollups, m.stream, m.summaries, m.dashboard];
+  return [m.alarms, m.webhooks, m.commands, m.rollups, m.schedule, m.stream, m.summaries, m.dashboard];
 }

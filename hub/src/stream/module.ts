@@ -128,7 +128,7 @@ export class StreamModule implements HubModule {
         schema: {
           summary: 'WebSocket of live changes; token as ?token= or Bearer',
           tags: ['stream'],
-          hide: false,
+          security: bearer,
         },
         preHandler: adminRoute(this.ctx.config.adminToken).preHandler,
       },
