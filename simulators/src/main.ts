@@ -1,16 +1,11 @@
 import { Command } from 'commander';
+import { registerFleet } from './fleet/cli.js';
 import { VERSION } from './version.js';
 
 const program = new Command('classroom-sim')
   .description('Simulated classrooms: real agents on synthetic media, protocol fleets, and the demo')
   .version(VERSION);
 
-program
-  .command('demo')
-  .description('hub + simulated rooms + dashboard')
-  .action(() => {
-    console.error('classroom-sim demo: not built yet (issue 6)');
-    process.exit(2);
-  });
+registerFleet(program);
 
 await program.parseAsync();

@@ -1,0 +1,164 @@
+import { existsSync } from 'node:fs';
+
+/** A time span of the generated stream, in seconds from the scenario start. */
+export interface Span {
+  fromS: number;
+  toS: number;
+}
+
+export interface CameraGraphOptions {
+  port: number;
+  width: number;
+  height: number;
+  fps: number;
+  /** Text burnt in beside the clock (room name); restricted to a safe character set. */
+  label: string;
+  black: Span[];
+  frozen: Span[];
+  /** Seconds of scenario time already elapsed when this generator starts (after a replug). */
+  offsetS: number;
+  /** Font for the clock overlay; null leaves the overlay out (no font on the machine). */
+  fontFile: string | null;
+}
+
+export interface MicGraphOptions {
+  port: number;
+  sampleRate: number;
+  silent: Span[];
+  offsetS: number;
+}
+
+const FONT_CANDIDATES = [
+  '/usr/share/fonts/truetype/dejavu/DejaVuSansMono.ttf',
+  '/usr/share/fonts/truetype/dejavu/DejaVuSans.ttf',
+  '/usr/share/fonts/truetype/liberation/LiberationMono-Regular.ttf',
+  '/usr/share/fonts/TTF/DejaVuSansMono.ttf',
+  '/System/Library/Fonts/Menlo.ttc',
+];
+
+/** First font file found among common locations; drawtext needs one (fontconfig may be absent). */
+export function findFont(candidates: string[] = FONT_CANDIDATES): string | null {
+  return candidates.find((f) => existsSync(f)) ?? null;
+}
+
+/** Spans moved into the generator's own clock (which restarts at 0), dropping those already over. */
+export function shiftSpans(spans: Span[], offsetS: number): Span[] {
+  return spans
+    .map((s) => ({ fromS: Math.max(0, s.fromS - offsetS), toS: s.toS - offsetS }))
+    .filter((s) => s.toS > 0 && s.toS > s.fromS);
+}
+
+function between(spans: Span[]): string {
+  return spans.map((s) => `between(t,${s.fromS.toFixed(3)},${s.toS.toFixed(3)})`).join('+');
+}
+
+function udpUrl(port: number): string {
+  // 1316 = 7 TS packets: one datagram never splits a TS packet.
+  return `udp://127.0.0.1:${port}?pkt_size=1316`;
+}
+
+/**
+ * ffmpeg arguments for a synthetic IP camera: a moving test pattern with a wall clock, H.264 in
+ * MPEG-TS over UDP. Faults are time expressions in one filter graph, so a single process follows
+ * the timeline with frame-exact timing (issue 6): `freezeframes` repeats one frame (the encoder hangs),
+ * a full-frame `drawbox` is the covered lens.
+ */
+export function cameraArgs(o: CameraGraphOptions): string[] {
+  const frozen = shiftSpans(o.frozen, o.offsetS);
+  const black = shiftSpans(o.black, o.offsetS);
+  const label = o.label.replace(/[^A-Za-z0-9 ._-]/g, '').slice(0, 40);
+  const chain: string[] = [];
+  if (o.fontFile !== null) {
+    const font = o.fontFile.replace(/[\\':]/g, (c) => `\\${c}`);
+    chain.push(
+      `drawtext=fontfile='${font}':text='${label} %{localtime\\:%X}':x=8:y=8:fontsize=${Math.max(
+        12,
+        Math.round(o.height / 14),
+      )}:fontcolor=white:box=1:boxcolor=black@0.6`,
+    );
+  }
+  // Each freeze needs its own reference copy of the stream to take the repeated frame from.
+  const parts: string[] = [];
+  let current = '[0:v]';
+  const pre = chain.length > 0 ? `${chain.join(',')},` : '';
+  if (frozen.length > 0) {
+    const refs = frozen.map((_, i) => `[r${i}]`).join('');
+    parts.push(`${current}${pre}split=${frozen.length + 1}[s]${refs}`);
+    current = '[s]';
+    frozen.forEach((span, i) => {
+      const first = Math.round(span.fromS * o.fps);
+      const last = Math.max(first, Math.round(span.toS * o.fps) - 1);
+      parts.push(`${current}[r${i}]freezeframes=first=${first}:last=${last}:replace=${first}[f${i}]`);
+      current = `[f${i}]`;
+    });
+  } else if (pre) {
+    parts.push(`${current}${pre.slice(0, -1)}[c]`);
+    current = '[c]';
+  }
+  const tail =
+    black.length > 0 ? `drawbox=x=0:y=0:w=iw:h=ih:color=black:t=fill:enable='${between(black)}'` : 'null';
+  parts.push(`${current}${tail}[v]`);
+  return [
+    '-hide_banner',
+    '-loglevel',
+    'error',
+    '-nostdin',
+    '-re',
+    '-f',
+    'lavfi',
+    '-i',
+    `testsrc2=size=${o.width}x${o.height}:rate=${o.fps}`,
+    '-filter_complex',
+    parts.join(';'),
+    '-map',
+    '[v]',
+    '-c:v',
+    'libx264',
+    '-preset',
+    'ultrafast',
+    '-tune',
+    'zerolatency',
+    '-g',
+    String(o.fps),
+    '-pix_fmt',
+    'yuv420p',
+    '-b:v',
+    '400k',
+    '-f',
+    'mpegts',
+    udpUrl(o.port),
+  ];
+}
+
+/**
+ * ffmpeg arguments for a synthetic microphone: pink noise shaped at syllable rate (about 4 Hz) so
+ * it reads like speech to level meters, AAC in MPEG-TS over UDP. Silence (a muted mic) is a
+ * time-gated `volume=0`.
+ */
+export function micArgs(o: MicGraphOptions): string[] {
+  const silent = shiftSpans(o.silent, o.offsetS);
+  const filters = ["volume='0.55+0.45*sin(2*PI*4*t)*sin(2*PI*0.3*t)':eval=frame"];
+  if (silent.length > 0) filters.push(`volume=0:enable='${between(silent)}'`);
+  return [
+    '-hide_banner',
+    '-loglevel',
+    'error',
+    '-nostdin',
+    '-re',
+    '-f',
+    'lavfi',
+    '-i',
+    `anoisesrc=color=pink:amplitude=0.4:sample_rate=${o.sampleRate}`,
+    '-af',
+    filters.join(','),
+    '-ac',
+    '1',
+    '-c:a',
+    'aac',
+    '-b:a',
+    '48k',
+    '-f',
+    'mpegts',
+    udpUrl(o.port),
+  ];
+}
