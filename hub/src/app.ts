@@ -92,6 +92,8 @@ export async function startHub(options: HubOptions = {}): Promise<RunningHub> {
       },
     });
     await loadRegistry(db, accounts, registry);
+    const syncAccounts = () =>
+      syncRegistry(accounts, registry).catch((err) => registryLog.error({ err }, 'reading accounts failed'));
     metrics.sources.agents = () => registry.counts();
 
     const committer = new GroupCommitter(db, clock, metrics, {
@@ -142,6 +144,7 @@ export async function startHub(options: HubOptions = {}): Promise<RunningHub> {
       requireAdmin: requireAdmin as never,
       aedes: () => broker.aedes,
       startedAt,
+      syncAccounts,
     });
     recordsRoutes(http, db, requireAdmin);
     const modules = [...featureModules(ctx), ...(options.modules?.(ctx) ?? [])];
@@ -223,6 +226,10 @@ async function loadRegistry(db: SqliteDb, accounts: Accounts, registry: AgentReg
       lastSeen: r.last_seen,
     });
   }
+  await syncRegistry(accounts, registry);
+}
+
+async function syncRegistry(accounts: Accounts, registry: AgentRegistry): Promise<void> {
   for (const a of await accounts.listAgents()) {
     registry.ensure(a.agent, a.room ? provisionalRoom(a.room, a.name ?? undefined) : null);
   }

@@ -19,6 +19,8 @@ export interface CoreRouteDeps {
   requireAdmin: (req: never, reply: never) => Promise<void>;
   aedes: () => Aedes;
   startedAt: number;
+  /** Brings agents provisioned by another process (the CLI) into the registry. */
+  syncAccounts: () => Promise<void>;
 }
 
 const Credentials = z.object({ agent: z.string(), username: z.string(), password: z.string() });
@@ -62,7 +64,10 @@ export function coreRoutes(http: FastifyInstance, d: CoreRouteDeps): void {
         response: { 200: z.object({ agents: z.array(AgentViewSchema) }), ...errorResponses },
       },
     },
-    async () => ({ agents: d.registry.agents() }),
+    async () => {
+      await d.syncAccounts();
+      return { agents: d.registry.agents() };
+    },
   );
 
   app.get(
@@ -77,6 +82,7 @@ export function coreRoutes(http: FastifyInstance, d: CoreRouteDeps): void {
       },
     },
     async (req) => {
+      if (!d.registry.agent(req.params.id)) await d.syncAccounts();
       const a = d.registry.agent(req.params.id);
       if (!a) throw new ApiError(404, 'not_found', `unknown agent "${req.params.id}"`);
       return a;
@@ -158,6 +164,7 @@ export function coreRoutes(http: FastifyInstance, d: CoreRouteDeps): void {
       },
     },
     async () => {
+      await d.syncAccounts();
       const rooms = new Map<string, z.infer<typeof RoomView>>();
       for (const a of d.registry.agents()) {
         if (!a.room) continue;
@@ -182,6 +189,7 @@ export function coreRoutes(http: FastifyInstance, d: CoreRouteDeps): void {
       },
     },
     async (req) => {
+      if (d.registry.byRoom(req.params.room).length === 0) await d.syncAccounts();
       const agents = d.registry.byRoom(req.params.room);
       const first = agents[0];
       if (!first?.room) throw new ApiError(404, 'not_found', `unknown room "${req.params.room}"`);
