@@ -1,5 +1,5 @@
 import { execFile } from 'node:child_process';
-import { writeFileSync } from 'node:fs';
+import { readFileSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { promisify } from 'node:util';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
@@ -134,5 +134,21 @@ describe('classroom-agent --check-config (built bin)', () => {
     expect((err as { code: number }).code).toBe(1);
     expect((err as { stderr: string }).stderr).toMatch(/windowS: /);
     expect((err as { stderr: string }).stderr).toMatch(/broker\.url: must be a mqtt/);
+  });
+});
+
+describe('docs/examples/agent.json', () => {
+  it('is a valid config (RTSP camera + USB mic)', () => {
+    const file = new URL('../../docs/examples/agent.json', import.meta.url).pathname;
+    const raw = JSON.parse(readFileSync(file, 'utf8')) as { broker: Record<string, unknown> };
+    // The password file exists only on a real box.
+    delete raw.broker.passwordFile;
+    const r = parseConfig(raw, '/etc/classroom-agent');
+    expect(r.ok ? [] : r.errors).toEqual([]);
+    if (!r.ok) return;
+    expect(r.config.sources.map((s) => [s.kind, s.input.split(':')[0]])).toEqual([
+      ['camera', 'rtsp'],
+      ['microphone', 'alsa'],
+    ]);
   });
 });
