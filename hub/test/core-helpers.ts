@@ -213,7 +213,7 @@ export async function connectRefused(url: string, username: string, password: st
   }
 }
 
-export function birth(agent: string, room: string, session = 1, telemetryIntervalS = 30): Birth {
+export function birth(_agent: string, room: string, session = 1, telemetryIntervalS = 30): Birth {
   return {
     v: 1,
     session,
