@@ -1,5 +1,7 @@
 import { Command } from 'commander';
+import { registerDemo } from './demo/cli.js';
 import { registerFleet } from './fleet/cli.js';
+import { registerRoom } from './room/cli.js';
 import { VERSION } from './version.js';
 
 const program = new Command('classroom-sim')
@@ -7,5 +9,7 @@ const program = new Command('classroom-sim')
   .version(VERSION);
 
 registerFleet(program);
+registerRoom(program);
+registerDemo(program);
 
 await program.parseAsync();

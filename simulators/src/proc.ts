@@ -9,6 +9,39 @@ export function spawnGroup(command: string, args: string[], options: SpawnOption
   return spawn(command, args, { ...options, detached: true });
 }
 
+/**
+ * Like spawnGroup, but the command dies with us even if we are killed -9: a shell wrapper holds our
+ * stdin pipe as a lifeline and stops the command when that pipe reaches EOF (Node has no
+ * PR_SET_PDEATHSIG, and ffmpeg ignores a closed stdin). Used for the synthetic media generators.
+ */
+export function spawnTethered(command: string, args: string[], options: SpawnOptions = {}): ChildProcess {
+  const script = [
+    'exec 3<&0',
+    '"$0" "$@" </dev/null &',
+    'c=$!',
+    '( while read -r _ <&3; do :; done; kill -TERM "$c"; sleep 2; kill -KILL "$c" ) >/dev/null 2>&1 &',
+    'w=$!',
+    'exec 3<&-',
+    'wait "$c"; s=$?',
+    'kill "$w" 2>/dev/null',
+    'exit "$s"',
+  ].join('\n');
+  const stdio = options.stdio;
+  const rest: ['pipe', unknown, unknown] = [
+    'pipe',
+    Array.isArray(stdio) ? stdio[1] : 'ignore',
+    Array.isArray(stdio) ? stdio[2] : 'ignore',
+  ];
+  const child = spawn('/bin/sh', ['-c', script, command, ...args], {
+    ...options,
+    stdio: rest as SpawnOptions['stdio'],
+    detached: true,
+  });
+  // The lifeline is never written; EPIPE after the child exits says nothing.
+  child.stdin?.on('error', () => {});
+  return child;
+}
+
 /** Sends a signal to the child's whole process group; a group that is already gone is not an error. */
 export function signalGroup(child: ChildProcess, signal: NodeJS.Signals): void {
   if (child.pid === undefined) return;

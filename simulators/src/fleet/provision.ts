@@ -11,11 +11,23 @@ export async function provisionAgent(
   id: Pick<AgentIdentity, 'agent' | 'room'>,
 ): Promise<{ username: string; password: string }> {
   const url = new URL('/api/agents', target.api);
-  const res = await fetch(url, {
-    method: 'POST',
-    headers: { authorization: `Bearer ${target.adminToken}`, 'content-type': 'application/json' },
-    body: JSON.stringify({ agent: id.agent, room: id.room.id, name: id.room.name }),
-  });
+  const post = (rotate: boolean) =>
+    fetch(url, {
+      method: 'POST',
+      headers: { authorization: `Bearer ${target.adminToken}`, 'content-type': 'application/json' },
+      body: JSON.stringify({
+        agent: id.agent,
+        room: id.room.id,
+        name: id.room.name,
+        ...(rotate ? { rotate } : {}),
+      }),
+    });
+  let res = await post(false);
+  // 409: the agent exists from an earlier run whose password we no longer have; issue a new one.
+  if (res.status === 409) {
+    await res.text();
+    res = await post(true);
+  }
   const text = await res.text();
   if (!res.ok) {
     throw new Error(`POST ${url} for agent ${id.agent} answered ${res.status}: ${text.slice(0, 300)}`);

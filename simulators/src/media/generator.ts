@@ -1,6 +1,6 @@
 import type { ChildProcess } from 'node:child_process';
 import type { Logger } from 'pino';
-import { spawnGroup, stopGroup } from '../proc.js';
+import { spawnTethered, stopGroup } from '../proc.js';
 import { cameraArgs, findFont, micArgs, type Span } from './graph.js';
 
 export interface MediaPlan {
@@ -92,7 +92,7 @@ export class SyntheticMedia {
             fontFile: findFont(),
           })
         : micArgs({ port: p.micPort, sampleRate: p.sampleRate, silent: p.silent, offsetS });
-    const child = spawnGroup(this.ctx.ffmpegPath, args, { stdio: ['ignore', 'ignore', 'pipe'] });
+    const child = spawnTethered(this.ctx.ffmpegPath, args, { stdio: ['ignore', 'ignore', 'pipe'] });
     let stderr = '';
     child.stderr?.on('data', (d: Buffer) => {
       stderr = (stderr + d.toString()).slice(-2000);

@@ -1,0 +1,63 @@
+import type { Command } from 'commander';
+import { createLogger } from '../log.js';
+import { onShutdown } from '../shutdown.js';
+import { DEMO_DEFAULTS, Demo } from './demo.js';
+
+const port = (v: string): number => {
+  const n = Number(v);
+  if (!Number.isInteger(n) || n < 0 || n > 65535) throw new Error(`not a port: "${v}"`);
+  return n;
+};
+
+export function registerDemo(program: Command): void {
+  const env = process.env;
+  program
+    .command('demo')
+    .description(
+      'a hub, 12 simulated rooms in 2 buildings (4 real agents on synthetic media), faults that come and go',
+    )
+    .option('--data-dir <dir>', 'hub and simulator data', env.CLASSROOM_HUB_DATA_DIR ?? './demo-data')
+    .option('--host <host>', 'hub listen address', env.CLASSROOM_HUB_HOST ?? '127.0.0.1')
+    .option(
+      '--http-port <port>',
+      'hub HTTP port (0 = free port)',
+      port,
+      Number(env.CLASSROOM_HUB_HTTP_PORT ?? 8080),
+    )
+    .option(
+      '--mqtt-port <port>',
+      'hub MQTT port (0 = free port)',
+      port,
+      Number(env.CLASSROOM_HUB_MQTT_PORT ?? 1883),
+    )
+    .option(
+      '--admin-token <token>',
+      'hub admin token (default: generated and kept in the data dir)',
+      env.CLASSROOM_HUB_ADMIN_TOKEN,
+    )
+    .option('--pace-s <s>', 'timeline unit of the real rooms', String(DEMO_DEFAULTS.paceS))
+    .option(
+      '--fleet-rooms <n>',
+      'protocol-level rooms besides the 4 real ones',
+      String(DEMO_DEFAULTS.fleetRooms),
+    )
+    .action(async (o: Record<string, string | number | undefined>) => {
+      const log = createLogger();
+      const demo = new Demo(log, {
+        dataDir: o.dataDir as string,
+        host: o.host as string,
+        httpPort: o.httpPort as number,
+        mqttPort: o.mqttPort as number,
+        adminToken: o.adminToken as string | undefined,
+        paceS: Number(o.paceS),
+        fleetRooms: Number(o.fleetRooms),
+      });
+      onShutdown(log, () => demo.stop());
+      await demo.start();
+      const url = demo.dashboardUrl();
+      log.info({ event: 'demo.ready', dashboard: url, mqttPort: demo.hub!.mqttPort }, 'demo running');
+      process.stderr.write(
+        `\nClassroom demo is running. Dashboard:\n\n  ${url}\n\nPress Ctrl-C to stop.\n\n`,
+      );
+    });
+}

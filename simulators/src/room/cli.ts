@@ -1,0 +1,122 @@
+import { mkdtempSync, rmSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { locateFfmpeg } from '@classroom/agent/ffmpeg';
+import type { Command } from 'commander';
+import { createLogger } from '../log.js';
+import { onShutdown } from '../shutdown.js';
+import type { HubTarget } from './hub-client.js';
+import { RoomRunner } from './runner.js';
+import { SCENARIO_NAMES, type ScenarioName, scenario } from './scenarios.js';
+import { verifyScenario } from './verify.js';
+
+export function registerRoom(program: Command): void {
+  program
+    .command('room')
+    .description(
+      'one real classroom-agent on a synthetic camera and mic, following a scripted fault timeline',
+    )
+    .requiredOption('--scenario <name>', `one of: ${SCENARIO_NAMES.join(', ')}`)
+    .option('--api <url>', 'hub HTTP API (default: start an embedded hub)')
+    .option('--admin-token <token>', 'hub admin token (provisions the agent through POST /api/agents)')
+    .option('--broker <url>', 'hub MQTT URL (mqtt://host:port) when --api is given')
+    .option('--pace-s <s>', 'timeline unit: faults last 2 units after 1 unit of normal activity', '10')
+    .option('--window-s <s>', 'agent capture window', '5')
+    .option('--agent <id>', 'agent id', 'sim-room')
+    .option('--room <id>', 'room id', 'SIM-ROOM')
+    .option('--work-dir <dir>', 'agent data, config and log (default: a temp dir, removed at exit)')
+    .option('--no-check', 'do not verify the hub against the timeline at the end')
+    .action(async (o: Record<string, string | boolean | undefined>) => {
+      const log = createLogger();
+      const name = o.scenario as string;
+      if (!(SCENARIO_NAMES as readonly string[]).includes(name)) {
+        throw new Error(`unknown scenario "${name}"; choose one of: ${SCENARIO_NAMES.join(', ')}`);
+      }
+      const pace = Number(o.paceS);
+      const windowS = Number(o.windowS);
+      if (!(pace >= 2) || !(windowS >= 1)) throw new Error('--pace-s must be ≥ 2 and --window-s ≥ 1');
+      const sc = scenario(name as ScenarioName, pace);
+      const workDir = (o.workDir as string | undefined) ?? mkdtempSync(join(tmpdir(), 'classroom-sim-room-'));
+      const cleanups: Array<() => Promise<void>> = [];
+      let hub: HubTarget;
+      if (o.api) {
+        if (!o.adminToken || !o.broker) throw new Error('--api needs --admin-token and --broker');
+        const b = new URL(o.broker as string);
+        hub = {
+          api: o.api as string,
+          adminToken: o.adminToken as string,
+          mqttHost: b.hostname,
+          mqttPort: Number(b.port || 1883),
+        };
+      } else {
+        const { startHub } = await import('@classroom/hub');
+        // Alarm hysteresis follows the pace, so alarms rise and clear within the timeline.
+        process.env.CLASSROOM_HUB_ALARM_RAISE_S ??= String(Math.max(1, pace / 5));
+        process.env.CLASSROOM_HUB_ALARM_CLEAR_S ??= String(Math.max(1, pace / 5));
+        const running = await startHub({
+          dataDir: join(workDir, 'hub'),
+          host: '127.0.0.1',
+          httpPort: 0,
+          mqttPort: 0,
+          logLevel: 'warn',
+        });
+        cleanups.push(() => running.stop());
+        hub = {
+          api: `http://127.0.0.1:${running.httpPort}`,
+          adminToken: running.adminToken,
+          mqttHost: '127.0.0.1',
+          mqttPort: running.mqttPort,
+        };
+        log.info(
+          { event: 'sim.hub', dashboard: `${hub.api}/#token=${hub.adminToken}` },
+          `embedded hub: ${hub.api}/#token=${hub.adminToken}`,
+        );
+      }
+      const runner = new RoomRunner(log, {
+        agent: o.agent as string,
+        room: {
+          id: o.room as string,
+          name: `Room ${o.room}`,
+          building: 'Simulated',
+          floor: '1',
+          campus: 'Sim',
+        },
+        scenario: sc,
+        hub,
+        workDir: join(workDir, 'room'),
+        ffmpegPath: locateFfmpeg().ffmpeg.path,
+        windowS,
+        telemetryIntervalS: Math.max(2, windowS),
+        thresholds: {
+          blackMinS: Math.max(1, pace / 5),
+          frozenMinS: Math.max(1, pace / 5),
+          silenceMinS: Math.max(1, pace / 5),
+          sourceStaleS: Math.max(3, pace / 3),
+        },
+      });
+      const stopAll = async (): Promise<void> => {
+        await runner.stop();
+        for (const c of cleanups.reverse()) await c();
+        if (!o.workDir) rmSync(workDir, { recursive: true, force: true });
+      };
+      onShutdown(log, stopAll);
+      await runner.start();
+      await runner.finished();
+      let code = 0;
+      if (o.check !== false) {
+        // The end of the last fault reaches the hub a window or two after the timeline.
+        await new Promise((r) => setTimeout(r, 3 * windowS * 1000));
+        const verdict = await verifyScenario(hub, o.agent as string, sc, {
+          availability: runner.observer.seen,
+          maxSession: runner.observer.maxSession,
+        });
+        log.info(
+          { event: 'scenario.verdict', ...verdict },
+          verdict.ok ? 'scenario passed' : 'scenario FAILED',
+        );
+        code = verdict.ok ? 0 : 1;
+      }
+      await stopAll();
+      process.exit(code);
+    });
+}

@@ -1,0 +1,215 @@
+import type { ChildProcess } from 'node:child_process';
+import { createSocket } from 'node:dgram';
+import { createWriteStream, mkdirSync, writeFileSync } from 'node:fs';
+import { createRequire } from 'node:module';
+import { dirname, join } from 'node:path';
+import type { Room, Thresholds } from '@classroom/protocol';
+import type { Logger } from 'pino';
+import { provisionAgent } from '../fleet/provision.js';
+import { DEFAULT_MEDIA, SyntheticMedia } from '../media/generator.js';
+import { spawnGroup, stopGroup } from '../proc.js';
+import { FlakyProxy } from '../proxy.js';
+import type { HubTarget } from './hub-client.js';
+import { AvailabilityObserver } from './observer.js';
+import type { Scenario } from './scenarios.js';
+
+/** The agent's bin, resolved from the installed @classroom/agent package. */
+export function agentBin(): string {
+  const require = createRequire(import.meta.url);
+  return join(dirname(require.resolve('@classroom/agent')), '..', 'bin', 'classroom-agent.js');
+}
+
+/** A free UDP port on 127.0.0.1 (bound and released; the generator sends, the agent binds it). */
+export async function freeUdpPort(): Promise<number> {
+  const sock = createSocket('udp4');
+  await new Promise<void>((resolve) => sock.bind(0, '127.0.0.1', resolve));
+  const port = sock.address().port;
+  await new Promise<void>((resolve) => sock.close(() => resolve()));
+  return port;
+}
+
+export interface RoomOptions {
+  agent: string;
+  room: Room;
+  scenario: Scenario;
+  hub: HubTarget;
+  /** Agent data dir, config and logs go here. */
+  workDir: string;
+  ffmpegPath: string;
+  windowS: number;
+  telemetryIntervalS: number;
+  thresholds: Thresholds;
+}
+
+/**
+ * One simulated classroom: synthetic camera and mic, a TCP proxy in front of the broker, a real
+ * `classroom-agent` process, and the scenario's timeline of faults (issue 6).
+ */
+export class RoomRunner {
+  private media: SyntheticMedia | null = null;
+  private proxy: FlakyProxy | null = null;
+  private agentProc: ChildProcess | null = null;
+  private timers: NodeJS.Timeout[] = [];
+  private t0 = 0;
+  private stopped = false;
+  private configFile = '';
+  readonly observer: AvailabilityObserver;
+  readonly log: Logger;
+  udpPorts: number[] = [];
+
+  constructor(
+    log: Logger,
+    readonly options: RoomOptions,
+  ) {
+    this.log = log.child({ module: 'room', room: options.room.id, scenario: options.scenario.name });
+    this.observer = new AvailabilityObserver(this.log, options.hub, options.agent);
+  }
+
+  async start(): Promise<void> {
+    const o = this.options;
+    mkdirSync(o.workDir, { recursive: true });
+    const cred = await provisionAgent(o.hub, { agent: o.agent, room: o.room });
+    const [cameraPort, micPort] = [await freeUdpPort(), await freeUdpPort()];
+    this.udpPorts = [cameraPort, micPort];
+    this.proxy = new FlakyProxy(this.log, { targetHost: o.hub.mqttHost, targetPort: o.hub.mqttPort });
+    const proxyPort = await this.proxy.start();
+    this.t0 = Date.now();
+    const sc = o.scenario;
+    this.media = new SyntheticMedia(
+      { log: this.log, ffmpegPath: o.ffmpegPath, elapsedMs: () => this.elapsedMs() },
+      {
+        label: o.room.name,
+        cameraPort,
+        micPort,
+        ...DEFAULT_MEDIA,
+        black: sc.black,
+        frozen: sc.frozen,
+        silent: sc.silent,
+      },
+    );
+    await this.media.start();
+    this.configFile = join(o.workDir, 'agent.json');
+    writeFileSync(
+      this.configFile,
+      JSON.stringify(
+        {
+          agent: o.agent,
+          room: o.room,
+          broker: {
+            url: `mqtt://127.0.0.1:${proxyPort}`,
+            username: cred.username,
+            password: cred.password,
+            keepaliveS: 5,
+            reconnectMinMs: 300,
+            reconnectMaxMs: 2000,
+          },
+          dataDir: join(o.workDir, 'data'),
+          sources: [
+            { id: 'cam', kind: 'camera', label: 'Camera', input: `udp://127.0.0.1:${cameraPort}` },
+            { id: 'mic', kind: 'microphone', label: 'Microphone', input: `udp://127.0.0.1:${micPort}` },
+          ],
+          windowS: o.windowS,
+          telemetryIntervalS: o.telemetryIntervalS,
+          thresholds: o.thresholds,
+        },
+        null,
+        2,
+      ),
+    );
+    this.startAgent();
+    this.observer.start();
+    this.schedule();
+    this.log.info(
+      { event: 'scenario.start', description: sc.description, durationS: sc.durationS },
+      'scenario started',
+    );
+  }
+
+  /** Resolves when the timeline is over (never, in loop mode, until stop). */
+  async finished(): Promise<void> {
+    const remaining = this.options.scenario.durationS * 1000 - this.elapsedMs();
+    await new Promise((r) => setTimeout(r, Math.max(0, remaining)));
+  }
+
+  async stop(): Promise<void> {
+    if (this.stopped) return;
+    this.stopped = true;
+    for (const t of this.timers) clearTimeout(t);
+    this.timers = [];
+    this.observer.stop();
+    if (this.agentProc) await stopGroup(this.agentProc, 'SIGTERM', 15_000);
+    this.agentProc = null;
+    await this.media?.stop();
+    await this.proxy?.stop();
+    this.log.info({ event: 'scenario.stop' }, 'room stopped');
+  }
+
+  agentPid(): number | undefined {
+    return this.agentProc?.pid;
+  }
+
+  mediaPids(): number[] {
+    return this.media?.pids() ?? [];
+  }
+
+  private elapsedMs(): number {
+    return Date.now() - this.t0;
+  }
+
+  private startAgent(): void {
+    const o = this.options;
+    const out = createWriteStream(join(o.workDir, 'agent.log'), { flags: 'a' });
+    const child = spawnGroup(process.execPath, [agentBin(), '--config', this.configFile], {
+      stdio: ['ignore', 'pipe', 'pipe'],
+    });
+    child.stdout?.pipe(out, { end: false });
+    child.stderr?.pipe(out, { end: false });
+    child.on('exit', (code, signal) => {
+      if (this.agentProc === child) this.agentProc = null;
+      if (!this.stopped && signal !== 'SIGKILL')
+        this.log.error({ code, signal }, 'agent exited unexpectedly; see agent.log');
+    });
+    this.agentProc = child;
+    this.log.info({ pid: child.pid }, 'agent started');
+  }
+
+  private at(seconds: number, step: string, fn: () => void | Promise<void>): void {
+    const delay = seconds * 1000 - this.elapsedMs();
+    this.timers.push(
+      setTimeout(
+        () => {
+          if (this.stopped) return;
+          this.log.info({ event: 'scenario.step', step, atS: Math.round(this.elapsedMs() / 100) / 10 }, step);
+          Promise.resolve(fn()).catch((err: unknown) =>
+            this.log.error({ err, step }, 'scenario step failed'),
+          );
+        },
+        Math.max(0, delay),
+      ),
+    );
+  }
+
+  private schedule(): void {
+    const sc = this.options.scenario;
+    for (const s of sc.unplugged) {
+      this.at(s.fromS, 'camera.unplug', () => this.media?.unplug('camera'));
+      this.at(s.toS, 'camera.plug', () => this.media?.plug('camera'));
+    }
+    for (const s of sc.network) {
+      this.at(s.fromS, 'network.cut', () => this.proxy?.cut());
+      this.at(s.toS, 'network.restore', () => this.proxy?.restore());
+    }
+    for (const s of sc.powerLoss) {
+      this.at(s.fromS, 'power.loss', async () => {
+        const p = this.agentProc;
+        this.agentProc = null;
+        if (p) await stopGroup(p, 'SIGKILL', 0);
+      });
+      this.at(s.toS, 'power.restore', () => this.startAgent());
+    }
+    for (const s of [...sc.black, ...sc.frozen, ...sc.silent]) {
+      this.at(s.fromS, 'media.fault.start', () => undefined);
+      this.at(s.toS, 'media.fault.end', () => undefined);
+    }
+  }
+}

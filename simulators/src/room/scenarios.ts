@@ -1,0 +1,148 @@
+import type { EventType } from '@classroom/protocol';
+import type { Span } from '../media/graph.js';
+
+export const SCENARIO_NAMES = [
+  'lecture',
+  'black',
+  'frozen',
+  'silent',
+  'camera-unplugged',
+  'flapping-network',
+  'box-power-loss',
+] as const;
+export type ScenarioName = (typeof SCENARIO_NAMES)[number];
+
+/** Alarm types of the hub (DESIGN: Alarms; hub/src/alarms/types.ts). */
+export type ExpectedAlarm = 'source.down' | 'video.black' | 'video.frozen' | 'audio.silent' | 'agent.offline';
+
+export interface Scenario {
+  name: ScenarioName;
+  description: string;
+  durationS: number;
+  /** Faults baked into the media timeline. */
+  black: Span[];
+  frozen: Span[];
+  silent: Span[];
+  /** The camera generator is stopped (cable pulled). */
+  unplugged: Span[];
+  /** The proxy between agent and broker drops every connection. */
+  network: Span[];
+  /** The agent process is dead (kill -9 at fromS, restarted at toS). */
+  powerLoss: Span[];
+  expect: {
+    /** Event types per source, in order; media fault events of other kinds must not appear. */
+    events: { cam: EventType[]; mic: EventType[] };
+    /** Alarm types that must have been raised for the room's agent; no other media alarm may be. */
+    alarms: ExpectedAlarm[];
+    /** Availability values the hub must have shown during the run, besides online. */
+    availability: Array<'lost'>;
+    /** At least this many MQTT sessions (connects) in the run. */
+    minSessions: number;
+  };
+}
+
+/**
+ * The scripted timelines of issue 6. `u` is the pace in seconds: the CLI uses 10 (faults of 20 s,
+ * visible on the dashboard), the CI scenario tests a few seconds, with the agent's detection
+ * thresholds scaled to match. Every fault starts after a normal lead-in and ends before the close,
+ * so each test sees a start and an end.
+ */
+export function scenario(name: ScenarioName, u = 10): Scenario {
+  const none = { black: [], frozen: [], silent: [], unplugged: [], network: [], powerLoss: [] };
+  const fault = { fromS: u, toS: 3 * u };
+  const base = { name, durationS: 4.5 * u };
+  const quiet = { cam: [] as EventType[], mic: [] as EventType[] };
+  switch (name) {
+    case 'lecture':
+      return {
+        ...base,
+        ...none,
+        description: 'normal activity: moving picture, speech-like sound, no faults',
+        expect: { events: quiet, alarms: [], availability: [], minSessions: 1 },
+      };
+    case 'black':
+      return {
+        ...base,
+        ...none,
+        black: [fault],
+        description: 'the lens is covered, then uncovered',
+        expect: {
+          events: { cam: ['video.black.start', 'video.black.end'], mic: [] },
+          alarms: ['video.black'],
+          availability: [],
+          minSessions: 1,
+        },
+      };
+    case 'frozen':
+      return {
+        ...base,
+        ...none,
+        frozen: [fault],
+        description: 'the encoder hangs on one frame, then recovers',
+        expect: {
+          events: { cam: ['video.frozen.start', 'video.frozen.end'], mic: [] },
+          alarms: ['video.frozen'],
+          availability: [],
+          minSessions: 1,
+        },
+      };
+    case 'silent':
+      return {
+        ...base,
+        ...none,
+        silent: [fault],
+        description: 'the microphone is muted, then unmuted',
+        expect: {
+          events: { cam: [], mic: ['audio.silence.start', 'audio.silence.end'] },
+          alarms: ['audio.silent'],
+          availability: [],
+          minSessions: 1,
+        },
+      };
+    case 'camera-unplugged':
+      return {
+        ...base,
+        ...none,
+        unplugged: [fault],
+        description: 'the camera stream stops, then returns',
+        expect: {
+          events: { cam: ['source.down', 'source.up'], mic: [] },
+          alarms: ['source.down'],
+          availability: [],
+          minSessions: 1,
+        },
+      };
+    case 'flapping-network':
+      return {
+        ...base,
+        ...none,
+        network: [
+          { fromS: u, toS: 1.6 * u },
+          { fromS: 2 * u, toS: 2.6 * u },
+          { fromS: 3 * u, toS: 3.4 * u },
+        ],
+        description: "the agent's link to the broker drops three times",
+        expect: { events: quiet, alarms: [], availability: ['lost'], minSessions: 4 },
+      };
+    case 'box-power-loss':
+      return {
+        ...base,
+        ...none,
+        powerLoss: [{ fromS: 1.5 * u, toS: 2.5 * u }],
+        description: 'the box loses power (agent killed -9), then boots again',
+        expect: { events: quiet, alarms: [], availability: ['lost'], minSessions: 2 },
+      };
+  }
+}
+
+/** Event types that describe a source's media; box-level events (clock.skew, disk.low) are not checked. */
+export const MEDIA_EVENT_TYPES: ReadonlySet<string> = new Set([
+  'source.down',
+  'source.up',
+  'video.black.start',
+  'video.black.end',
+  'video.frozen.start',
+  'video.frozen.end',
+  'audio.silence.start',
+  'audio.silence.end',
+]);

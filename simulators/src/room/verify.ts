@@ -1,0 +1,110 @@
+import { type ApiRecord, agentAlarms, agentRecords, type HubTarget } from './hub-client.js';
+import { MEDIA_EVENT_TYPES, type Scenario } from './scenarios.js';
+
+export interface Observed {
+  availability: string[];
+  maxSession: number;
+}
+
+export interface Verdict {
+  ok: boolean;
+  failures: string[];
+  summary: {
+    records: number;
+    captures: { cam: number; mic: number };
+    events: { cam: string[]; mic: string[]; box: string[] };
+    alarms: string[];
+    availability: string[];
+    maxSession: number;
+    seqGaps: number;
+    duplicates: number;
+  };
+}
+
+const MEDIA_ALARMS = new Set(['source.down', 'video.black', 'video.frozen', 'audio.silent']);
+
+function eventTypes(records: ApiRecord[], source: string | null): string[] {
+  return records
+    .map((r) => r.record)
+    .filter((r) => r.kind === 'event' && r.source === source)
+    .sort((a, b) => (a.kind === 'event' && b.kind === 'event' ? a.ts - b.ts || a.seq - b.seq : 0))
+    .map((r) => (r.kind === 'event' ? r.type : ''));
+}
+
+/**
+ * Checks what the hub stored and showed against what the scenario's timeline implies: the events per
+ * source (in order, and no other media fault), the alarms raised, the availability seen, the
+ * sessions, and delivery (seqs 1..N, each stored once, none lost).
+ */
+export async function verifyScenario(
+  hub: Pick<HubTarget, 'api' | 'adminToken'>,
+  agent: string,
+  sc: Scenario,
+  observed: Observed,
+): Promise<Verdict> {
+  const failures: string[] = [];
+  const records = await agentRecords(hub, agent);
+  const alarms = await agentAlarms(hub, agent);
+  const cam = eventTypes(records, 'cam').filter((t) => MEDIA_EVENT_TYPES.has(t));
+  const mic = eventTypes(records, 'mic').filter((t) => MEDIA_EVENT_TYPES.has(t));
+  const box = eventTypes(records, null);
+  for (const [name, got, want] of [
+    ['cam', cam, sc.expect.events.cam],
+    ['mic', mic, sc.expect.events.mic],
+  ] as const) {
+    if (JSON.stringify(got) !== JSON.stringify(want)) {
+      failures.push(`${name} events: expected [${want.join(', ')}], the hub has [${got.join(', ')}]`);
+    }
+  }
+  const alarmTypes = [...new Set(alarms.map((a) => a.type))].sort();
+  for (const want of sc.expect.alarms) {
+    if (!alarmTypes.includes(want))
+      failures.push(`alarm ${want} was never raised (alarms: [${alarmTypes.join(', ')}])`);
+  }
+  for (const a of alarms) {
+    if (MEDIA_ALARMS.has(a.type) && !sc.expect.alarms.includes(a.type as never)) {
+      failures.push(`unexpected ${a.type} alarm on ${a.source ?? 'the box'}`);
+    }
+  }
+  for (const want of sc.expect.availability) {
+    if (!observed.availability.includes(want)) {
+      failures.push(`availability ${want} never shown (saw [${observed.availability.join(' → ')}])`);
+    }
+  }
+  if (observed.availability[observed.availability.length - 1] !== 'online') {
+    failures.push(
+      `agent ends ${observed.availability[observed.availability.length - 1] ?? 'unseen'}, not online`,
+    );
+  }
+  if (observed.maxSession < sc.expect.minSessions) {
+    failures.push(`expected at least ${sc.expect.minSessions} sessions, the hub saw ${observed.maxSession}`);
+  }
+  const seqs = records.map((r) => r.record.seq).sort((a, b) => a - b);
+  const unique = new Set(seqs);
+  const max = seqs[seqs.length - 1] ?? 0;
+  const duplicates = seqs.length - unique.size;
+  let gaps = 0;
+  for (let s = 1; s <= max; s++) if (!unique.has(s)) gaps++;
+  if (duplicates > 0) failures.push(`${duplicates} records stored more than once`);
+  if (gaps > 0) failures.push(`${gaps} seqs missing between 1 and ${max}`);
+  const captures = {
+    cam: records.filter((r) => r.record.kind === 'capture' && r.record.source === 'cam').length,
+    mic: records.filter((r) => r.record.kind === 'capture' && r.record.source === 'mic').length,
+  };
+  if (captures.cam === 0 || captures.mic === 0)
+    failures.push(`no capture windows for ${captures.cam ? 'mic' : 'cam'}`);
+  return {
+    ok: failures.length === 0,
+    failures,
+    summary: {
+      records: records.length,
+      captures,
+      events: { cam, mic, box },
+      alarms: alarms.map((a) => `${a.type}@${a.source ?? '-'}:${a.state}`),
+      availability: observed.availability,
+      maxSession: observed.maxSession,
+      seqGaps: gaps,
+      duplicates,
+    },
+  };
+}

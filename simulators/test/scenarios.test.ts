@@ -1,0 +1,112 @@
+import { join } from 'node:path';
+import { locateFfmpeg } from '@classroom/agent/ffmpeg';
+import { type RunningHub, startHub } from '@classroom/hub';
+import pino from 'pino';
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { RoomRunner } from '../src/room/runner.js';
+import { SCENARIO_NAMES, type ScenarioName, scenario } from '../src/room/scenarios.js';
+import { type Verdict, verifyScenario } from '../src/room/verify.js';
+import { processesMatching, removeDir, tempDir, waitFor } from './helpers.js';
+
+// Every scenario end to end: synthetic media → real classroom-agent process → real hub → API
+// (issue 6 §4). One hub, the scenarios side by side, short windows and a 6 s pace.
+const PACE_S = 6;
+const log = pino({ level: process.env.SIM_TEST_LOG ?? 'warn' });
+
+let hub: RunningHub;
+let dir: string;
+const runners: RoomRunner[] = [];
+
+beforeAll(async () => {
+  dir = tempDir('scenarios-');
+  // The hub's alarm hysteresis scaled down with the timeline (docs/hub-people.md).
+  process.env.CLASSROOM_HUB_ALARM_RAISE_S = '1';
+  process.env.CLASSROOM_HUB_ALARM_CLEAR_S = '1';
+  hub = await startHub({
+    dataDir: join(dir, 'hub'),
+    host: '127.0.0.1',
+    httpPort: 0,
+    mqttPort: 0,
+    adminToken: 'scenario-admin-token-0123456789',
+    logLevel: 'warn',
+  });
+});
+
+afterAll(async () => {
+  await Promise.all(runners.map((r) => r.stop()));
+  await hub?.stop();
+  removeDir(dir);
+});
+
+interface Outcome {
+  verdict: Verdict;
+  leftovers: string[];
+}
+
+async function runScenario(name: ScenarioName): Promise<Outcome> {
+  const sc = scenario(name, PACE_S);
+  const agent = `sc-${name}`;
+  const runner = new RoomRunner(log, {
+    agent,
+    room: { id: `SC-${name}`, name: `Scenario ${name}`, building: 'Test', floor: '1', campus: 'CI' },
+    scenario: sc,
+    hub: {
+      api: `http://127.0.0.1:${hub.httpPort}`,
+      adminToken: hub.adminToken,
+      mqttHost: '127.0.0.1',
+      mqttPort: hub.mqttPort,
+    },
+    workDir: join(dir, name),
+    ffmpegPath: locateFfmpeg().ffmpeg.path,
+    windowS: 2,
+    telemetryIntervalS: 2,
+    thresholds: { blackMinS: 2, frozenMinS: 2, silenceMinS: 2, sourceStaleS: 3 },
+  });
+  runners.push(runner);
+  await runner.start();
+  await runner.finished();
+  const observed = {
+    availability: runner.observer.seen,
+    get maxSession() {
+      return runner.observer.maxSession;
+    },
+  };
+  // Events of a fault's end and the last windows reach the hub a window or two after the timeline.
+  let verdict = await verifyScenario(runner.options.hub, agent, sc, observed);
+  const deadline = Date.now() + 20_000;
+  while (!verdict.ok && Date.now() < deadline) {
+    await new Promise((r) => setTimeout(r, 1000));
+    verdict = await verifyScenario(runner.options.hub, agent, sc, observed);
+  }
+  const ports = runner.udpPorts;
+  await runner.stop();
+  // No orphan: neither the generators nor the agent's own ffmpeg outlive the room.
+  const leftovers = await waitFor(
+    () => {
+      const left = ports.flatMap((p) => processesMatching(`127.0.0.1:${p}`).map((x) => x.cmd));
+      return left.length === 0 ? [] : null;
+    },
+    'no process left on the room ports',
+    10_000,
+  ).catch(() => ports.flatMap((p) => processesMatching(`127.0.0.1:${p}`).map((x) => x.cmd)));
+  return { verdict, leftovers };
+}
+
+// vitest runs at most 5 concurrent tests by default; the seven rooms run side by side here instead,
+// and each test below asserts its own room's outcome.
+let outcomes: Map<ScenarioName, Outcome>;
+beforeAll(async () => {
+  const results = await Promise.all(SCENARIO_NAMES.map(async (n) => [n, await runScenario(n)] as const));
+  outcomes = new Map(results);
+}, 58_000);
+
+describe('room scenarios', () => {
+  for (const name of SCENARIO_NAMES) {
+    it(`${name}: the hub shows the events, alarms and availability the timeline implies`, () => {
+      const o = outcomes.get(name)!;
+      expect({ failures: o.verdict.failures, summary: o.verdict.summary }).toMatchObject({ failures: [] });
+      expect(o.verdict.summary.records).toBeGreaterThan(4);
+      expect(o.leftovers).toEqual([]);
+    });
+  }
+});
