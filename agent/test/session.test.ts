@@ -136,8 +136,9 @@ describe('MQTT session and outbox delivery (in-process aedes + validating acker)
     const dropped = new Set<number>();
     let droppedCount = 0;
     for (const d of drops) {
-      const { fromSeq, toSeq, count } = (d as { detail: { fromSeq: number; toSeq: number; count: number } })
-        .detail;
+      const { fromSeq, toSeq, count } = (
+        d as unknown as { detail: { fromSeq: number; toSeq: number; count: number } }
+      ).detail;
       droppedCount += count;
       for (let s = fromSeq; s <= toSeq; s++) dropped.add(s);
     }

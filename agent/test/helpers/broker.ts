@@ -144,11 +144,15 @@ export class TestHub {
 }
 
 /** Polls `fn` until it returns truthy; never a fixed sleep (the machine is shared and slow). */
-export async function waitFor<T>(fn: () => T | Promise<T>, what: string, timeoutMs = 30_000): Promise<T> {
+export async function waitFor<T>(
+  fn: () => T | Promise<T>,
+  what: string,
+  timeoutMs = 30_000,
+): Promise<Exclude<T, null | undefined | false | 0 | ''>> {
   const start = Date.now();
   for (;;) {
     const v = await fn();
-    if (v) return v;
+    if (v) return v as Exclude<T, null | undefined | false | 0 | ''>;
     if (Date.now() - start > timeoutMs) throw new Error(`timed out waiting for ${what}`);
     await new Promise((r) => setTimeout(r, 25));
   }
