@@ -15,6 +15,11 @@ export interface InputSpec {
 export interface InputOptions {
   /** Socket I/O timeout for network inputs, in seconds. */
   timeoutS: number;
+  /**
+   * Seconds of a live stream to read while looking for its parameters (default 2). A stream joined
+   * mid-GOP has no SPS until the next keyframe, so a camera with long GOPs needs more.
+   */
+  analyzeS?: number;
 }
 
 function withQuery(url: string, key: string, value: string): string {
@@ -33,20 +38,23 @@ function withQuery(url: string, key: string, value: string): string {
  */
 export function inputSpec(input: string, opts: InputOptions): InputSpec {
   const us = String(Math.round(opts.timeoutS * 1_000_000));
+  // A live MPEG-TS stream shows all its streams within a GOP or two; the 5 s default only delays start.
+  const analyze = String(Math.round((opts.analyzeS ?? 2) * 1_000_000));
+  const quick = ['-analyzeduration', analyze, '-probesize', '5000000'];
   if (/^rtsps?:\/\//i.test(input)) {
-    const o = ['-rtsp_transport', 'tcp', '-timeout', us];
+    const o = [...quick, '-rtsp_transport', 'tcp', '-timeout', us];
     return { args: [...o, '-i', input], probeOptions: o, url: input, live: true, exclusive: false };
   }
   if (/^udp:\/\//i.test(input)) {
     let url = withQuery(input, 'timeout', us);
     url = withQuery(url, 'overrun_nonfatal', '1');
     url = withQuery(url, 'fifo_size', '100000');
-    const o = ['-f', 'mpegts'];
+    const o = [...quick, '-f', 'mpegts'];
     return { args: [...o, '-i', url], probeOptions: o, url, live: true, exclusive: true };
   }
   if (/^tcp:\/\//i.test(input)) {
     const url = withQuery(input, 'timeout', us);
-    const o = ['-f', 'mpegts'];
+    const o = [...quick, '-f', 'mpegts'];
     return { args: [...o, '-i', url], probeOptions: o, url, live: true, exclusive: false };
   }
   if (/^\/dev\/video\d+$/.test(input)) {

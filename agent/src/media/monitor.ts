@@ -21,6 +21,9 @@ const GOP_CHECK_S = 4;
 /** Longest keyframe interval that keyframe-only analysis accepts (detection ≤ min duration + 3 s). */
 const MAX_KEY_INTERVAL_S = 3;
 
+/** Failures that mean "stream parameters not found in time": read longer on the next try. */
+const PARAMS_MISSING = /codec parameters|unspecified size|initializing output|has no video|has no audio/i;
+
 /** Creates the monitor of one source; nothing runs until start(). */
 export function createSourceMonitor(source: SourceConfig, ctx: MonitorContext): SourceMonitor {
   return new FfmpegSourceMonitor(source, ctx);
@@ -45,6 +48,8 @@ export class FfmpegSourceMonitor implements SourceMonitor {
   private lastProgress = 0;
   private firstPacketAt: number | null = null;
   private generation = 0;
+  /** Grows when a run fails before its first packet (long GOP joined mid-way), up to 16 s. */
+  private analyzeS = 2;
   private readonly backoff = new Backoff();
   private retryTimer: NodeJS.Timeout | null = null;
   private watchdog: NodeJS.Timeout | null = null;
@@ -158,12 +163,18 @@ export class FfmpegSourceMonitor implements SourceMonitor {
     return this.ctx.settings().thresholds;
   }
 
-  private async launch(): Promise<void> {
+  /** Probes (unless a fresh probe is given), then spawns ffmpeg. */
+  private async launch(known?: Probe): Promise<void> {
     const gen = ++this.generation;
     const tools = this.ctx.ffmpeg;
     if (!tools) return;
     // Probing first (ffmpeg is not running now) tells which streams exist and checks reachability.
-    const probe = await probeSource(tools, this.source, { timeoutS: this.t().sourceStaleS });
+    const probe =
+      known ??
+      (await probeSource(tools, this.source, {
+        timeoutS: this.t().sourceStaleS,
+        analyzeS: this.analyzeS,
+      }));
     if (gen !== this.generation || this.stopped) return;
     if (probe.error) {
       this.probed ??= probe;
@@ -176,7 +187,7 @@ export class FfmpegSourceMonitor implements SourceMonitor {
     if (this.source.kind === 'microphone' && probe.sampleRate == null)
       return this.fail('microphone has no audio');
     this.mode ??= keyframeCapable(probe.codec) ? 'keyframes' : 'lowfps';
-    const plan = buildPlan(this.source, probe, this.t(), this.mode);
+    const plan = buildPlan(this.source, probe, this.t(), this.mode, this.analyzeS);
     this.plan = plan;
     const analyzer = new Analyzer(
       this.id,
@@ -199,6 +210,7 @@ export class FfmpegSourceMonitor implements SourceMonitor {
       audioFrame: (f) => gen === this.generation && analyzer.audioFrame(f, now()),
       silence: (e, pts) => gen === this.generation && analyzer.silence(e, pts, now()),
       jpeg: (img) => {
+        if (gen !== this.generation) return;
         this.latestJpeg = img;
         for (const w of this.jpegWaiters.splice(0)) w(img);
       },
@@ -237,7 +249,9 @@ export class FfmpegSourceMonitor implements SourceMonitor {
     if (this.stopped || !this.run) return;
     const t = this.t();
     const now = this.ctx.clock.now();
-    if (now - this.lastProgress > t.sourceStaleS * 1000) {
+    // Before the first packet ffmpeg may legitimately read analyzeS seconds of stream first.
+    const allowS = t.sourceStaleS + (this.firstPacketAt === null ? this.analyzeS : 0);
+    if (now - this.lastProgress > allowS * 1000) {
       this.fail(`no output for ${t.sourceStaleS} s`);
       return;
     }
@@ -258,6 +272,8 @@ export class FfmpegSourceMonitor implements SourceMonitor {
         'keyframes too sparse; switching to low-fps decode',
       );
       this.mode = 'lowfps';
+      // The new run joins mid-GOP again: read at least one GOP to find the parameters.
+      this.analyzeS = Math.min(16, Math.max(this.analyzeS, Math.ceil(gap ?? waited) + 2));
       void this.replan('keyframes too sparse');
     }
   }
@@ -265,8 +281,9 @@ export class FfmpegSourceMonitor implements SourceMonitor {
   /** A planned restart (decode mode or ffmpeg-level threshold changed): no source.down/up. */
   private async replan(reason: string): Promise<void> {
     this.generation++;
+    const gen = this.generation;
     await this.endRun(reason);
-    if (!this.stopped) void this.launch();
+    if (!this.stopped && gen === this.generation) void this.launch(this.probed ?? undefined);
   }
 
   private async endRun(reason: string): Promise<void> {
@@ -281,6 +298,24 @@ export class FfmpegSourceMonitor implements SourceMonitor {
     if (this.stopped) return;
     this.generation++;
     const gen = this.generation;
+    // Joined a long-GOP stream between keyframes: read longer and try again at once; this is a
+    // start-up hiccup, not an outage (issue 4: fall back when keyframes are sparse).
+    if (this.firstPacketAt === null && PARAMS_MISSING.test(reason) && this.analyzeS < 16) {
+      this.analyzeS = Math.min(16, this.analyzeS * 2);
+      this.log.info(
+        { reason, analyzeS: this.analyzeS },
+        'stream parameters not found in time; reading longer',
+      );
+      const known =
+        this.probed &&
+        !this.probed.error &&
+        /initializing output|codec parameters|unspecified size/i.test(reason);
+      void this.endRun(reason).then(() => {
+        if (gen === this.generation && !this.stopped)
+          void this.launch(known ? (this.probed ?? undefined) : undefined);
+      });
+      return;
+    }
     void this.endRun(reason);
     this.latestJpeg = null;
     if (!this.downReported) {

@@ -54,8 +54,9 @@ export function buildPlan(
   probe: Probe,
   t: Required<Thresholds>,
   mode: DecodeMode,
+  analyzeS = 2,
 ): Plan {
-  const spec = inputSpec(source.input, { timeoutS: t.sourceStaleS });
+  const spec = inputSpec(source.input, { timeoutS: t.sourceStaleS, analyzeS });
   const video = source.kind === 'camera' && probe.width != null;
   const audio = probe.sampleRate != null && probe.sampleRate > 0;
   const channels = Math.max(1, probe.channels ?? 1);
@@ -64,7 +65,7 @@ export function buildPlan(
     // Frame threading delays output by one frame per thread: with one keyframe a second that is
     // seconds of latency, so keyframe decoding is single-threaded.
     if (mode === 'keyframes') pre.push('-skip_frame', 'nokey', '-threads', '1');
-    else pre.push('-skip_frame', 'nonref', '-threads', '2');
+    else pre.push('-skip_frame', 'noref', '-skip_loop_filter', 'all', '-threads', '2');
   }
   const graph: string[] = [];
   if (video) {

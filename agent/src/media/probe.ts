@@ -7,6 +7,8 @@ import type { SourceConfig } from './types.js';
 export interface ProbeOptions {
   /** Network socket timeout handed to ffprobe, seconds. */
   timeoutS?: number;
+  /** Seconds of a live stream to analyse (see InputOptions.analyzeS). */
+  analyzeS?: number;
 }
 
 function rate(r: string | undefined): number | null {
@@ -33,7 +35,7 @@ export function probeSource(
 ): Promise<Probe> {
   if (!tools) return Promise.resolve({ error: 'ffprobe not available (ffmpeg not found)' });
   const timeoutS = opts.timeoutS ?? 8;
-  const spec = inputSpec(source.input, { timeoutS });
+  const spec = inputSpec(source.input, { timeoutS, analyzeS: opts.analyzeS });
   return new Promise<Probe>((resolve) => {
     let done = false;
     const finish = (p: Probe): void => {
@@ -44,8 +46,8 @@ export function probeSource(
     };
     // The socket timeout normally ends ffprobe first; this only bounds inputs that have none.
     const timer = setTimeout(
-      () => finish({ error: `ffprobe gave no answer within ${timeoutS + 4} s` }),
-      (timeoutS + 4) * 1000,
+      () => finish({ error: `ffprobe gave no answer within ${timeoutS + 4 + (opts.analyzeS ?? 2)} s` }),
+      (timeoutS + 4 + (opts.analyzeS ?? 2)) * 1000,
     );
     const cmd = ffmpeg(spec.url).setFfprobePath(tools.ffprobe.path);
     cmd.ffprobe([...spec.probeOptions, '-v', 'error'], (err: unknown, data) => {

@@ -1,0 +1,137 @@
+import { afterAll, describe, expect, it } from 'vitest';
+import { createSourceMonitor } from '../src/media/index.js';
+import {
+  freeUdpPort,
+  killAllGenerators,
+  killProc,
+  recorder,
+  startGenerator,
+  waitFor,
+} from './media-support.js';
+
+afterAll(() => killAllGenerators());
+
+// Each case streams its own camera on its own port; they run side by side to save wall time.
+describe.concurrent('camera faults over UDP', () => {
+  it('frozen picture 6–20 s: frozen.start then frozen.end; a dead right channel is not silence', async () => {
+    const port = await freeUdpPort();
+    const rec = recorder({ frozenMinS: 4, silenceMinS: 2, blackMinS: 2 }, 4);
+    const mon = createSourceMonitor(
+      { id: 'cam-frozen', kind: 'camera', input: `udp://127.0.0.1:${port}` },
+      rec.ctx,
+    );
+    await mon.start();
+    const g0 = Date.now();
+    startGenerator({
+      port,
+      duration: 25,
+      vf: 'split[a][b];[a][b]freezeframes=first=150:last=500:replace=150',
+      af: 'pan=stereo|c0=c0|c1=0*c1',
+    });
+    try {
+      await waitFor(() => rec.events.some((e) => e.type === 'video.frozen.end'), 45_000, 'frozen end');
+      expect(rec.events.map((e) => e.type)).toEqual(['video.frozen.start', 'video.frozen.end']);
+      const at = (type: string) => (rec.events.find((e) => e.type === type)!.ts - g0) / 1000;
+      expect(at('video.frozen.start')).toBeGreaterThan(5);
+      expect(at('video.frozen.start')).toBeLessThan(8);
+      expect(at('video.frozen.end')).toBeGreaterThan(19);
+      expect(at('video.frozen.end')).toBeLessThan(23);
+      const still = rec.windows.filter((w) => (w.start - g0) / 1000 >= 8 && (w.end - g0) / 1000 <= 19);
+      expect(still.length).toBeGreaterThanOrEqual(1);
+      for (const w of still) {
+        expect(w.video!.frozenRatio).toBeGreaterThanOrEqual(0.75);
+        expect(w.video!.blackRatio).toBe(0);
+        expect(w.video!.motion).toBeLessThan(0.002);
+      }
+      for (const w of rec.windows.filter((x) => x.audio)) expect(w.audio!.silenceRatio).toBe(0);
+    } finally {
+      await mon.stop();
+    }
+  }, 60_000);
+
+  it('camera unplugged then back: source.down, then source.up; snapshot and probe while up', async () => {
+    const port = await freeUdpPort();
+    const rec = recorder({ sourceStaleS: 3 }, 2);
+    const mon = createSourceMonitor(
+      { id: 'cam-unplug', kind: 'camera', input: `udp://127.0.0.1:${port}` },
+      rec.ctx,
+    );
+    const statuses: string[] = [];
+    rec.ctx.onStatus = (s) => statuses.push(s.state);
+    await mon.start();
+    const gen1 = startGenerator({ port, duration: 60 });
+    try {
+      await waitFor(() => mon.status().state === 'running', 25_000, 'running');
+      const jpeg = await mon.snapshot();
+      expect(jpeg.subarray(0, 2)).toEqual(Buffer.from([0xff, 0xd8]));
+      expect(jpeg.subarray(-2)).toEqual(Buffer.from([0xff, 0xd9]));
+      expect(jpeg.length).toBeLessThan(256 * 1024);
+      const probe = await mon.probe();
+      expect(probe).toMatchObject({
+        codec: 'h264',
+        width: 320,
+        height: 180,
+        audioCodec: 'aac',
+        sampleRate: 48000,
+        channels: 2,
+      });
+      expect(probe.fps).toBeCloseTo(25, 0);
+      await waitFor(() => rec.windows.length >= 2, 10_000, 'windows');
+      killProc(gen1);
+      const unplugged = Date.now();
+      await waitFor(() => rec.events.some((e) => e.type === 'source.down'), 15_000, 'source.down');
+      // Watchdog: 3 s without packets (plus the 1 s check period and scheduling slack).
+      expect((Date.now() - unplugged) / 1000).toBeLessThan(8);
+      expect(mon.status().state).toBe('down');
+      expect(mon.status().reason).toBeTruthy();
+      await expect(mon.snapshot()).rejects.toThrow(/no picture/);
+      const nWindows = rec.windows.length;
+      startGenerator({ port, duration: 60 });
+      await waitFor(() => rec.events.some((e) => e.type === 'source.up'), 40_000, 'source.up');
+      await waitFor(() => rec.windows.length > nWindows, 10_000, 'windows after up');
+      expect(rec.events.map((e) => e.type)).toEqual(['source.down', 'source.up']);
+      expect(mon.status().state).toBe('running');
+      expect(mon.status().restarts).toBeGreaterThanOrEqual(1);
+      expect(statuses).toContain('down');
+    } finally {
+      await mon.stop();
+    }
+  }, 80_000);
+
+  it('sparse keyframes (6 s GOP) fall back to low-fps decode and still catch black 22–28 s', async () => {
+    const port = await freeUdpPort();
+    const rec = recorder({ blackMinS: 2 }, 4);
+    const mon = createSourceMonitor(
+      { id: 'cam-gop', kind: 'camera', input: `udp://127.0.0.1:${port}` },
+      rec.ctx,
+    );
+    await mon.start();
+    const g0 = Date.now();
+    // Joining mid-GOP needs up to a GOP to find the SPS, and the switch to low-fps decoding needs
+    // another: the fault comes after both (keyframes at 0, 6, 12, 18, 24 and 30 s).
+    startGenerator({
+      port,
+      duration: 32,
+      gop: 150,
+      audio: false,
+      vf: "drawbox=enable='between(t,22,28)':c=black:t=fill",
+    });
+    try {
+      await waitFor(() => rec.events.some((e) => e.type === 'video.black.end'), 45_000, 'black end');
+      expect(rec.events.map((e) => e.type)).toEqual(['video.black.start', 'video.black.end']);
+      const start = rec.events[0]!;
+      // Keyframes alone would see black on the 24 s keyframe only (30 s is past it): no event at
+      // all. Decoding at a low rate sees it from its onset, or from 24 s if the restart in low-fps
+      // mode had to wait for that keyframe.
+      expect((start.ts - g0) / 1000).toBeGreaterThan(21);
+      expect((start.ts - g0) / 1000).toBeLessThan(24.6);
+      expect((rec.events[1]!.ts - g0) / 1000).toBeGreaterThan(27);
+      expect((rec.events[1]!.ts - g0) / 1000).toBeLessThan(30);
+      // A camera without audio leaves `audio` out.
+      expect(rec.windows.length).toBeGreaterThan(0);
+      for (const w of rec.windows) expect(w.audio).toBeUndefined();
+    } finally {
+      await mon.stop();
+    }
+  }, 60_000);
+});

@@ -1,0 +1,89 @@
+import { afterAll, describe, expect, it } from 'vitest';
+import { createSourceMonitor } from '../src/media/index.js';
+import { freeUdpPort, killAllGenerators, recorder, startGenerator, waitFor } from './media-support.js';
+
+afterAll(() => killAllGenerators());
+
+describe('lecture over UDP in real time: black 20–35 s, silent mic 25–45 s', () => {
+  it('reports exactly black.start, silence.start, black.end, silence.end, and windows in range', async () => {
+    const port = await freeUdpPort();
+    const rec = recorder({ blackMinS: 2, silenceMinS: 3, frozenMinS: 10, sourceStaleS: 10 }, 5);
+    const mon = createSourceMonitor(
+      { id: 'cam1', kind: 'camera', input: `udp://127.0.0.1:${port}` },
+      rec.ctx,
+    );
+    await mon.start();
+    const g0 = Date.now();
+    startGenerator({
+      port,
+      duration: 50,
+      vf: "drawbox=enable='between(t,20,35)':c=black:t=fill",
+      af: "volume=enable='between(t,25,45)':volume=0",
+    });
+    try {
+      await waitFor(() => rec.events.some((e) => e.type === 'audio.silence.end'), 75_000, 'silence end');
+      expect(rec.events.map((e) => e.type)).toEqual([
+        'video.black.start',
+        'audio.silence.start',
+        'video.black.end',
+        'audio.silence.end',
+      ]);
+      // Event ts is the onset in wall time; the generator's own start lag is well under a second.
+      const at = (type: string) => (rec.events.find((e) => e.type === type)!.ts - g0) / 1000;
+      expect(at('video.black.start')).toBeGreaterThan(19);
+      expect(at('video.black.start')).toBeLessThan(22);
+      expect(at('audio.silence.start')).toBeGreaterThan(24);
+      expect(at('audio.silence.start')).toBeLessThan(27);
+      // between() is inclusive: the first picture after black is the keyframe at 36 s.
+      expect(at('video.black.end')).toBeGreaterThan(34);
+      expect(at('video.black.end')).toBeLessThan(38);
+      expect(at('audio.silence.end')).toBeGreaterThan(44);
+      expect(at('audio.silence.end')).toBeLessThan(47);
+      // Detection latency after onset stays within min duration + 3 s.
+      const arrival = (type: string) =>
+        rec.arrivals[rec.events.findIndex((e) => e.type === type)]! - (g0 - rec.t0) / 1000;
+      expect(arrival('video.black.start')).toBeLessThan(20 + 2 + 3);
+      expect(arrival('audio.silence.start')).toBeLessThan(25 + 3 + 3);
+
+      const rel = (ms: number) => (ms - g0) / 1000;
+      const within = (a: number, b: number) =>
+        rec.windows.filter((w) => rel(w.start) >= a && rel(w.end) <= b);
+      const normal = within(3, 19);
+      const black = within(21, 34);
+      const silent = within(26, 44);
+      expect(normal.length).toBeGreaterThanOrEqual(2);
+      expect(black.length).toBeGreaterThanOrEqual(2);
+      expect(silent.length).toBeGreaterThanOrEqual(3);
+      for (const w of normal) {
+        expect(w.video!.blackRatio).toBe(0);
+        expect(w.video!.frozenRatio).toBe(0);
+        expect(w.video!.fps).toBeGreaterThan(18);
+        expect(w.video!.fps).toBeLessThan(32);
+        expect(w.video!.keyframes).toBeGreaterThanOrEqual(4);
+        expect(w.video!.keyframes).toBeLessThanOrEqual(6);
+        expect(w.video!.bitrateKbps).toBeGreaterThan(50);
+        expect(w.video!.motion).toBeGreaterThan(0.005);
+        expect(w.video!.width).toBe(320);
+        expect(w.video!.height).toBe(180);
+        expect(w.audio!.silenceRatio).toBe(0);
+        expect(w.audio!.rmsDb).toBeGreaterThan(-30);
+        expect(w.audio!.peakDb).toBeGreaterThan(w.audio!.rmsDb!);
+        expect(w.audio!.loudnessLufs).toBeGreaterThan(-30);
+        expect(w.audio!.loudnessLufs).toBeLessThan(-10);
+      }
+      for (const w of black) {
+        expect(w.video!.blackRatio).toBeGreaterThanOrEqual(0.9);
+        // Black is also still: it must not count as frozen.
+        expect(w.video!.frozenRatio).toBe(0);
+      }
+      for (const w of silent) {
+        expect(w.audio!.silenceRatio).toBeGreaterThanOrEqual(0.9);
+        expect(w.audio!.rmsDb).toBeNull();
+      }
+      for (const w of rec.windows) expect(w.end - w.start).toBeLessThanOrEqual(5000);
+    } finally {
+      await mon.stop();
+    }
+    expect(mon.status().state).toBe('stopped');
+  }, 90_000);
+});
