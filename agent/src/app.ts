@@ -55,7 +55,7 @@ export interface AgentStatus {
   ffmpeg: string | null;
   outbox: { records: number; bytes: number; droppedTotal: number; lastSeq: number };
   sources: MonitorStatus[];
-  invalidRecords: number;
+  recordsNotStored: number;
 }
 
 /** Wires config, outbox, MQTT session, monitors, telemetry and commands; stops them in reverse. */
@@ -73,7 +73,7 @@ export class AgentApp {
   private hubOnline: boolean | null = null;
   private ffmpegError: string | null = null;
   private ffmpeg: FfmpegTools | null = null;
-  private invalidRecords = 0;
+  private recordsNotStored = 0;
   private readonly clock: { now(): number };
   private readonly log: Logger;
   private readonly agent: string;
@@ -189,7 +189,7 @@ export class AgentApp {
       ffmpeg: this.ffmpegError,
       outbox: { ...this.outbox.depth(), lastSeq: this.outbox.lastSeq() },
       sources: [...this.statuses.values()],
-      invalidRecords: this.invalidRecords,
+      recordsNotStored: this.recordsNotStored,
     };
   }
 
@@ -231,8 +231,13 @@ export class AgentApp {
 
   private record(record: Parameters<Outbox['append']>[0]): void {
     this.outbox.append(record).catch((err: unknown) => {
-      this.invalidRecords += 1;
-      this.log.error({ err: (err as Error).message }, 'record not stored');
+      this.recordsNotStored += 1;
+      // Invalid records are a monitor bug; commit failures are a full or broken disk. Either way
+      // the record is lost, so it is counted in status and logged with its reason.
+      this.log.error(
+        { err: (err as Error).message, kind: record.kind, source: record.source },
+        'record not stored',
+      );
     });
   }
 

@@ -45,6 +45,15 @@ async function run(file: string): Promise<void> {
       },
     );
   };
+  // Crash loudly so systemd restarts a clean process; the outbox makes the restart lossless.
+  process.on('uncaughtException', (err) => {
+    log.fatal({ err }, 'uncaught exception');
+    process.exit(1);
+  });
+  process.on('unhandledRejection', (err) => {
+    log.fatal({ err }, 'unhandled rejection');
+    process.exit(1);
+  });
   process.on('SIGTERM', () => shutdown('SIGTERM'));
   process.on('SIGINT', () => shutdown('SIGINT'));
   try {

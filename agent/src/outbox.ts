@@ -104,6 +104,15 @@ export class Outbox {
         ),
       );
     }
+    // Checked here, not in the commit: one oversized record must not fail its whole group.
+    const size = Buffer.byteLength(JSON.stringify({ seq: LIMITS.maxSeq, ...record }));
+    if (size > MAX_RECORD_BYTES) {
+      return Promise.reject(
+        new InvalidRecordError(
+          `${record.kind} record from source ${String(record.source)} is ${size} bytes; at most ${MAX_RECORD_BYTES}`,
+        ),
+      );
+    }
     return new Promise((resolve, reject) => {
       this.queue.push({ record, resolve, reject });
       if (!this.flushing) this.flushing = this.flushLoop();
@@ -153,7 +162,6 @@ export class Outbox {
           seq += 1;
           const json = JSON.stringify({ seq, ...r });
           const size = Buffer.byteLength(json);
-          if (size > MAX_RECORD_BYTES) throw new InvalidRecordError(`record of ${size} bytes is too large`);
           await insert.run([seq, r.kind, size, json]);
           added += 1;
           addedBytes += size;

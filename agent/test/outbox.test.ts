@@ -165,3 +165,43 @@ function outboxContract(name: string, durability: Durability): void {
 
 outboxContract('sqlite, synchronous=FULL', 'full');
 outboxContract('sqlite, synchronous=NORMAL', 'normal');
+
+describe('outbox: oversized records', () => {
+  it('refuses an oversized record without failing the others committed with it', async () => {
+    const dir = mkdtempSync(join(tmpdir(), 'outbox-'));
+    const db = await openAgentDb(dir, 'normal');
+    try {
+      const o = new Outbox({
+        db,
+        log,
+        clock: { now: () => 1 },
+        limits: { maxRecords: 1000, maxBytes: 1024 ** 3 },
+      });
+      await o.start();
+      // Schema-valid (unknown keys are not part of the check) but too large for any payload.
+      const tooBig = {
+        kind: 'capture',
+        source: 'cam',
+        start: 0,
+        end: 1,
+        video: {
+          fps: 1,
+          width: 1,
+          height: 1,
+          keyframes: 1,
+          bitrateKbps: 1,
+          blackRatio: 0,
+          frozenRatio: 0,
+          motion: 0,
+        },
+        pad: 'x'.repeat(600 * 1024),
+      } as unknown as NewRecord;
+      const mixed = await Promise.allSettled([o.append(event(3)), o.append(tooBig), o.append(event(4))]);
+      expect(mixed.map((r) => r.status)).toEqual(['fulfilled', 'rejected', 'fulfilled']);
+      expect(o.lastSeq()).toBe(2);
+    } finally {
+      await db.close();
+      rmSync(dir, { recursive: true, force: true });
+    }
+  });
+});

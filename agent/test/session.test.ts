@@ -116,6 +116,28 @@ describe('MQTT session and outbox delivery (in-process aedes + validating acker)
     expect((hub.on('/state') as StateMsg[]).some((s) => s.state === 'lost')).toBe(false);
   });
 
+  it('when the hub comes back behind a broker that stayed up: rebirth and resend what it missed', async () => {
+    const { broker, hub } = await hubOn();
+    const { app, monitors } = agentOn(broker.url, {}, { ackTimeoutMs: 600_000 });
+    await hub.publish('classroom/v1/hub/state', { v: 1, online: true, ts: Date.now() }, { retain: true });
+    await app.start();
+    await waitFor(() => app.status().connected && hub.on('/birth').length === 1, 'first birth');
+    await hub.publish('classroom/v1/hub/state', { v: 1, online: false, ts: Date.now() }, { retain: true });
+    hub.acking = false; // the hub is "down": what arrives now is lost
+    monitors.get('cam')!.emitWindows(4);
+    const sentRecords = () =>
+      hub.messages
+        .filter((m) => m.topic.endsWith('/records'))
+        .reduce((n, m) => n + (JSON.parse(m.payload) as { records: unknown[] }).records.length, 0);
+    await waitFor(() => sentRecords() === 4, 'records sent into the void');
+    hub.acking = true;
+    await hub.publish('classroom/v1/hub/state', { v: 1, online: true, ts: Date.now() }, { retain: true });
+    await waitFor(() => hub.sortedSeqs('box-1').length === 4, 'resent after the hub came back');
+    expect(hub.on('/birth').length).toBe(2);
+    expect(app.status().session).toBe((hub.on('/birth')[0] as { session: number }).session); // same connection
+    await hub.publish('classroom/v1/hub/state', '', { retain: true });
+  });
+
   it('at its bound drops old capture windows and the hub learns the dropped range', async () => {
     const port = await freePort();
     const { app, monitors } = agentOn(`mqtt://127.0.0.1:${port}`, { outbox: { maxRecords: 100 } });
