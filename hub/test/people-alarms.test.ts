@@ -142,6 +142,29 @@ describe('alarm engine (hysteresis, ack, flapping, sleeping)', () => {
     expect(engine.openCount((a) => a.type === 'audio.silent')).toBe(1);
   });
 
+  it('raises no media alarms for a room in maintenance; other rooms are unaffected', async () => {
+    black(true);
+    engine.signal({ agent: 'a2', source: 'cam', type: 'video.black', room: 'r2', active: true });
+    await vi.advanceTimersByTimeAsync(10_000);
+    expect(engine.openCount()).toBe(2);
+    engine.setMaintenance('r1', true);
+    expect(engine.openCount((a) => a.room === 'r1')).toBe(0);
+    expect(engine.openCount((a) => a.room === 'r2')).toBe(1);
+    black(true);
+    engine.signal({ agent: 'a1', source: null, type: 'agent.offline', room: 'r1', active: true });
+    await vi.advanceTimersByTimeAsync(60_000);
+    expect(
+      engine
+        .list()
+        .filter((a) => a.room === 'r1' && a.state !== 'cleared')
+        .map((a) => a.type),
+    ).toEqual(['agent.offline']);
+    engine.setMaintenance('r1', false);
+    black(true);
+    await vi.advanceTimersByTimeAsync(10_000);
+    expect(engine.openCount((a) => a.type === 'video.black' && a.room === 'r1')).toBe(1);
+  });
+
   it('reloads open alarms after a restart and clears them once a new session shows them gone', async () => {
     black(true);
     await vi.advanceTimersByTimeAsync(10_000);

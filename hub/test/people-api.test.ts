@@ -306,4 +306,55 @@ describe('people API on a running hub', () => {
     expect(metrics).toMatch(/classroom_hub_webhook_deliveries_total\{outcome="ok"\} [3-9]/);
     expect(metrics).toMatch(/classroom_hub_webhook_deliveries_total\{outcome="retry"\} 1/);
   });
+  it('keeps media alarms over a same-session rebirth and clears them after a new session', async () => {
+    await agent.event('audio.silence.start', 'mic');
+    const alarm = await waitFor('silent alarm', async () => {
+      const r = await t.api<{ alarms: AlarmBody[] }>('GET', '/api/alarms?state=active');
+      return r.body.alarms.find((a) => a.type === 'audio.silent');
+    });
+    await agent.sendBirth(agent.session);
+    // Longer than the 0.3 s clear delay: a same-session rebirth must not have cleared it.
+    await new Promise((r) => setTimeout(r, 1200));
+    expect((await t.api<{ alarm: AlarmBody }>('GET', `/api/alarms/${alarm.id}`)).body.alarm.state).toBe(
+      'active',
+    );
+    agent.session = 2;
+    await agent.sendBirth(2);
+    await waitFor('cleared after a new session', async () => {
+      const r = await t.api<{ alarm: AlarmBody }>('GET', `/api/alarms/${alarm.id}`);
+      return r.body.alarm.state === 'cleared';
+    });
+  });
+  it('puts a room in maintenance: open media alarms clear and none are raised', async () => {
+    await agent.event('video.frozen.start', 'cam');
+    const alarm = await waitFor('frozen alarm', async () => {
+      const r = await t.api<{ alarms: AlarmBody[] }>('GET', '/api/alarms?state=active');
+      return r.body.alarms.find((a) => a.type === 'video.frozen');
+    });
+    const on = await t.api<{ maintenance: { who: string } | null }>('PUT', '/api/rooms/A-101/maintenance', {
+      on: true,
+      who: 'li',
+      note: 'projector swap',
+    });
+    expect(on.body.maintenance?.who).toBe('li');
+    const detail = await t.api<{ alarm: AlarmBody; history: Array<{ note: string | null }> }>(
+      'GET',
+      `/api/alarms/${alarm.id}`,
+    );
+    expect(detail.body.alarm.state).toBe('cleared');
+    expect(detail.body.history.at(-1)?.note).toBe('room in maintenance');
+    const room = await t.api<{ maintenance: boolean }>('GET', '/api/rooms/A-101');
+    expect(room.body.maintenance).toBe(true);
+    expect(
+      (await t.api<{ rooms: Array<{ room: string }> }>('GET', '/api/maintenance')).body.rooms,
+    ).toMatchObject([{ room: 'A-101' }]);
+    await agent.event('video.frozen.end', 'cam');
+    await agent.event('video.frozen.start', 'cam');
+    await new Promise((r) => setTimeout(r, 1000));
+    expect((await t.api<{ alarm: AlarmBody }>('GET', `/api/alarms/${alarm.id}`)).body.alarm.state).toBe(
+      'cleared',
+    );
+    await t.api('PUT', '/api/rooms/A-101/maintenance', { on: false });
+    expect((await t.api<{ maintenance: boolean }>('GET', '/api/rooms/A-101')).body.maintenance).toBe(false);
+  });
 });

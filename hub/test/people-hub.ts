@@ -87,6 +87,7 @@ export interface RoomInfo {
 export class FakeAgent {
   client: MqttClient | null = null;
   seq = 0;
+  session = 1;
   readonly received: Array<{ topic: string; payload: unknown }> = [];
 
   constructor(
@@ -117,9 +118,14 @@ export class FakeAgent {
       this.received.push({ topic, payload: JSON.parse(payload.toString()) });
     });
     await this.client.subscribeAsync([topics.cmd(this.agent), topics.config(this.agent)], { qos: 1 });
+    await this.sendBirth(1);
+    await this.publish('state', { v: 1, state: 'online', session: 1, ts: Date.now() }, true);
+  }
+
+  async sendBirth(session: number): Promise<void> {
     const birth: Birth = {
       v: 1,
-      session: 1,
+      session,
       ts: Date.now(),
       agentVersion: '0.1.0',
       room: { ...this.room, campus: 'Main' },
@@ -136,7 +142,6 @@ export class FakeAgent {
       telemetryIntervalS: 30,
     };
     await this.publish('birth', birth);
-    await this.publish('state', { v: 1, state: 'online', session: 1, ts: Date.now() }, true);
   }
 
   async publish(
@@ -154,14 +159,14 @@ export class FakeAgent {
     this.seq++;
     await this.publish('records', {
       v: 1,
-      session: 1,
+      session: this.session,
       records: [{ seq: this.seq, kind: 'event', source, ts: Date.now(), type, detail: {} }],
     });
   }
 
   async capture(records: Array<Omit<CaptureRecord, 'seq'>>): Promise<void> {
     const withSeq = records.map((r) => ({ ...r, seq: ++this.seq }));
-    await this.publish('records', { v: 1, session: 1, records: withSeq });
+    await this.publish('records', { v: 1, session: this.session, records: withSeq });
   }
 
   async close(): Promise<void> {

@@ -52,6 +52,8 @@ export class AlarmEngine {
   private readonly alarms = new Map<string, Alarm>();
   private readonly byId = new Map<string, Alarm>();
   private readonly sleeping = new Set<string>();
+  /** Rooms an operator put in maintenance through the API. */
+  private readonly maintenance = new Set<string>();
   /** Persisting is serialised so history is written in transition order. */
   private chain: Promise<void> = Promise.resolve();
 
@@ -116,6 +118,36 @@ export class AlarmEngine {
     }
   }
 
+  /** Media alarms are suppressed for a sleeping agent or a room in maintenance (issue 7). */
+  private suppressed(agent: string, room: string | null, type: AlarmType): boolean {
+    if (!MEDIA_ALARM_TYPES.has(type)) return false;
+    return this.sleeping.has(agent) || (room !== null && this.maintenance.has(room));
+  }
+
+  inMaintenance(room: string): boolean {
+    return this.maintenance.has(room);
+  }
+
+  /** Puts a room in or out of maintenance: open media alarms of the room clear, none are raised. */
+  setMaintenance(room: string, on: boolean): void {
+    if (on === this.maintenance.has(room)) return;
+    if (!on) {
+      this.maintenance.delete(room);
+      return;
+    }
+    this.maintenance.add(room);
+    for (const [key, c] of this.conditions) {
+      if (c.room !== room || !MEDIA_ALARM_TYPES.has(c.type)) continue;
+      this.clock.clearTimeout(c.timer);
+      this.conditions.delete(key);
+    }
+    for (const alarm of this.alarms.values()) {
+      if (alarm.room === room && MEDIA_ALARM_TYPES.has(alarm.type) && alarm.state !== 'cleared') {
+        this.transition(alarm, 'cleared', null, 'room in maintenance');
+      }
+    }
+  }
+
   /** The agent restarted its monitors (new session): earlier media conditions no longer hold. */
   resetMedia(agent: string): void {
     for (const c of [...this.conditions.values()]) {
@@ -137,7 +169,7 @@ export class AlarmEngine {
     immediate?: boolean;
   }): void {
     const key = alarmKey(s.agent, s.source, s.type);
-    if (s.active && MEDIA_ALARM_TYPES.has(s.type) && this.sleeping.has(s.agent)) return;
+    if (s.active && this.suppressed(s.agent, s.room, s.type)) return;
     let c = this.conditions.get(key);
     if (!c) {
       if (!s.active) return;
@@ -200,7 +232,7 @@ export class AlarmEngine {
   private raise(key: string, c: Condition): void {
     c.timer = undefined;
     if (!c.active) return;
-    if (MEDIA_ALARM_TYPES.has(c.type) && this.sleeping.has(c.agent)) return;
+    if (this.suppressed(c.agent, c.room, c.type)) return;
     const now = this.clock.now();
     let alarm = this.alarms.get(key);
     if (alarm && alarm.state !== 'cleared') return;

@@ -72,6 +72,21 @@ const CSV_COLUMNS = [
 
 const Cursor = z.object({ u: z.number(), i: z.string() });
 
+const MAINTENANCE_MIGRATION = `
+CREATE TABLE IF NOT EXISTS room_maintenance (
+  room TEXT PRIMARY KEY,
+  since BIGINT NOT NULL,
+  who TEXT NOT NULL,
+  note TEXT
+);`;
+
+const MaintenanceView = z.object({
+  room: z.string(),
+  since: z.number(),
+  who: z.string(),
+  note: z.string().nullable(),
+});
+
 export class AlarmsModule implements HubModule {
   readonly name = 'alarms';
   readonly engine: AlarmEngine;
@@ -88,6 +103,7 @@ export class AlarmsModule implements HubModule {
     this.engine = new AlarmEngine(this.store, ctx.clock, people, log, timing);
     // GET /api/rooms/{room} shows the room's open alarms (DESIGN.md).
     ctx.hooks.roomDetail.push(async (room) => ({
+      maintenance: this.engine.inMaintenance(room),
       alarms: this.engine
         .list()
         .filter((a) => a.room === room && a.state !== 'cleared')
@@ -97,7 +113,10 @@ export class AlarmsModule implements HubModule {
 
   async start(): Promise<void> {
     await this.store.migrate();
+    await this.ctx.db.migrate('people-006-maintenance', MAINTENANCE_MIGRATION);
     await this.engine.load();
+    const rows = await this.ctx.db.all<{ room: string }>('SELECT room FROM room_maintenance');
+    for (const r of rows) this.engine.setMaintenance(r.room, true);
     const engine = this.engine;
     new Gauge({
       name: 'classroom_hub_alarms',
@@ -112,7 +131,14 @@ export class AlarmsModule implements HubModule {
     });
     this.listen('records.committed', (e) => this.onRecords(e));
     this.listen('agent.availability', (e) => this.onAvailability(e));
-    this.listen('agent.birth', (e) => this.engine.resetMedia(e.agent));
+    // Seeded from the registry (loaded from the store), so a hub restart does not look like a new session.
+    const sessions = new Map(this.ctx.registry.agents().map((a) => [a.agent, a.session]));
+    this.listen('agent.birth', (e) => {
+      // A new session restarts the agent's monitors, so earlier media conditions no longer hold; a
+      // rebirth within the same session (config change, hub back online) keeps them.
+      if (sessions.get(e.agent) !== e.birth.session) this.engine.resetMedia(e.agent);
+      sessions.set(e.agent, e.birth.session);
+    });
     this.listen('agent.telemetry', (e) => {
       const t = e.telemetry;
       if (t.diskTotalBytes > 0 && t.diskFreeBytes / t.diskTotalBytes >= DISK_OK_RATIO) {
@@ -243,6 +269,68 @@ export class AlarmsModule implements HubModule {
         const alarm = await this.store.get(req.params.id);
         if (!alarm) return sendError(reply, 404, 'not_found', `alarm ${req.params.id} not found`);
         return { alarm, history: await this.store.history(alarm.id) };
+      },
+    );
+    app.put(
+      '/api/rooms/:room/maintenance',
+      {
+        preHandler,
+        schema: {
+          security,
+          summary: 'Put a room in maintenance (no media alarms; open ones clear) or take it out',
+          tags: ['alarms'],
+          params: z.object({ room: z.string().regex(/^[A-Za-z0-9][A-Za-z0-9._-]{0,63}$/) }),
+          body: z.object({
+            on: z.boolean(),
+            who: z.string().min(1).max(128).optional(),
+            note: z.string().max(1024).optional(),
+          }),
+          response: { 200: z.object({ room: z.string(), maintenance: MaintenanceView.nullable() }) },
+        },
+      },
+      async (req) => {
+        const room = req.params.room;
+        if (req.body.on) {
+          const view = {
+            room,
+            since: this.ctx.clock.now(),
+            who: req.body.who ?? 'admin',
+            note: req.body.note ?? null,
+          };
+          await this.ctx.db.run('DELETE FROM room_maintenance WHERE room = ?', [room]);
+          await this.ctx.db.run('INSERT INTO room_maintenance (room, since, who, note) VALUES (?, ?, ?, ?)', [
+            room,
+            view.since,
+            view.who,
+            view.note,
+          ]);
+          this.engine.setMaintenance(room, true);
+          return { room, maintenance: view };
+        }
+        await this.ctx.db.run('DELETE FROM room_maintenance WHERE room = ?', [room]);
+        this.engine.setMaintenance(room, false);
+        return { room, maintenance: null };
+      },
+    );
+    app.get(
+      '/api/maintenance',
+      {
+        preHandler,
+        schema: {
+          security,
+          summary: 'Rooms in maintenance',
+          tags: ['alarms'],
+          response: { 200: z.object({ rooms: z.array(MaintenanceView) }) },
+        },
+      },
+      async () => {
+        const rows = await this.ctx.db.all<{
+          room: string;
+          since: number | string;
+          who: string;
+          note: string | null;
+        }>('SELECT room, since, who, note FROM room_maintenance ORDER BY room');
+        return { rooms: rows.map((r) => ({ ...r, since: Number(r.since) })) };
       },
     );
     app.post(
