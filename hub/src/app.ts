@@ -35,6 +35,8 @@ export interface HubOptions extends Partial<HubConfig> {
   clock?: Clock;
   /** Group-commit window in ms (default 4). */
   commitWindowMs?: number;
+  /** Wire the feature modules of features.ts (default true; benchmarks of the bare core turn them off). */
+  features?: boolean;
   /** Extra modules after the feature modules (tests, simulators). */
   modules?: (ctx: HubContext) => HubModule[];
 }
@@ -147,7 +149,10 @@ export async function startHub(options: HubOptions = {}): Promise<RunningHub> {
       syncAccounts,
     });
     recordsRoutes(http, db, requireAdmin);
-    const modules = [...featureModules(ctx), ...(options.modules?.(ctx) ?? [])];
+    const modules = [
+      ...(options.features === false ? [] : featureModules(ctx)),
+      ...(options.modules?.(ctx) ?? []),
+    ];
     for (const m of modules) m.routes?.(http);
     openApiRoute(http);
 

@@ -127,28 +127,32 @@ export class GroupCommitter {
     const started = performance.now();
     let total = 0;
     try {
-      const inserted = await this.db.transaction(async () => {
-        const keys = new Set<string>();
-        let params: unknown[] = [];
-        let rows = 0;
-        const flushStatement = async () => {
-          if (rows === 0) return;
-          const got = await this.db.all<{ agent: string; seq: number }>(this.sql(rows), params);
-          for (const g of got) keys.add(`${g.agent}\u0000${g.seq}`);
-          params = [];
-          rows = 0;
-        };
-        for (const p of group) {
-          for (const r of p.records) {
-            params.push(...row(p, r));
-            rows++;
-            total++;
-            if (rows === ROWS_PER_STATEMENT) await flushStatement();
+      const statements: Array<{ rows: number; params: unknown[] }> = [];
+      let current = { rows: 0, params: [] as unknown[] };
+      for (const p of group) {
+        for (const r of p.records) {
+          if (current.rows === ROWS_PER_STATEMENT) {
+            statements.push(current);
+            current = { rows: 0, params: [] };
           }
+          current.params.push(...row(p, r));
+          current.rows++;
+          total++;
         }
-        await flushStatement();
-        return keys;
-      });
+      }
+      if (current.rows > 0) statements.push(current);
+      const inserted = new Set<string>();
+      const insert = async (st: { rows: number; params: unknown[] }) => {
+        const got = await this.db.allWrite<{ agent: string; seq: number }>(this.sql(st.rows), st.params);
+        for (const g of got) inserted.add(`${g.agent}\u0000${g.seq}`);
+      };
+      // One statement is its own transaction; only a group larger than that needs BEGIN/COMMIT.
+      if (statements.length === 1 && statements[0]) await insert(statements[0]);
+      else {
+        await this.db.transaction(async () => {
+          for (const st of statements) await insert(st);
+        });
+      }
       let fresh = 0;
       for (const p of group) {
         // A key is claimed once, so a resend that shared this group with its original is not "new" twice.

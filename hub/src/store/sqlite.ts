@@ -122,6 +122,16 @@ export class SqliteDb implements Db {
     return allOn<T>(this.inTx.getStore() ? this.w() : this.r(), sql, params);
   }
 
+  /**
+   * One statement on the writer connection, queued like a write, returning its rows (for
+   * INSERT … RETURNING). A single statement is atomic on its own, so this saves the BEGIN/COMMIT
+   * round trips of `transaction` on the ingest hot path.
+   */
+  allWrite<T>(sql: string, params?: unknown[]): Promise<T[]> {
+    if (this.inTx.getStore()) return allOn<T>(this.w(), sql, params);
+    return this.serial(() => allOn<T>(this.w(), sql, params));
+  }
+
   exec(sql: string): Promise<void> {
     if (this.inTx.getStore()) return execOn(this.w(), sql);
     return this.serial(() => execOn(this.w(), sql));
