@@ -16,8 +16,9 @@ import {
   sendCsv,
   sendError,
 } from './http.js';
+import { AlarmSchema, CSV_COLUMNS, Cursor, MAINTENANCE_MIGRATION, MaintenanceView } from './schemas.js';
 import { AlarmStore } from './store.js';
-import { ALARM_STATES, ALARM_TYPES, type Alarm, type AlarmType } from './types.js';
+import { ALARM_STATES, type Alarm, type AlarmType } from './types.js';
 
 /** Event types that switch a condition on or off; everything else is not an alarm. */
 const EVENT_CONDITIONS: Partial<Record<string, { type: AlarmType; active: boolean }>> = {
@@ -34,58 +35,6 @@ const EVENT_CONDITIONS: Partial<Record<string, { type: AlarmType; active: boolea
 
 /** Free disk share above which a disk.low alarm clears (telemetry carries no "disk ok" event). */
 const DISK_OK_RATIO = 0.1;
-
-export const AlarmSchema = z.object({
-  id: z.string(),
-  agent: z.string(),
-  room: z.string().nullable(),
-  source: z.string().nullable(),
-  type: z.enum(ALARM_TYPES),
-  state: z.enum(ALARM_STATES),
-  flapping: z.boolean(),
-  detail: z.record(z.string(), z.unknown()),
-  raisedAt: z.number(),
-  ackedAt: z.number().nullable(),
-  ackedBy: z.string().nullable(),
-  ackNote: z.string().nullable(),
-  clearedAt: z.number().nullable(),
-  updatedAt: z.number(),
-  raiseCount: z.number(),
-});
-
-const CSV_COLUMNS = [
-  'id',
-  'agent',
-  'room',
-  'source',
-  'type',
-  'state',
-  'flapping',
-  'raisedAt',
-  'ackedAt',
-  'ackedBy',
-  'ackNote',
-  'clearedAt',
-  'updatedAt',
-  'raiseCount',
-];
-
-const Cursor = z.object({ u: z.number(), i: z.string() });
-
-const MAINTENANCE_MIGRATION = `
-CREATE TABLE IF NOT EXISTS room_maintenance (
-  room TEXT PRIMARY KEY,
-  since BIGINT NOT NULL,
-  who TEXT NOT NULL,
-  note TEXT
-);`;
-
-const MaintenanceView = z.object({
-  room: z.string(),
-  since: z.number(),
-  who: z.string(),
-  note: z.string().nullable(),
-});
 
 export class AlarmsModule implements HubModule {
   readonly name = 'alarms';
