@@ -28,7 +28,7 @@ beforeAll(async () => {
     httpPort: 0,
     mqttPort: 0,
     adminToken: 'scenario-admin-token-0123456789',
-    logLevel: 'warn',
+    logLevel: 'error',
   });
 });
 

@@ -120,7 +120,7 @@ export class RoomRunner {
     this.observer.start();
     this.schedule();
     this.log.info(
-      { event: 'scenario.start', description: sc.description, durationS: sc.durationS },
+      { event: 'scenario.start', description: sc.description, durationS: sc.durationS, cameraPort, micPort },
       'scenario started',
     );
   }

@@ -1,0 +1,82 @@
+import { spawn } from 'node:child_process';
+import { join } from 'node:path';
+import { afterAll, describe, expect, it } from 'vitest';
+import { signalGroup, waitExit } from '../src/proc.js';
+import { processesMatching, removeDir, tempDir, waitFor } from './helpers.js';
+
+// `classroom-sim demo` as a user runs it: it starts, fills the campus, prints the dashboard link,
+// and on SIGTERM stops with no ffmpeg or agent left behind (issue 6 §3).
+const BIN = new URL('../bin/classroom-sim.js', import.meta.url).pathname;
+const dir = tempDir('demo-');
+const child = spawn(
+  process.execPath,
+  [BIN, 'demo', '--data-dir', join(dir, 'data'), '--http-port', '0', '--mqtt-port', '0', '--pace-s', '8'],
+  { detached: true, stdio: ['ignore', 'pipe', 'pipe'] },
+);
+let out = '';
+child.stdout.on('data', (d: Buffer) => {
+  out += d.toString();
+});
+child.stderr.on('data', (d: Buffer) => {
+  out += d.toString();
+});
+
+afterAll(async () => {
+  signalGroup(child, 'SIGKILL');
+  await waitExit(child);
+  removeDir(dir);
+});
+
+describe('classroom-sim demo', () => {
+  it('runs 12 rooms in 2 buildings with 4 real agents, prints the dashboard link, and stops cleanly', async () => {
+    const url = await waitFor(
+      () => /http:\/\/127\.0\.0\.1:\d+\/#token=[A-Za-z0-9_.%~-]+/.exec(out)?.[0],
+      'dashboard URL',
+      30_000,
+    );
+    const api = url.slice(0, url.indexOf('/#'));
+    const token = decodeURIComponent(url.slice(url.indexOf('=') + 1));
+    const get = async <T>(path: string): Promise<T> =>
+      (await (await fetch(`${api}${path}`, { headers: { authorization: `Bearer ${token}` } })).json()) as T;
+    const dashboard = await fetch(`${api}/`);
+    expect(dashboard.status).toBe(200);
+    type Rooms = {
+      rooms: Array<{
+        room: { id: string; building: string };
+        agents: Array<{ agent: string; availability: string }>;
+      }>;
+    };
+    const rooms = await waitFor(
+      async () => {
+        const r = await get<Rooms>('/api/rooms');
+        const online = r.rooms.filter((x) => x.agents.some((a) => a.availability === 'online'));
+        // Birth fills in the building; before it the hub knows only the provisioned room id.
+        return online.length === 12 && r.rooms.every((x) => x.room.building !== '') ? r : null;
+      },
+      '12 rooms online',
+      40_000,
+    );
+    expect(rooms.rooms).toHaveLength(12);
+    expect(new Set(rooms.rooms.map((r) => r.room.building))).toEqual(new Set(['Building A', 'Building B']));
+    const real = rooms.rooms.flatMap((r) => r.agents).filter((a) => a.agent.startsWith('box-'));
+    expect(real).toHaveLength(4);
+    const ports = [...out.matchAll(/"cameraPort":(\d+),"micPort":(\d+)/g)].flatMap((m) => [m[1]!, m[2]!]);
+    expect(ports).toHaveLength(8);
+    const needles = [...ports.map((p) => `127.0.0.1:${p}`), dir];
+    expect(needles.flatMap((n) => processesMatching(n)).length).toBeGreaterThanOrEqual(12);
+
+    signalGroup(child, 'SIGTERM');
+    await waitFor(() => child.exitCode !== null || child.signalCode !== null, 'demo exit', 30_000);
+    expect(child.exitCode).toBe(0);
+    // Nothing of the demo is left: no generator, no agent, no agent ffmpeg (their lifelines close too).
+    const left = await waitFor(
+      () => {
+        const l = needles.flatMap((n) => processesMatching(n));
+        return l.length === 0 ? l : null;
+      },
+      'no orphans',
+      10_000,
+    ).catch(() => needles.flatMap((n) => processesMatching(n)));
+    expect(left).toEqual([]);
+  }, 58_000);
+});
