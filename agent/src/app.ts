@@ -2,22 +2,22 @@ import {
   type AgentSettings,
   type Birth,
   type CommandResult,
-  type Probe,
-  parseMessage,
-  parseTopic,
+  type ConfigMessage,
   type SourceInfo,
   topics,
 } from '@classroom/protocol';
 import type { Logger } from 'pino';
 import { Commands } from './commands.js';
 import type { AgentConfig } from './config.js';
-import { type FfmpegTools, locateFfmpeg } from './ffmpeg/locate.js';
-import type { MonitorContext, MonitorStatus, SourceConfig, SourceMonitor } from './media/types.js';
+import type { FfmpegTools } from './ffmpeg/locate.js';
+import type { MonitorStatus } from './media/types.js';
 import { Outbox } from './outbox.js';
 import type { BackoffOptions } from './session/backoff.js';
 import { Connection } from './session/connection.js';
+import { Inbound } from './session/inbound.js';
 import { Sender, type SenderOptions } from './session/sender.js';
 import { SettingsStore } from './settings.js';
+import { type CreateMonitor, Sources } from './sources.js';
 import {
   type Durability,
   nextSession,
@@ -30,7 +30,7 @@ import type { Db } from './store/db.js';
 import { TelemetryReporter } from './telemetry/telemetry.js';
 import { VERSION } from './version.js';
 
-export type CreateMonitor = (source: SourceConfig, ctx: MonitorContext) => SourceMonitor;
+export type { CreateMonitor } from './sources.js';
 
 export interface AppOptions {
   config: AgentConfig;
@@ -56,6 +56,8 @@ export interface AgentStatus {
   outbox: { records: number; bytes: number; droppedTotal: number; lastSeq: number };
   sources: MonitorStatus[];
   recordsNotStored: number;
+  /** Hub→agent messages refused as malformed. */
+  malformedInbound: number;
 }
 
 /** Wires config, outbox, MQTT session, monitors, telemetry and commands; stops them in reverse. */
@@ -67,12 +69,10 @@ export class AgentApp {
   private telemetry!: TelemetryReporter;
   private commands!: Commands;
   private readonly settings: SettingsStore;
-  private monitors = new Map<string, SourceMonitor>();
-  private statuses = new Map<string, MonitorStatus>();
+  private sources!: Sources;
+  private inbound!: Inbound;
   private sleeping = false;
   private hubOnline: boolean | null = null;
-  private ffmpegError: string | null = null;
-  private ffmpeg: FfmpegTools | null = null;
   private recordsNotStored = 0;
   private readonly clock: { now(): number };
   private readonly log: Logger;
@@ -93,6 +93,23 @@ export class AgentApp {
     if (warning) this.log.warn(warning);
     this.sleeping = (await readMeta(db, 'sleeping')) === 1;
     this.outbox = new Outbox({ db, log: this.log, clock: this.clock, limits: config.outbox });
+    this.inbound = new Inbound(this.agent, this.log, {
+      hubState: (msg) => this.onHubState(msg.online),
+      ack: (msg) => {
+        this.sender.ack(msg.ranges).catch((err: unknown) => this.log.error({ err }, 'applying ack failed'));
+      },
+      command: (payload) => void this.commands.handle(payload),
+      config: (msg) => this.onConfig(msg),
+    });
+    this.sources = new Sources({
+      log: this.log,
+      clock: this.clock,
+      sources: config.sources,
+      ffmpeg: this.opts.ffmpeg,
+      createMonitor: this.opts.createMonitor,
+      settings: () => this.settings.monitorSettings(),
+      onRecord: (record) => this.record(record),
+    });
     await this.outbox.start();
     this.connection = new Connection({
       agent: this.agent,
@@ -111,7 +128,7 @@ export class AgentApp {
           this.hubOnline = null;
           this.sender.onDisconnected();
         },
-        onMessage: (topic, payload) => this.onMessage(topic, payload),
+        onMessage: (topic, payload) => this.inbound.route(topic, payload),
       },
     });
     this.sender = new Sender({
@@ -145,15 +162,15 @@ export class AgentApp {
         this.connection.publish(topics.cmdResult(this.agent), JSON.stringify(r), { qos: 1 }),
       target: {
         rebirth: () => this.rebirth(),
-        monitor: (id) => this.findMonitor(id),
+        monitor: (id) => this.sources.find(id),
         applySettings: (s, v) => this.applySettings(s, v),
         sleep: () => this.sleep(),
         wake: () => this.wake(),
       },
     });
-    await this.createMonitors();
+    await this.sources.init();
     this.sender.start();
-    if (!this.sleeping) await this.startMonitors();
+    if (!this.sleeping) await this.sources.start();
     this.connection.start();
     this.telemetry.start();
     this.log.info(
@@ -165,7 +182,7 @@ export class AgentApp {
   /** SIGTERM path: `offline` goes out before the clean disconnect (DESIGN: state). */
   async stop(): Promise<void> {
     this.telemetry?.stop();
-    await this.stopMonitors();
+    await this.sources.stop();
     await this.outbox?.stop();
     const payload = JSON.stringify({
       v: 1,
@@ -186,47 +203,17 @@ export class AgentApp {
       session: this.connection.currentSession(),
       sleeping: this.sleeping,
       configVersion: this.settings.configVersion(),
-      ffmpeg: this.ffmpegError,
+      ffmpeg: this.sources.ffmpegMissing(),
       outbox: { ...this.outbox.depth(), lastSeq: this.outbox.lastSeq() },
-      sources: [...this.statuses.values()],
+      sources: this.sources.statusList(),
       recordsNotStored: this.recordsNotStored,
+      malformedInbound: this.inbound.refusedCount(),
     };
   }
 
   /** For tests: sever the TCP connection as a network fault would. */
   dropConnection(): void {
     this.connection.drop();
-  }
-
-  private async createMonitors(): Promise<void> {
-    if (this.opts.ffmpeg !== undefined) this.ffmpeg = this.opts.ffmpeg;
-    else {
-      try {
-        this.ffmpeg = locateFfmpeg();
-      } catch (err) {
-        // Not fatal: telemetry and the session keep running, sources report no-ffmpeg (issue 5 §7).
-        this.ffmpegError = (err as Error).message;
-        this.log.error({ err: this.ffmpegError }, 'ffmpeg missing; sources cannot run');
-      }
-    }
-    const create: CreateMonitor =
-      this.opts.createMonitor ?? (await import('./media/index.js')).createSourceMonitor;
-    for (const source of this.opts.config.sources) {
-      const monitor = create(source, {
-        log: this.log.child({ source: source.id }),
-        clock: this.clock,
-        ffmpeg: this.ffmpeg,
-        settings: () => this.settings.monitorSettings(),
-        onRecord: (record) => this.record(record),
-        onStatus: (status) => {
-          const before = this.statuses.get(status.id);
-          if (before?.state !== status.state)
-            this.log.info({ source: status.id, state: status.state, reason: status.reason }, 'source state');
-          this.statuses.set(status.id, status);
-        },
-      });
-      this.monitors.set(source.id, monitor);
-    }
   }
 
   private record(record: Parameters<Outbox['append']>[0]): void {
@@ -239,28 +226,6 @@ export class AgentApp {
         'record not stored',
       );
     });
-  }
-
-  private async startMonitors(): Promise<void> {
-    for (const m of this.monitors.values()) {
-      await m
-        .start()
-        .catch((err: unknown) => this.log.error({ err, source: m.id }, 'source failed to start'));
-    }
-  }
-
-  private async stopMonitors(): Promise<void> {
-    await Promise.all(
-      [...this.monitors.values()].map((m) =>
-        m.stop().catch((err: unknown) => this.log.error({ err, source: m.id }, 'source failed to stop')),
-      ),
-    );
-  }
-
-  private findMonitor(id: string | undefined): SourceMonitor | undefined {
-    if (id !== undefined) return this.monitors.get(id);
-    const camera = this.opts.config.sources.find((s) => s.kind === 'camera');
-    return camera ? this.monitors.get(camera.id) : undefined;
   }
 
   private async onConnect(session: number): Promise<void> {
@@ -293,7 +258,7 @@ export class AgentApp {
         id: src.id,
         kind: src.kind,
         label: src.label ?? src.id,
-        probe: await this.probe(src.id),
+        probe: await this.sources.probe(src.id, this.opts.probeTimeoutMs ?? 3000),
       })),
     );
     const birth: Birth = {
@@ -309,26 +274,6 @@ export class AgentApp {
     await this.connection
       .publish(topics.birth(this.agent), JSON.stringify(birth), { qos: 1 })
       .catch((err: unknown) => this.log.warn({ err: String(err) }, 'birth not published'));
-  }
-
-  private async probe(id: string): Promise<Probe> {
-    if (this.ffmpegError) return { error: this.ffmpegError.slice(0, 256) };
-    const monitor = this.monitors.get(id);
-    if (!monitor) return { error: 'no monitor' };
-    const timeout = this.opts.probeTimeoutMs ?? 3000;
-    let timer: NodeJS.Timeout | undefined;
-    try {
-      return await Promise.race([
-        monitor.probe(),
-        new Promise<Probe>((resolve) => {
-          timer = setTimeout(() => resolve({ error: `probe took longer than ${timeout} ms` }), timeout);
-        }),
-      ]);
-    } catch (err) {
-      return { error: String((err as Error).message).slice(0, 256) };
-    } finally {
-      if (timer) clearTimeout(timer);
-    }
   }
 
   private async rebirth(): Promise<void> {
@@ -352,7 +297,7 @@ export class AgentApp {
     if (this.db) await writeMeta(this.db, 'sleeping', 1);
     if (!this.sleeping) {
       this.sleeping = true;
-      await this.stopMonitors();
+      await this.sources.stop();
     }
     await this.publishState();
   }
@@ -361,59 +306,26 @@ export class AgentApp {
     if (this.db) await writeMeta(this.db, 'sleeping', 0);
     if (this.sleeping) {
       this.sleeping = false;
-      await this.startMonitors();
+      await this.sources.start();
     }
     await this.publishState();
   }
 
-  private onMessage(topic: string, payload: Buffer): void {
-    const t = parseTopic(topic);
-    if (!t.ok) return;
-    if (t.topic.kind === 'hub-state') {
-      const r = parseMessage('hub-state', payload);
-      if (!r.ok) return;
-      // A hub that restarted behind a broker that stayed up missed what we sent meanwhile.
-      if (this.hubOnline === false && r.value.online) {
-        this.log.info('hub back online: rebirth and replay unacked records');
-        this.sender.rewind();
-        void this.rebirth().catch((err: unknown) => this.log.warn({ err: String(err) }, 'rebirth failed'));
-      }
-      this.hubOnline = r.value.online;
-      return;
+  private onHubState(online: boolean): void {
+    // A hub that restarted behind a broker that stayed up missed what we sent meanwhile.
+    if (this.hubOnline === false && online) {
+      this.log.info('hub back online: rebirth and replay unacked records');
+      this.sender.rewind();
+      void this.rebirth().catch((err: unknown) => this.log.warn({ err: String(err) }, 'rebirth failed'));
     }
-    if (t.topic.kind !== 'agent' || t.topic.agent !== this.agent) return;
-    switch (t.topic.leaf) {
-      case 'ack': {
-        const r = parseMessage('ack', payload);
-        if (!r.ok) {
-          this.log.warn({ error: r.error.message }, 'malformed ack ignored');
-          return;
-        }
-        this.sender
-          .ack(r.value.ranges)
-          .catch((err: unknown) => this.log.error({ err }, 'applying ack failed'));
-        return;
-      }
-      case 'cmd':
-        void this.commands.handle(payload);
-        return;
-      case 'config': {
-        if (payload.length === 0) return; // a cleared retained message
-        const r = parseMessage('config', payload);
-        if (!r.ok) {
-          this.log.warn({ error: r.error.message }, 'malformed config message ignored');
-          return;
-        }
-        // Retained: it comes again on every connect, so only a newer version is applied.
-        if (r.value.version > this.settings.configVersion()) {
-          this.applySettings(r.value.config, r.value.version).catch((err: unknown) =>
-            this.log.error({ err }, 'applying config failed'),
-          );
-        }
-        return;
-      }
-      default:
-        return;
-    }
+    this.hubOnline = online;
+  }
+
+  private onConfig(msg: ConfigMessage): void {
+    // Retained: it comes again on every connect, so only a newer version is applied.
+    if (msg.version <= this.settings.configVersion()) return;
+    this.applySettings(msg.config, msg.version).catch((err: unknown) =>
+      this.log.error({ err }, 'applying config failed'),
+    );
   }
 }
