@@ -36,24 +36,34 @@ export class Inbound {
 
   route(topic: string, payload: Buffer): void {
     const t = parseTopic(topic);
-    if (!t.ok) return this.refuse(topic, { code: 'invalid', path: '', message: t.error });
+    if (!t.ok) {
+      this.refuse(topic, { code: 'invalid', path: '', message: t.error });
+      return;
+    }
     if (t.topic.kind === 'hub-state') {
       if (payload.length === 0) return; // a cleared retained message
       const r = parseMessage('hub-state', payload);
-      return r.ok ? this.handlers.hubState(r.value) : this.refuse(topic, r.error);
+      if (r.ok) this.handlers.hubState(r.value);
+      else this.refuse(topic, r.error);
+      return;
     }
     if (t.topic.kind !== 'agent' || t.topic.agent !== this.agent) return;
     switch (t.topic.leaf) {
       case 'ack': {
         const r = parseMessage('ack', payload);
-        return r.ok ? this.handlers.ack(r.value) : this.refuse(topic, r.error);
+        if (r.ok) this.handlers.ack(r.value);
+        else this.refuse(topic, r.error);
+        return;
       }
       case 'cmd':
-        return this.handlers.command(payload);
+        this.handlers.command(payload);
+        return;
       case 'config': {
         if (payload.length === 0) return;
         const r = parseMessage('config', payload);
-        return r.ok ? this.handlers.config(r.value) : this.refuse(topic, r.error);
+        if (r.ok) this.handlers.config(r.value);
+        else this.refuse(topic, r.error);
+        return;
       }
       default:
         return;
