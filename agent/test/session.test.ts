@@ -138,6 +138,21 @@ describe('MQTT session and outbox delivery (in-process aedes + validating acker)
     await hub.publish('classroom/v1/hub/state', '', { retain: true });
   });
 
+  it('refuses malformed hub messages, counts them, and keeps delivering', async () => {
+    const { broker, hub } = await hubOn();
+    const { app, monitors } = agentOn(broker.url);
+    await app.start();
+    await waitFor(() => app.status().connected, 'connected');
+    await hub.publish('classroom/v1/box-1/ack', { v: 1, ranges: [[5, 1]] });
+    await hub.publish('classroom/v1/box-1/ack', { v: 2, ranges: [[1, 1]] });
+    await hub.publish('classroom/v1/box-1/config', { v: 1, version: 'x', config: {} });
+    await waitFor(() => app.status().malformedInbound === 3, 'three refusals');
+    monitors.get('cam')!.emitWindows(3);
+    await waitFor(() => hub.sortedSeqs('box-1').length === 3, 'delivered');
+    await waitFor(() => app.status().outbox.records === 0, 'acked');
+    expect(app.status().configVersion).toBe(0);
+  });
+
   it('at its bound drops old capture windows and the hub learns the dropped range', async () => {
     const port = await freePort();
     const { app, monitors } = agentOn(`mqtt://127.0.0.1:${port}`, { outbox: { maxRecords: 100 } });
