@@ -138,6 +138,21 @@ describe('MQTT session and outbox delivery (in-process aedes + validating acker)
     await hub.publish('classroom/v1/hub/state', '', { retain: true });
   });
 
+  it('stops promptly while the broker is unreachable, keeping what it buffered', async () => {
+    const port = await freePort();
+    const { app, monitors, dir } = agentOn(`mqtt://127.0.0.1:${port}`);
+    await app.start();
+    monitors.get('cam')!.emitWindows(2);
+    await waitFor(() => app.status().outbox.records === 2, 'buffered');
+    const t0 = Date.now();
+    await app.stop();
+    expect(Date.now() - t0).toBeLessThan(5000);
+    const again = testAgent(testConfig(dir, `mqtt://127.0.0.1:${port}`));
+    await again.app.start();
+    expect(again.app.status().outbox).toMatchObject({ records: 2, lastSeq: 2 });
+    await again.app.stop();
+  });
+
   it('refuses malformed hub messages, counts them, and keeps delivering', async () => {
     const { broker, hub } = await hubOn();
     const { app, monitors } = agentOn(broker.url);
