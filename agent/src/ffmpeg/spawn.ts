@@ -4,22 +4,24 @@ import { type ChildProcess, spawn } from 'node:child_process';
  * ffmpeg does not exit when its stdin closes, and Node has no PR_SET_PDEATHSIG. So every ffmpeg
  * runs under this tiny sh guard, in its own process group (issue 4: no orphans even when the agent
  * is killed):
- * - the guard keeps the agent's stdin pipe as a lifeline (fd 9, because a background job's stdin
- *   is /dev/null); when the agent dies the pipe reaches EOF and the guard stops ffmpeg (TERM, then
- *   KILL after 3 s);
- * - it ignores INT/TERM itself so that a signal to the group reaches ffmpeg, which handles it;
- * - it exits with ffmpeg's status, and reaps it.
+ * - a watcher keeps the agent's stdin pipe as a lifeline (via fd 9, because a background job's
+ *   stdin is /dev/null); when the agent dies the pipe reaches EOF and the watcher SIGKILLs the
+ *   whole group (nobody is left to read what a graceful stop would flush);
+ * - ffmpeg runs in the foreground with default signal dispositions (a trap with a command is
+ *   reset on exec; an ignored signal would be inherited), so SIGINT to the group stops it
+ *   gracefully even before it has installed its own handlers; the guard's trap runs only after;
+ * - it reaps ffmpeg and the watcher (no zombies) and exits with ffmpeg's status.
  */
 const GUARD = [
-  'trap "" INT TERM',
+  'trap ":" INT TERM',
   'exec 9<&0',
-  '"$0" "$@" </dev/null &',
-  'p=$!',
-  '{ while read -r _; do :; done; kill -TERM "$p"; sleep 3; kill -KILL "$p"; } <&9 >/dev/null 2>&1 &',
+  '{ trap "" INT TERM; while read -r _; do :; done; kill -KILL 0; } <&9 >/dev/null 2>&1 &',
   'w=$!',
   'exec 9<&-',
-  'wait "$p"; s=$?',
+  '"$0" "$@" </dev/null',
+  's=$?',
   'kill -KILL "$w" 2>/dev/null',
+  'wait "$w" 2>/dev/null',
   'exit "$s"',
 ].join('\n');
 
