@@ -95,9 +95,24 @@ export function cameraArgs(o: CameraGraphOptions): string[] {
     parts.push(`${current}${pre.slice(0, -1)}[c]`);
     current = '[c]';
   }
-  const tail =
-    black.length > 0 ? `drawbox=x=0:y=0:w=iw:h=ih:color=black:t=fill:enable='${between(black)}'` : 'null';
-  parts.push(`${current}${tail}[v]`);
+  // A covered lens still shows sensor noise: a black, noisy layer laid over the picture, so the
+  // picture is black but not frozen. (The noise filter's own timeline switch repeats one noise
+  // pattern, which freezedetect rightly calls frozen, hence a separate always-noisy input.)
+  const blackInput =
+    black.length > 0
+      ? [
+          '-re',
+          '-f',
+          'lavfi',
+          '-i',
+          `color=c=black:s=${o.width}x${o.height}:r=${o.fps},noise=alls=8:allf=t+u`,
+        ]
+      : [];
+  parts.push(
+    black.length > 0
+      ? `${current}[1:v]overlay=enable='${between(black)}':shortest=1[v]`
+      : `${current}null[v]`,
+  );
   return [
     '-hide_banner',
     '-loglevel',
@@ -108,6 +123,7 @@ export function cameraArgs(o: CameraGraphOptions): string[] {
     'lavfi',
     '-i',
     `testsrc2=size=${o.width}x${o.height}:rate=${o.fps}`,
+    ...blackInput,
     '-filter_complex',
     parts.join(';'),
     '-map',
