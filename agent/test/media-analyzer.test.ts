@@ -1,0 +1,229 @@
+import { describe, expect, it } from 'vitest';
+import { inputSpec } from '../src/ffmpeg/input.js';
+import { Analyzer } from '../src/media/analyzer.js';
+import { Backoff } from '../src/media/backoff.js';
+import { DEFAULT_THRESHOLDS, withDefaults } from '../src/media/defaults.js';
+import type { MetaFrame } from '../src/media/parse.js';
+import { buildPlan, planKey } from '../src/media/pipeline.js';
+import type { SourceEvent } from '../src/media/types.js';
+
+const T0 = 1_700_000_000_000;
+const vf = (pts: number, keys: Record<string, string | number> = {}): MetaFrame => ({
+  instance: 'v',
+  pts,
+  keys: new Map(Object.entries({ 'lavfi.scd.mafd': '2.000', ...keys }).map(([k, v]) => [k, String(v)])),
+});
+const af = (pts: number, rms: number, m = -30): MetaFrame => ({
+  instance: 'a',
+  pts,
+  keys: new Map([
+    ['lavfi.astats.Overall.RMS_level', Number.isFinite(rms) ? String(rms) : '-inf'],
+    ['lavfi.astats.Overall.Peak_level', Number.isFinite(rms) ? String(rms + 3) : '-inf'],
+    ['lavfi.astats.1.RMS_level', Number.isFinite(rms) ? String(rms) : '-inf'],
+    ['lavfi.astats.2.RMS_level', '-inf'],
+    ['lavfi.r128.M', String(m)],
+  ]),
+});
+
+function setup(t = {}) {
+  const events: SourceEvent[] = [];
+  const a = new Analyzer(
+    'cam',
+    2,
+    () => withDefaults(t),
+    (e) => events.push(e),
+  );
+  // Media time and wall time advance together in these tests: wall = T0 + pts.
+  const at = (pts: number) => T0 + pts * 1000;
+  return { a, events, at };
+}
+
+describe('Analyzer: black and frozen', () => {
+  it('black needs blackMinS of media time; the event carries the onset time', () => {
+    const { a, events, at } = setup({ blackMinS: 2 });
+    a.videoFrame(vf(0), at(0));
+    a.videoFrame(vf(1, { 'lavfi.black_start': 1 }), at(1));
+    a.videoFrame(vf(2), at(2));
+    expect(events).toEqual([]);
+    // A late line: the frame of 3 s arrives at 3.4 s, the onset is still placed at 1 s.
+    a.videoFrame(vf(3), at(3.4));
+    expect(events).toEqual([
+      { kind: 'event', source: 'cam', ts: at(1.4), type: 'video.black.start', detail: { minS: 2 } },
+    ]);
+    a.videoFrame(vf(4, { 'lavfi.black_end': 4 }), at(4));
+    expect(events[1]).toMatchObject({ type: 'video.black.end', ts: at(4), detail: { durationS: 3 } });
+  });
+
+  it('a black blip shorter than blackMinS makes no event', () => {
+    const { a, events, at } = setup({ blackMinS: 2 });
+    a.videoFrame(vf(1, { 'lavfi.black_start': 1 }), at(1));
+    a.videoFrame(vf(2, { 'lavfi.black_end': 2 }), at(2));
+    expect(events).toEqual([]);
+  });
+
+  it('frozen is suppressed while black and counted from the end of black', () => {
+    const { a, events, at } = setup({ blackMinS: 1, frozenMinS: 3 });
+    a.videoFrame(vf(0), at(0));
+    a.videoFrame(vf(1, { 'lavfi.black_start': 1 }), at(1));
+    // freezedetect sees black frames as still: freeze_start without end.
+    for (let t = 2; t <= 6; t++)
+      a.videoFrame(vf(t, t === 2 ? { 'lavfi.freezedetect.freeze_start': 1 } : {}), at(t));
+    expect(events.map((e) => e.type)).toEqual(['video.black.start']);
+    // Black ends but the picture after it stays still: frozen counts from 7 s, fires at 10 s.
+    a.videoFrame(vf(7, { 'lavfi.black_end': 7, 'lavfi.freezedetect.freeze_start': 7 }), at(7));
+    a.videoFrame(vf(9), at(9));
+    expect(events.map((e) => e.type)).toEqual(['video.black.start', 'video.black.end']);
+    a.videoFrame(vf(10), at(10));
+    expect(events[2]).toMatchObject({ type: 'video.frozen.start', ts: at(7), detail: { minS: 3 } });
+    a.videoFrame(
+      vf(11, { 'lavfi.freezedetect.freeze_end': 11, 'lavfi.freezedetect.freeze_start': 7 }),
+      at(11),
+    );
+    expect(events[3]).toMatchObject({ type: 'video.frozen.end', ts: at(11), detail: { durationS: 4 } });
+  });
+
+  it('window ratios: black and frozen frames exclusive, motion from mafd, fps and bitrate from packets', () => {
+    const { a, at } = setup({ frozenMinS: 100 });
+    a.videoFrame(vf(0), at(0));
+    a.videoFrame(vf(1, { 'lavfi.black_start': 1 }), at(1));
+    a.videoFrame(vf(2, { 'lavfi.black_end': 2, 'lavfi.freezedetect.freeze_start': 1.5 }), at(2));
+    a.videoFrame(vf(3), at(3));
+    for (let i = 0; i < 100; i++)
+      a.packet({ stream: 0, pts: i * 3600, size: 1000, key: i % 25 === 0 }, true, 1 / 90000);
+    const w = a.closeWindow('cam', at(0), at(4), true, false)!;
+    expect(w.video).toEqual({
+      fps: 25,
+      width: null,
+      height: null,
+      keyframes: 4,
+      bitrateKbps: 200,
+      blackRatio: 0.25,
+      // Still frames count towards the ratio whatever their length; black ones count as black only.
+      frozenRatio: 0.5,
+      motion: 0.02,
+    });
+    expect(w.audio).toBeUndefined();
+    expect(a.keyInterval()).toBeCloseTo(1, 5);
+    expect(a.closeWindow('cam', at(4), at(8), true, false)).toBeNull();
+  });
+});
+
+describe('Analyzer: silence judged per channel, loudest wins', () => {
+  it('one dead channel is not silence; both silent for silenceMinS is', () => {
+    const { a, events, at } = setup({ silenceMinS: 2 });
+    // Right channel dead from the start: silencedetect reports it at once.
+    a.silence({ channel: 1, edge: 'start', t: 0 }, 0.5, at(0.5));
+    for (let i = 0; i < 30; i++) a.audioFrame(af(i / 10, -20), at(i / 10));
+    expect(events).toEqual([]);
+    // The left one goes quiet at 3.0 s; silencedetect confirms it 0.5 s later.
+    a.silence({ channel: 0, edge: 'start', t: 3 }, 3.5, at(3.5));
+    for (let i = 30; i <= 60; i++) a.audioFrame(af(i / 10, Number.NEGATIVE_INFINITY, -120.7), at(i / 10));
+    expect(events.map((e) => e.type)).toEqual(['audio.silence.start']);
+    expect(events[0]).toMatchObject({
+      ts: at(3),
+      detail: { minS: 2, channels: 2, ch1RmsDb: null, ch2RmsDb: null },
+    });
+    a.silence({ channel: 0, edge: 'end', t: 6 }, 6, at(6));
+    expect(events[1]).toMatchObject({ type: 'audio.silence.end', ts: at(6), detail: { durationS: 3 } });
+  });
+
+  it('audio window: energy-mean RMS, max peak, loudness and silence ratio', () => {
+    const { a, at } = setup();
+    for (let i = 0; i < 10; i++) a.audioFrame(af(i / 10, -20, -23), at(i / 10));
+    const w = a.closeWindow('mic', at(0), at(1), false, true)!;
+    expect(w.video).toBeUndefined();
+    expect(w.audio).toEqual({ rmsDb: -20, peakDb: -17, loudnessLufs: -23, silenceRatio: 0 });
+  });
+
+  it('endFaults closes what is open, once', () => {
+    const { a, events, at } = setup({ blackMinS: 1 });
+    a.videoFrame(vf(0, { 'lavfi.black_start': 0 }), at(0));
+    a.videoFrame(vf(1), at(1));
+    a.endFaults(at(2), 'ffmpeg stopped');
+    a.endFaults(at(3), 'again');
+    expect(events.map((e) => [e.type, e.detail])).toEqual([
+      ['video.black.start', { minS: 1 }],
+      ['video.black.end', { reason: 'ffmpeg stopped' }],
+    ]);
+  });
+});
+
+describe('inputs, plans, defaults and backoff', () => {
+  it('maps every supported input kind to ffmpeg input options', () => {
+    const o = { timeoutS: 10 };
+    expect(inputSpec('rtsp://cam/stream', o).args).toEqual([
+      ...[
+        '-analyzeduration',
+        '2000000',
+        '-probesize',
+        '5000000',
+        '-rtsp_transport',
+        'tcp',
+        '-timeout',
+        '10000000',
+      ],
+      ...['-i', 'rtsp://cam/stream'],
+    ]);
+    expect(inputSpec('udp://127.0.0.1:5000', o).url).toBe(
+      'udp://127.0.0.1:5000?timeout=10000000&overrun_nonfatal=1&fifo_size=100000',
+    );
+    expect(inputSpec('udp://239.0.0.1:5000?timeout=1', o).url).toMatch(/\?timeout=1&overrun/);
+    expect(inputSpec('tcp://10.0.0.2:9000', o).url).toBe('tcp://10.0.0.2:9000?timeout=10000000');
+    expect(inputSpec('/dev/video0', o).args).toEqual(['-f', 'v4l2', '-i', '/dev/video0']);
+    expect(inputSpec('alsa:hw:1', o).args).toEqual(['-f', 'alsa', '-i', 'hw:1']);
+    expect(inputSpec('lavfi:sine', o).args).toEqual(['-re', '-f', 'lavfi', '-i', 'sine']);
+    expect(inputSpec('/media/a.mp4', o)).toMatchObject({ args: ['-re', '-i', '/media/a.mp4'], live: false });
+    expect(inputSpec('/dev/video0', o).exclusive).toBe(true);
+  });
+
+  it('plans keyframe-only decoding for H.264 cameras and audio-only chains for microphones', () => {
+    const t = withDefaults({});
+    const cam = buildPlan(
+      { id: 'c', kind: 'camera', input: 'rtsp://x' },
+      { codec: 'h264', width: 1920, height: 1080, sampleRate: 48000, channels: 2 },
+      t,
+      'keyframes',
+    );
+    expect(cam.args.join(' ')).toMatch(/-skip_frame nokey -threads 1 .*-i rtsp:\/\/x/);
+    expect(cam.args.join(' ')).toMatch(/scale=w=256.*blackdetect=d=0:pic_th=0.98:pix_th=0.1/);
+    expect(cam.args.join(' ')).toMatch(/silencedetect=mono=1:n=-50dB/);
+    expect(cam).toMatchObject({ video: true, audio: true, channels: 2, videoStream: 0, audioStream: 1 });
+    const low = buildPlan(
+      { id: 'c', kind: 'camera', input: 'x.ts' },
+      { codec: 'h264', width: 640 },
+      t,
+      'lowfps',
+    );
+    expect(low.args).toContain('noref');
+    expect(low.audio).toBe(false);
+    expect(low.args.join(' ')).not.toMatch(/\[0:a:0\]/);
+    const mic = buildPlan(
+      { id: 'm', kind: 'microphone', input: 'alsa:hw:1' },
+      { codec: 'h264', width: 640, sampleRate: 16000, channels: 1 },
+      t,
+      'keyframes',
+    );
+    expect(mic).toMatchObject({ video: false, audio: true, videoStream: null, audioStream: 0 });
+    expect(mic.args).not.toContain('-skip_frame');
+    expect(mic.args.join(' ')).toMatch(/asetnsamples=n=1600/);
+    expect(planKey(t)).not.toBe(planKey({ ...t, silenceDb: -40 }));
+    expect(planKey(t)).toBe(planKey({ ...t, blackMinS: 9 }));
+  });
+
+  it('fills missing thresholds with defaults', () => {
+    expect(withDefaults(undefined)).toEqual(DEFAULT_THRESHOLDS);
+    expect(withDefaults({ silenceDb: -40 })).toEqual({ ...DEFAULT_THRESHOLDS, silenceDb: -40 });
+  });
+
+  it('backs off exponentially with ±20 % jitter up to a cap, and resets', () => {
+    const lo = new Backoff(1000, 30_000, () => 0);
+    expect([lo.next(), lo.next(), lo.next(), lo.next(), lo.next(), lo.next()]).toEqual([
+      800, 1600, 3200, 6400, 12_800, 24_000,
+    ]);
+    const hi = new Backoff(1000, 30_000, () => 1);
+    for (let i = 0; i < 10; i++) hi.next();
+    expect(hi.next()).toBe(36_000);
+    hi.reset();
+    expect(hi.next()).toBe(1200);
+  });
+});
