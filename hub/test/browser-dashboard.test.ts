@@ -17,6 +17,7 @@ describe('dashboard in headless Chromium', () => {
   let page: Page;
   const agents: FakeAgent[] = [];
   let jpeg = '';
+  const pageErrors: string[] = [];
 
   beforeAll(async () => {
     mkdirSync(ARTIFACTS, { recursive: true });
@@ -68,10 +69,12 @@ describe('dashboard in headless Chromium', () => {
       args: ['--headless', '--no-sandbox', '--disable-gpu', '--disable-background-networking'],
     });
     page = await browser.newPage({ viewport: { width: 1280, height: 800 } });
-    page.on('pageerror', (err) => console.error('page error:', err));
+    page.on('pageerror', (err) => pageErrors.push(String(err)));
   });
 
   afterAll(async () => {
+    // Any uncaught error in the page is a bug, even if the assertions above happened to pass.
+    expect(pageErrors).toEqual([]);
     await browser?.close();
     for (const a of agents) await a.close();
     await t?.stop();
@@ -114,6 +117,7 @@ describe('dashboard in headless Chromium', () => {
 
   it('logs in from a /#token= link, updates live and filters', async () => {
     const p2 = await browser.newPage();
+    p2.on('pageerror', (err) => pageErrors.push(String(err)));
     await p2.goto(`${t.base}/#token=${encodeURIComponent(t.token)}`);
     await p2.waitForFunction(() => document.querySelectorAll('#grid .tile').length === 3);
     expect(new URL(p2.url()).hash).toBe('');
@@ -151,12 +155,26 @@ describe('dashboard in headless Chromium', () => {
   });
 
   it('opens a room: sources, live charts, telemetry and a snapshot on request', async () => {
+    // A class in 5 minutes: importing it runs the pre-class check at once, which fails (black camera).
+    const start = Date.now() + 5 * 60_000;
+    const sameDay = new Date(start).getDate() === new Date().getDate();
+    const csv = `start,end,title\n${new Date(start).toISOString()},${new Date(start + 45 * 60_000).toISOString()},Physics\n`;
+    expect((await t.api('PUT', '/api/rooms/A-101/schedule', { format: 'csv', content: csv })).status).toBe(
+      200,
+    );
     await page.click('.tab[data-view="rooms"]');
     await page.click('.tile[data-room="A-101"]');
     await page.waitForSelector('#detail:not([hidden])');
     expect(await page.textContent('#d-name')).toBe('教学楼A 101');
     expect(await page.locator('#d-sources li').count()).toBe(2);
     expect(await page.textContent('#d-sources')).toContain('Black');
+    if (sameDay) {
+      await page.waitForFunction(() =>
+        document.getElementById('d-schedule')?.textContent?.includes('Pre-class check failed'),
+      );
+      expect(await page.textContent('#d-schedule')).toContain('Physics');
+      expect(await page.textContent('#d-schedule')).toContain('camera cam is black');
+    }
     const a = agents[0]!;
     await a.publish('telemetry', {
       v: 1,

@@ -13,6 +13,7 @@ describe('dashboard with 1,000 rooms', () => {
   let page: Page;
   let socket: WebSocketRoute | null = null;
   const rooms = syntheticRooms(10, 10, 10);
+  const pageErrors: string[] = [];
 
   beforeAll(async () => {
     t = await startTestHub();
@@ -21,6 +22,7 @@ describe('dashboard with 1,000 rooms', () => {
       args: ['--headless', '--no-sandbox', '--disable-gpu', '--disable-background-networking'],
     });
     page = await browser.newPage({ viewport: { width: 1400, height: 900 } });
+    page.on('pageerror', (err) => pageErrors.push(String(err)));
     await page.route('**/api/rooms', (route) => route.fulfill({ json: { rooms } }));
     await page.route('**/api/alarms?*', (route) => route.fulfill({ json: { alarms: [], nextCursor: null } }));
     await page.routeWebSocket('**/api/stream**', (ws) => {
@@ -30,6 +32,7 @@ describe('dashboard with 1,000 rooms', () => {
   });
 
   afterAll(async () => {
+    expect(pageErrors).toEqual([]);
     await browser?.close();
     await t?.stop();
   });

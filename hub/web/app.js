@@ -5,6 +5,7 @@ import { AuthError, api, clearToken, getToken, setToken, streamUrl, takeTokenFro
 import {
   addCaptures,
   closeDetail,
+  onPrecheck,
   openDetail,
   relabelCharts,
   renderDetail,
@@ -59,6 +60,7 @@ class Stream {
         return;
       }
       if (msg.type === 'captures') return addCaptures(msg.data.room, msg.data.records);
+      if (msg.type === 'precheck') return onPrecheck(msg.data);
       applyStreamMessage(msg);
     };
     ws.onclose = () => {

@@ -2,7 +2,7 @@
 // on request (the `snapshot` command), and the last telemetry.
 import { alarmTypeLabel } from './alarms.js';
 import { api } from './api.js';
-import { formatTime, t } from './i18n.js';
+import { formatTime, getLang, t } from './i18n.js';
 import { roomAlarms, state } from './state.js';
 
 const WINDOW_MS = 30 * 60_000;
@@ -95,6 +95,7 @@ export async function openDetail(roomId, stream) {
   renderDetail();
   makeCharts();
   stream.subscribe([roomId]);
+  void loadSchedule(roomId);
   try {
     const from = Date.now() - WINDOW_MS;
     const res = await api(
@@ -109,6 +110,53 @@ export async function openDetail(roomId, stream) {
   } catch (err) {
     $('d-snap-status').textContent = String(err.message ?? err);
   }
+}
+
+let periods = [];
+
+async function loadSchedule(roomId) {
+  periods = [];
+  renderSchedule();
+  const day = new Date();
+  day.setHours(0, 0, 0, 0);
+  try {
+    const res = await api(
+      'GET',
+      `/api/rooms/${encodeURIComponent(roomId)}/schedule?from=${day.getTime()}&to=${day.getTime() + 86_400_000}`,
+    );
+    if (state.detailRoom !== roomId) return;
+    periods = res.periods;
+    renderSchedule();
+  } catch (err) {
+    console.error('loading the schedule failed', err);
+  }
+}
+
+/** Called for a `precheck` stream message: refreshes the list if it is about the open room. */
+export function onPrecheck(data) {
+  if (data.room === state.detailRoom) void loadSchedule(data.room);
+}
+
+function hhmm(ms) {
+  return new Date(ms).toLocaleTimeString(getLang(), { hour: '2-digit', minute: '2-digit', hour12: false });
+}
+
+function renderSchedule() {
+  const items = periods.map((p) => {
+    const notes = [];
+    if (p.precheck) {
+      notes.push(
+        p.precheck.ok ? t('precheck.ok') : t('precheck.failed', { problems: p.precheck.problems.join('; ') }),
+      );
+    }
+    if (p.startCheck && !p.startCheck.ok) notes.push(t('startcheck.failed'));
+    const bad = (p.precheck && !p.precheck.ok) || (p.startCheck && !p.startCheck.ok);
+    return li(
+      bad ? 'period period-bad' : 'period',
+      `${hhmm(p.start)}–${hhmm(p.end)} ${p.title}${notes.length ? ` · ${notes.join(' · ')}` : ''}`,
+    );
+  });
+  $('d-schedule').replaceChildren(...(items.length ? items : [li('empty', t('detail.noClasses'))]));
 }
 
 export function closeDetail(stream) {
@@ -162,6 +210,7 @@ export function renderDetail() {
   if (cams.some((s) => s.id === current)) select.value = current;
   $('d-snap').disabled = cams.length === 0 || a?.availability !== 'online';
   renderTelemetry(a);
+  renderSchedule();
 }
 
 function renderTelemetry(a) {

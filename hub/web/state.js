@@ -147,7 +147,8 @@ export function applyStreamMessage(msg) {
         lastSeen: msg.ts,
         birth: null,
         telemetry: prev?.telemetry ?? null,
-        sources: d.sources.map((s) => ({ ...s, status: 'ok', since: msg.ts })),
+        // Same rule as the hub's registry: a source whose probe failed starts as down.
+        sources: d.sources.map((s) => ({ ...s, status: s.probe?.error ? 'down' : 'ok', since: msg.ts })),
       };
       markRoom(d.room.id);
       return d.room.id;
