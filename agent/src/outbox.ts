@@ -53,6 +53,12 @@ export class Outbox {
   private droppedTotal = 0;
   private queue: Pending[] = [];
   private flushing: Promise<void> | null = null;
+  private ackQueue: Array<{
+    ranges: ReadonlyArray<readonly [number, number]>;
+    resolve: (n: number) => void;
+    reject: (err: Error) => void;
+  }> = [];
+  private acking: Promise<void> | null = null;
   private readonly listeners = new Set<(records: StoredRecord[]) => void>();
   private readonly log: Logger;
 
@@ -75,7 +81,7 @@ export class Outbox {
   }
 
   async stop(): Promise<void> {
-    while (this.flushing) await this.flushing;
+    while (this.flushing || this.acking) await (this.flushing ?? this.acking);
   }
 
   /** Called after every commit with the records it made durable (in seq order), drop events included. */
@@ -263,23 +269,55 @@ export class Outbox {
     return out;
   }
 
-  /** Deletes every record the ranges cover. Returns how many were deleted. */
-  async ack(ranges: ReadonlyArray<readonly [number, number]>): Promise<number> {
-    const { db } = this.ctx;
-    return db.transaction(async () => {
-      let deleted = 0;
-      for (const [from, to] of ranges) {
-        const row = await db.get<{ c: number; b: number | null }>(
-          'SELECT count(*) AS c, sum(bytes) AS b FROM outbox WHERE seq BETWEEN ? AND ?',
-          [from, to],
-        );
-        if (!row || row.c === 0) continue;
-        await db.run('DELETE FROM outbox WHERE seq BETWEEN ? AND ?', [from, to]);
-        deleted += row.c;
-        this.count -= row.c;
-        this.bytes -= row.b ?? 0;
-      }
-      return deleted;
+  /**
+   * Deletes every record the ranges cover; resolves with how many were deleted. Acks that arrive
+   * while a delete runs are coalesced into the next transaction. Deletes are committed without
+   * an fsync of their own (synchronous=NORMAL for that transaction): a delete lost to a power cut
+   * only makes the agent resend records the hub already has, which it drops and acks again.
+   */
+  ack(ranges: ReadonlyArray<readonly [number, number]>): Promise<number> {
+    return new Promise((resolve, reject) => {
+      this.ackQueue.push({ ranges, resolve, reject });
+      if (!this.acking) this.acking = this.ackLoop();
     });
+  }
+
+  private async ackLoop(): Promise<void> {
+    const { db } = this.ctx;
+    try {
+      while (this.ackQueue.length > 0) {
+        const batch = this.ackQueue.splice(0);
+        try {
+          const counts = await db.transaction(
+            async () => {
+              const out: number[] = [];
+              for (const item of batch) {
+                let deleted = 0;
+                for (const [from, to] of item.ranges) {
+                  const row = await db.get<{ c: number; b: number | null }>(
+                    'SELECT count(*) AS c, sum(bytes) AS b FROM outbox WHERE seq BETWEEN ? AND ?',
+                    [from, to],
+                  );
+                  if (!row || row.c === 0) continue;
+                  await db.run('DELETE FROM outbox WHERE seq BETWEEN ? AND ?', [from, to]);
+                  deleted += row.c;
+                  this.count -= row.c;
+                  this.bytes -= row.b ?? 0;
+                }
+                out.push(deleted);
+              }
+              return out;
+            },
+            { relaxed: true },
+          );
+          for (const [i, item] of batch.entries()) item.resolve(counts[i] ?? 0);
+        } catch (err) {
+          this.log.error({ err }, 'deleting acked records failed; they will be resent');
+          for (const item of batch) item.reject(err as Error);
+        }
+      }
+    } finally {
+      this.acking = null;
+    }
   }
 }

@@ -126,6 +126,20 @@ function outboxContract(name: string, durability: Durability): void {
       expect(outbox.depth().records).toBe(7);
     });
 
+    it('coalesces concurrent acks and reports the count of each', async () => {
+      const b = await build();
+      for (let i = 0; i < 10; i++) await b.outbox.append(capture(i));
+      const counts = await Promise.all([
+        b.outbox.ack([[1, 2]]),
+        b.outbox.ack([[3, 5]]),
+        b.outbox.ack([[1, 5]]),
+      ]);
+      expect(counts).toEqual([2, 3, 0]);
+      expect(b.outbox.depth().records).toBe(5);
+      const again = await b.reopen();
+      expect(again.depth().records).toBe(5);
+    });
+
     it('refuses a record the hub would reject, without using a seq', async () => {
       const { outbox } = await build();
       await expect(outbox.append({ ...capture(1), source: 'bad/id' } as NewRecord)).rejects.toThrow(/source/);

@@ -106,14 +106,16 @@ export class Sender {
     return { inflight: this.inflight.length, backlogRemaining: Math.max(0, this.boundary - this.cursor) };
   }
 
+  /** Frees the window at once; the outbox deletes the acked rows in the background. */
   async ack(ranges: ReadonlyArray<readonly [number, number]>): Promise<void> {
-    await this.ctx.outbox.ack(ranges);
+    const deleting = this.ctx.outbox.ack(ranges);
     const covered = (seq: number): boolean => ranges.some(([a, b]) => seq >= a && seq <= b);
     // The hub may ack a batch piecewise (per commit), so track what is still missing of each one.
     const before = this.inflight.length;
     for (const b of this.inflight) b.pending = b.pending.filter((s) => !covered(s));
     this.inflight = this.inflight.filter((b) => b.pending.length > 0);
     if (this.inflight.length !== before) this.pump();
+    await deleting;
   }
 
   private onCommitted(records: StoredRecord[]): void {

@@ -27,6 +27,7 @@ export async function openAgentDb(dataDir: string, durability: Durability = 'ful
     CREATE TABLE IF NOT EXISTS cmd_seen (id TEXT PRIMARY KEY, ts INTEGER NOT NULL);
     CREATE INDEX IF NOT EXISTS cmd_seen_ts ON cmd_seen (ts);
   `);
+  db.synchronous = durability === 'full' ? 'FULL' : 'NORMAL';
   return db;
 }
 

@@ -8,6 +8,8 @@ export type SqlParam = string | number | null | Buffer;
  */
 export class Db {
   private tail: Promise<unknown> = Promise.resolve();
+  /** The connection's synchronous mode, restored after a relaxed transaction. */
+  synchronous: 'FULL' | 'NORMAL' = 'FULL';
 
   private constructor(private readonly db: sqlite3.Database) {}
 
@@ -46,17 +48,26 @@ export class Db {
     return rows[0];
   }
 
-  /** Runs `fn` inside BEGIN IMMEDIATE … COMMIT, after every earlier transaction has finished. */
-  transaction<T>(fn: () => Promise<T>): Promise<T> {
+  /**
+   * Runs `fn` inside BEGIN IMMEDIATE … COMMIT, after every earlier transaction has finished.
+   * `relaxed` commits without an fsync (synchronous=NORMAL) for work that is safe to lose.
+   */
+  transaction<T>(fn: () => Promise<T>, opts: { relaxed?: boolean } = {}): Promise<T> {
+    const relax = opts.relaxed === true && this.synchronous === 'FULL';
     const next = this.tail.then(async () => {
-      await this.exec('BEGIN IMMEDIATE');
+      if (relax) await this.exec('PRAGMA synchronous = NORMAL');
       try {
-        const out = await fn();
-        await this.exec('COMMIT');
-        return out;
-      } catch (err) {
-        await this.exec('ROLLBACK').catch(() => undefined);
-        throw err;
+        await this.exec('BEGIN IMMEDIATE');
+        try {
+          const out = await fn();
+          await this.exec('COMMIT');
+          return out;
+        } catch (err) {
+          await this.exec('ROLLBACK').catch(() => undefined);
+          throw err;
+        }
+      } finally {
+        if (relax) await this.exec('PRAGMA synchronous = FULL');
       }
     });
     this.tail = next.catch(() => undefined);
