@@ -12,10 +12,13 @@ export function spawnGroup(command: string, args: string[], options: SpawnOption
 /**
  * Like spawnGroup, but the command dies with us even if we are killed -9: a shell wrapper holds our
  * stdin pipe as a lifeline and stops the command when that pipe reaches EOF (Node has no
- * PR_SET_PDEATHSIG, and ffmpeg ignores a closed stdin). Used for the synthetic media generators.
+ * PR_SET_PDEATHSIG, and ffmpeg ignores a closed stdin). Used for the media generators and agents.
  */
 export function spawnTethered(command: string, args: string[], options: SpawnOptions = {}): ChildProcess {
   const script = [
+    // The wrapper outlives a group SIGTERM so that it reports the command's own exit (a Node agent
+    // or ffmpeg sets its own handlers, so the inherited "ignore" does not reach them).
+    'trap "" INT TERM',
     'exec 3<&0',
     '"$0" "$@" </dev/null &',
     'c=$!',

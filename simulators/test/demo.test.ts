@@ -22,6 +22,9 @@ child.stderr.on('data', (d: Buffer) => {
 });
 
 afterAll(async () => {
+  // A failed test still stops the demo the way a user would, so that it cleans up after itself.
+  signalGroup(child, 'SIGTERM');
+  await Promise.race([waitExit(child), new Promise((r) => setTimeout(r, 20_000))]);
   signalGroup(child, 'SIGKILL');
   await waitExit(child);
   removeDir(dir);
@@ -78,5 +81,45 @@ describe('classroom-sim demo', () => {
       10_000,
     ).catch(() => needles.flatMap((n) => processesMatching(n)));
     expect(left).toEqual([]);
+  }, 58_000);
+});
+
+describe('classroom-sim room killed -9', () => {
+  it('leaves no agent or ffmpeg behind: every child holds a lifeline to the simulator', async () => {
+    const work = tempDir('room-kill-');
+    const room = spawn(
+      process.execPath,
+      [BIN, 'room', '--scenario', 'lecture', '--pace-s', '30', '--work-dir', work],
+      {
+        detached: true,
+        stdio: ['ignore', 'pipe', 'pipe'],
+      },
+    );
+    let log = '';
+    room.stdout.on('data', (d: Buffer) => {
+      log += d.toString();
+    });
+    try {
+      const m = await waitFor(() => /"cameraPort":(\d+),"micPort":(\d+)/.exec(log), 'room started', 30_000);
+      const needles = [work, `127.0.0.1:${m[1]}`, `127.0.0.1:${m[2]}`];
+      // The agent and the agent's own ffmpeg monitors are up.
+      await waitFor(
+        () =>
+          processesMatching(work).some((p) => p.cmd.includes('classroom-agent')) &&
+          processesMatching(`127.0.0.1:${m[1]}`).length >= 2,
+        'agent and monitors running',
+        30_000,
+      );
+      process.kill(room.pid!, 'SIGKILL');
+      const left = await waitFor(
+        () => (needles.flatMap((n) => processesMatching(n)).length === 0 ? [] : null),
+        'no orphans after kill -9',
+        20_000,
+      ).catch(() => needles.flatMap((n) => processesMatching(n)));
+      expect(left).toEqual([]);
+    } finally {
+      signalGroup(room, 'SIGKILL');
+      removeDir(work);
+    }
   }, 58_000);
 });

@@ -7,7 +7,7 @@ import type { Room, Thresholds } from '@classroom/protocol';
 import type { Logger } from 'pino';
 import { provisionAgent } from '../fleet/provision.js';
 import { DEFAULT_MEDIA, SyntheticMedia } from '../media/generator.js';
-import { spawnGroup, stopGroup } from '../proc.js';
+import { spawnTethered, stopGroup } from '../proc.js';
 import { FlakyProxy } from '../proxy.js';
 import type { HubTarget } from './hub-client.js';
 import { AvailabilityObserver } from './observer.js';
@@ -159,7 +159,7 @@ export class RoomRunner {
   private startAgent(): void {
     const o = this.options;
     const out = createWriteStream(join(o.workDir, 'agent.log'), { flags: 'a' });
-    const child = spawnGroup(process.execPath, [agentBin(), '--config', this.configFile], {
+    const child = spawnTethered(process.execPath, [agentBin(), '--config', this.configFile], {
       stdio: ['ignore', 'pipe', 'pipe'],
     });
     child.stdout?.pipe(out, { end: false });
