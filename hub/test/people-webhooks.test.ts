@@ -85,3 +85,72 @@ describe('webhook delivery against a local receiver', () => {
     expect(hits).toHaveLength(1);
   });
 });
+
+describe('webhook deliveries survive a hub restart', () => {
+  it('keeps a failing delivery in the store and retries it on the next start', async () => {
+    const { makeCtx } = await import('./people-helpers.js');
+    const { PeopleBus } = await import('../src/alarms/events.js');
+    const { WebhooksModule } = await import('../src/webhooks/module.js');
+    const t = await makeCtx();
+    let status = 503;
+    const hits: Array<{ attempt: string; delivery: string; body: string }> = [];
+    const srv = createServer((req, res) => {
+      let body = '';
+      req.on('data', (c) => {
+        body += c;
+      });
+      req.on('end', () => {
+        hits.push({
+          attempt: String(req.headers['x-classroom-attempt']),
+          delivery: String(req.headers['x-classroom-delivery']),
+          body,
+        });
+        res.writeHead(status).end();
+      });
+    });
+    await new Promise<void>((r) => srv.listen(0, '127.0.0.1', r));
+    const envTarget = {
+      url: `http://127.0.0.1:${(srv.address() as AddressInfo).port}/`,
+      secret: 'z'.repeat(16),
+    };
+    try {
+      const bus1 = new PeopleBus(t.ctx.log);
+      const first = new WebhooksModule(t.ctx, bus1, {
+        envTarget,
+        retry: { maxAttempts: 5, baseDelayMs: 60_000, maxDelayMs: 60_000, timeoutMs: 2000 },
+      });
+      await first.start();
+      bus1.emit('alarm.transition', {
+        alarm: { id: 'al-1' } as never,
+        from: null,
+        to: 'active',
+        ts: Date.now(),
+        who: null,
+        note: null,
+      });
+      await waitFor('first attempt', () => hits.length === 1);
+      await waitFor('journal updated', async () => {
+        const row = await t.db.get<{ attempts: number }>('SELECT attempts FROM webhook_outbox');
+        return row?.attempts === 1;
+      });
+      await first.stop();
+
+      status = 204;
+      const second = new WebhooksModule(t.ctx, new PeopleBus(t.ctx.log), {
+        envTarget,
+        retry: { maxAttempts: 5, baseDelayMs: 10, maxDelayMs: 10, timeoutMs: 2000 },
+      });
+      await second.start();
+      await waitFor('redelivery after restart', () => hits.length === 2);
+      expect(hits[1]).toMatchObject({ attempt: '2', delivery: hits[0]!.delivery, body: hits[0]!.body });
+      await waitFor(
+        'journal emptied',
+        async () => (await t.db.all('SELECT id FROM webhook_outbox')).length === 0,
+      );
+      await second.stop();
+    } finally {
+      await new Promise((r) => srv.close(r));
+      await t.close();
+    }
+  });
+});

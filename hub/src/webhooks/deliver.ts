@@ -30,6 +30,23 @@ export const DEFAULT_RETRY: RetryPolicy = {
 
 export type DeliveryOutcome = 'ok' | 'retry' | 'failed';
 
+/** A delivery not yet done, as kept in the store so that retries survive a hub restart. */
+export interface PendingDelivery {
+  id: string;
+  targetId: string;
+  event: string;
+  body: string;
+  /** Attempts made so far. */
+  attempts: number;
+  nextAt: number;
+}
+
+export interface DeliveryJournal {
+  add(d: PendingDelivery): Promise<void>;
+  update(id: string, attempts: number, nextAt: number): Promise<void>;
+  remove(id: string): Promise<void>;
+}
+
 /** `sha256=<hex>` of HMAC-SHA256(secret, body); receivers recompute it over the exact bytes. */
 export function sign(secret: string, body: string): string {
   return `sha256=${createHmac('sha256', secret).update(body).digest('hex')}`;
@@ -45,17 +62,37 @@ export class WebhookDeliverer {
   private readonly timers = new Set<NodeJS.Timeout>();
   private readonly inflight = new Set<Promise<void>>();
   private stopped = false;
+  /** Journal writes are serialised so an add never lands after the remove of the same delivery. */
+  private journalChain: Promise<void> = Promise.resolve();
 
   constructor(
     private readonly clock: Clock,
     private readonly log: Logger,
     private readonly policy: RetryPolicy,
     private readonly onOutcome: (target: WebhookTarget, outcome: DeliveryOutcome) => void,
+    private readonly journal: DeliveryJournal | null = null,
   ) {}
 
   send(target: WebhookTarget, event: string, payload: unknown): void {
     const body = JSON.stringify(payload);
-    this.attempt(target, event, body, randomUUID(), 1);
+    const id = randomUUID();
+    this.record((j) =>
+      j.add({ id, targetId: target.id, event, body, attempts: 0, nextAt: this.clock.now() }),
+    );
+    this.attempt(target, event, body, id, 1);
+  }
+
+  /** Picks up a delivery left pending by a previous run; the hub was down, so it is retried at once. */
+  resume(target: WebhookTarget, d: PendingDelivery): void {
+    this.attempt(target, d.event, d.body, d.id, d.attempts + 1);
+  }
+
+  private record(op: (j: DeliveryJournal) => Promise<void>): void {
+    const j = this.journal;
+    if (!j) return;
+    this.journalChain = this.journalChain
+      .then(() => op(j))
+      .catch((err: unknown) => this.log.error({ err }, 'webhook journal write failed'));
   }
 
   async stop(): Promise<void> {
@@ -63,6 +100,7 @@ export class WebhookDeliverer {
     for (const t of this.timers) this.clock.clearTimeout(t);
     this.timers.clear();
     await Promise.allSettled([...this.inflight]);
+    await this.journalChain;
   }
 
   /** Resolves when no delivery is in flight or waiting for a retry. */
@@ -74,10 +112,17 @@ export class WebhookDeliverer {
     if (this.stopped) return;
     const p = this.post(target, event, body, delivery, n).then((error) => {
       if (error === null) {
+        this.record((j) => j.remove(delivery));
         this.onOutcome(target, 'ok');
         return;
       }
-      if (n >= this.policy.maxAttempts || this.stopped) {
+      if (this.stopped) {
+        // Left in the journal: the next start retries it.
+        this.record((j) => j.update(delivery, n, this.clock.now()));
+        return;
+      }
+      if (n >= this.policy.maxAttempts) {
+        this.record((j) => j.remove(delivery));
         this.onOutcome(target, 'failed');
         this.log.error(
           { webhook: target.id, url: target.url, delivery, attempts: n, error },
@@ -87,6 +132,7 @@ export class WebhookDeliverer {
       }
       this.onOutcome(target, 'retry');
       const delay = backoffDelay(this.policy, n);
+      this.record((j) => j.update(delivery, n, this.clock.now() + delay));
       this.log.warn({ webhook: target.id, delivery, attempt: n, delay, error }, 'webhook failed, will retry');
       const t = this.clock.setTimeout(() => {
         this.timers.delete(t);

@@ -8,7 +8,13 @@ import { z } from 'zod';
 import type { PeopleBus } from '../alarms/events.js';
 import { adminRoute, ErrorBody, sendError } from '../alarms/http.js';
 import type { HubContext, HubModule } from '../context.js';
-import { DEFAULT_RETRY, type RetryPolicy, WebhookDeliverer, type WebhookTarget } from './deliver.js';
+import {
+  DEFAULT_RETRY,
+  type DeliveryJournal,
+  type RetryPolicy,
+  WebhookDeliverer,
+  type WebhookTarget,
+} from './deliver.js';
 
 const MIGRATION = `
 CREATE TABLE IF NOT EXISTS webhooks (
@@ -16,6 +22,14 @@ CREATE TABLE IF NOT EXISTS webhooks (
   url TEXT NOT NULL,
   secret TEXT NOT NULL,
   created_at BIGINT NOT NULL
+);
+CREATE TABLE IF NOT EXISTS webhook_outbox (
+  id TEXT PRIMARY KEY,
+  target_id TEXT NOT NULL,
+  event TEXT NOT NULL,
+  body TEXT NOT NULL,
+  attempts INTEGER NOT NULL,
+  next_at BIGINT NOT NULL
 );`;
 
 export interface WebhookOptions {
@@ -54,12 +68,33 @@ export class WebhooksModule implements HubModule {
       registers: [this.ctx.metrics],
     });
     const counter = this.counter;
+    const db = this.ctx.db;
+    const journal: DeliveryJournal = {
+      add: async (d) => {
+        await db.run(
+          'INSERT INTO webhook_outbox (id, target_id, event, body, attempts, next_at) VALUES (?, ?, ?, ?, ?, ?)',
+          [d.id, d.targetId, d.event, d.body, d.attempts, d.nextAt],
+        );
+      },
+      update: async (id, attempts, nextAt) => {
+        await db.run('UPDATE webhook_outbox SET attempts = ?, next_at = ? WHERE id = ?', [
+          attempts,
+          nextAt,
+          id,
+        ]);
+      },
+      remove: async (id) => {
+        await db.run('DELETE FROM webhook_outbox WHERE id = ?', [id]);
+      },
+    };
     this.deliverer = new WebhookDeliverer(
       this.ctx.clock,
       log,
       this.opts.retry ?? DEFAULT_RETRY,
       (_t, outcome) => counter.inc({ outcome }),
+      journal,
     );
+    await this.resumePending(log);
     this.off = this.people.on('alarm.transition', (t) => {
       const payload = {
         event: 'alarm.transition',
@@ -78,6 +113,34 @@ export class WebhooksModule implements HubModule {
     this.off?.();
     await this.deliverer?.stop();
     this.ctx.metrics.removeSingleMetric('classroom_hub_webhook_deliveries_total');
+  }
+
+  private async resumePending(log: import('pino').Logger): Promise<void> {
+    const rows = await this.ctx.db.all<{
+      id: string;
+      target_id: string;
+      event: string;
+      body: string;
+      attempts: number | string;
+      next_at: number | string;
+    }>('SELECT * FROM webhook_outbox ORDER BY next_at');
+    for (const r of rows) {
+      const target = this.targets.find((t) => t.id === r.target_id);
+      if (!target) {
+        log.warn({ delivery: r.id, webhook: r.target_id }, 'dropping pending delivery of a removed webhook');
+        await this.ctx.db.run('DELETE FROM webhook_outbox WHERE id = ?', [r.id]);
+        continue;
+      }
+      this.deliverer?.resume(target, {
+        id: r.id,
+        targetId: r.target_id,
+        event: r.event,
+        body: r.body,
+        attempts: Number(r.attempts),
+        nextAt: Number(r.next_at),
+      });
+    }
+    if (rows.length > 0) log.info({ pending: rows.length }, 'resumed pending webhook deliveries');
   }
 
   idle(): boolean {
