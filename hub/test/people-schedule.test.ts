@@ -79,6 +79,10 @@ describe('timetable parsing', () => {
       /CSV line 2: weekday/,
     );
     expect(() => parseCsvSchedule('date,start,end\n2026-03-03,9am,10:00\n', opts(now))).toThrow(/HH:MM/);
+    expect(() => parseCsvSchedule('date,start,end\n2026-03-03,25:00,26:00\n', opts(now))).toThrow(/HH:MM/);
+    expect(() => parseCsvSchedule('date,start,end\n2026-02-30,10:00,11:00\n', opts(now))).toThrow(
+      /no such date/,
+    );
   });
 });
 
@@ -230,6 +234,50 @@ describe('schedule import for the CLI', () => {
         importScheduleFile({ dataDir: dir, room: 'R1', file: join(dir, 'x.txt') }),
       ).rejects.toThrow(/--format/);
     } finally {
+      rmSync(dir, { recursive: true, force: true });
+    }
+  });
+});
+
+describe('classroom-hub schedule import (commander registration)', () => {
+  it('imports through the CLI command and exits 2 on a bad file', async () => {
+    const { mkdtempSync, writeFileSync, rmSync } = await import('node:fs');
+    const { join } = await import('node:path');
+    const { tmpdir } = await import('node:os');
+    const { Command } = await import('commander');
+    const { registerScheduleCommand } = await import('../src/schedule/cli.js');
+    const dir = mkdtempSync(join(tmpdir(), 'people-cli-'));
+    const errors: string[] = [];
+    const program = new Command('classroom-hub')
+      .exitOverride()
+      .configureOutput({ writeErr: (s) => errors.push(s), writeOut: () => undefined });
+    registerScheduleCommand(program);
+    const out: string[] = [];
+    const spy = vi.spyOn(process.stdout, 'write').mockImplementation((chunk) => {
+      out.push(String(chunk));
+      return true;
+    });
+    try {
+      const ics = join(dir, 'r.ics');
+      const tomorrow = new Date(Date.now() + 86_400_000).toISOString().slice(0, 10).replaceAll('-', '');
+      writeFileSync(
+        ics,
+        `BEGIN:VCALENDAR\r\nVERSION:2.0\r\nBEGIN:VEVENT\r\nUID:1\r\nSUMMARY:Art\r\nDTSTART:${tomorrow}T010000Z\r\nDTEND:${tomorrow}T014500Z\r\nEND:VEVENT\r\nEND:VCALENDAR\r\n`,
+      );
+      await program.parseAsync(['schedule', 'import', '--room', 'R9', '--file', ics, '--data-dir', dir], {
+        from: 'user',
+      });
+      expect(JSON.parse(out.join(''))).toMatchObject({ room: 'R9', periods: 1 });
+      const bad = join(dir, 'bad.csv');
+      writeFileSync(bad, 'date,start,end\n2026-13-40,10:00,11:00\n');
+      await expect(
+        program.parseAsync(['schedule', 'import', '--room', 'R9', '--file', bad, '--data-dir', dir], {
+          from: 'user',
+        }),
+      ).rejects.toMatchObject({ exitCode: 2 });
+      expect(errors.join('')).toMatch(/CSV line 2/);
+    } finally {
+      spy.mockRestore();
       rmSync(dir, { recursive: true, force: true });
     }
   });

@@ -3,9 +3,10 @@
 // (the running hub reads due periods from the store on every pass).
 import { readFile } from 'node:fs/promises';
 import { extname } from 'node:path';
-import { databaseFile } from '../config.js';
+import { type Command, Option } from 'commander';
+import { DEFAULTS, databaseFile } from '../config.js';
 import { SqliteDb } from '../store/sqlite.js';
-import type { ScheduleFormat } from './parse.js';
+import { type ScheduleFormat, ScheduleParseError } from './parse.js';
 import { importSchedule } from './store.js';
 
 export interface ScheduleImportOptions {
@@ -34,4 +35,43 @@ export async function importScheduleFile(
   } finally {
     await db.close();
   }
+}
+
+/**
+ * Adds `schedule import` to the hub's CLI; main.ts calls this once before parsing. Prints the import
+ * result as one JSON line; a bad file exits 2 with the parse error (line or event named).
+ */
+export function registerScheduleCommand(program: Command): void {
+  const schedule = program.command('schedule').description("manage rooms' class timetables");
+  schedule
+    .command('import')
+    .description(
+      "replace a room's timetable with an iCalendar (.ics) or CSV file; prints {room, periods, first, last}",
+    )
+    .requiredOption('--room <room>', 'room id')
+    .requiredOption('--file <file>', 'timetable file (.ics or .csv)')
+    .addOption(
+      new Option('--format <format>', 'file format (default: from the extension)').choices(['ics', 'csv']),
+    )
+    .addOption(
+      new Option('--data-dir <dir>', 'directory of the database')
+        .env('CLASSROOM_HUB_DATA_DIR')
+        .default(DEFAULTS.dataDir),
+    )
+    .action(async (o: { room: string; file: string; format?: ScheduleFormat; dataDir: string }) => {
+      try {
+        const res = await importScheduleFile({
+          dataDir: o.dataDir,
+          room: o.room,
+          file: o.file,
+          format: o.format,
+        });
+        process.stdout.write(`${JSON.stringify(res)}\n`);
+      } catch (err) {
+        if (err instanceof ScheduleParseError || (err as NodeJS.ErrnoException).code === 'ENOENT') {
+          program.error(`classroom-hub: ${(err as Error).message}`, { exitCode: 2 });
+        }
+        throw err;
+      }
+    });
 }

@@ -81,7 +81,10 @@ function weekday(v: string, where: string): number {
 /** "08:00" on the local calendar day of `day` (local time zone of the hub). */
 function atTime(day: Date, hhmm: string, where: string): number {
   const m = /^(\d{1,2}):(\d{2})$/.exec(hhmm.trim());
-  if (!m) throw new ScheduleParseError(`${where}: time must be HH:MM, got "${hhmm}"`);
+  const h = Number(m?.[1]);
+  const min = Number(m?.[2]);
+  if (!m || min > 59 || h > 24 || (h === 24 && min > 0))
+    throw new ScheduleParseError(`${where}: time must be HH:MM, got "${hhmm}"`);
   const d = new Date(day);
   d.setHours(Number(m[1]), Number(m[2]), 0, 0);
   return d.getTime();
@@ -90,7 +93,12 @@ function atTime(day: Date, hhmm: string, where: string): number {
 function localDay(ymd: string, where: string): Date {
   const m = /^(\d{4})-(\d{2})-(\d{2})$/.exec(ymd.trim());
   if (!m) throw new ScheduleParseError(`${where}: date must be YYYY-MM-DD, got "${ymd}"`);
-  return new Date(Number(m[1]), Number(m[2]) - 1, Number(m[3]));
+  const d = new Date(Number(m[1]), Number(m[2]) - 1, Number(m[3]));
+  // Date() rolls 2026-13-40 over into 2027; a timetable with such a date is a typo, not a class.
+  if (d.getMonth() !== Number(m[2]) - 1 || d.getDate() !== Number(m[3])) {
+    throw new ScheduleParseError(`${where}: no such date "${ymd}"`);
+  }
+  return d;
 }
 
 /**
