@@ -109,7 +109,7 @@ describe('fleet against a real hub', () => {
       fleet.config.disconnectsPerMin = 0;
       fleet.config.malformedRate = 0;
       await fleet.waitAllOnline(30_000);
-      const health = await (await fetch(`${api.api}/api/health`)).json();
+      const health = (await (await fetch(`${api.api}/api/health`)).json()) as { status: string };
       expect(health.status).toBe('ok');
       await waitFor(() => fleet.pendingRecords() <= 2 * fleet.agents.length, 'outboxes drained', 20_000);
       fleet.config.windowS = 3600; // no new windows: let the last ones drain fully

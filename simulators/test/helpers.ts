@@ -16,13 +16,13 @@ export async function waitFor<T>(
   what: string,
   timeoutMs: number,
   periodMs = 250,
-): Promise<T> {
+): Promise<NonNullable<T>> {
   const deadline = Date.now() + timeoutMs;
   let last: unknown;
   for (;;) {
     try {
       const v = await fn();
-      if (v) return v;
+      if (v) return v as NonNullable<T>;
       last = v;
     } catch (err) {
       last = err;

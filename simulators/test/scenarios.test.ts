@@ -64,7 +64,9 @@ async function runScenario(name: ScenarioName): Promise<Outcome> {
     windowS: 2,
     telemetryIntervalS: 2,
     // A stale window well above a loaded CI machine's stalls, well below the 12 s unplug.
-    thresholds: { blackMinS: 2, frozenMinS: 2, silenceMinS: 2, sourceStaleS: 5 },
+    thresholds: { blackMinS: 2, frozenMinS: 2, silenceMinS: 2, sourceStaleS: 8 },
+    // Seven rooms side by side on a small CI machine: keep each camera cheap to encode and decode.
+    media: { width: 160, height: 120, fps: 8 },
   });
   runners.push(runner);
   await runner.start();

@@ -17,7 +17,14 @@ export interface MediaPlan {
   silent: Span[];
 }
 
-export const DEFAULT_MEDIA = { width: 320, height: 240, fps: 10, sampleRate: 16000 } as const;
+export interface MediaFormat {
+  width: number;
+  height: number;
+  fps: number;
+  sampleRate: number;
+}
+
+export const DEFAULT_MEDIA: Readonly<MediaFormat> = { width: 320, height: 240, fps: 10, sampleRate: 16000 };
 
 export interface MediaContext {
   log: Logger;

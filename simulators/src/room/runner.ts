@@ -6,7 +6,7 @@ import { dirname, join } from 'node:path';
 import type { Room, Thresholds } from '@classroom/protocol';
 import type { Logger } from 'pino';
 import { provisionAgent } from '../fleet/provision.js';
-import { DEFAULT_MEDIA, SyntheticMedia } from '../media/generator.js';
+import { DEFAULT_MEDIA, type MediaFormat, SyntheticMedia } from '../media/generator.js';
 import { spawnTethered, stopGroup } from '../proc.js';
 import { FlakyProxy } from '../proxy.js';
 import type { HubTarget } from './hub-client.js';
@@ -39,6 +39,8 @@ export interface RoomOptions {
   windowS: number;
   telemetryIntervalS: number;
   thresholds: Thresholds;
+  /** Picture size, frame rate and sample rate of the synthetic devices (default DEFAULT_MEDIA). */
+  media?: Partial<MediaFormat>;
 }
 
 /**
@@ -82,6 +84,7 @@ export class RoomRunner {
         cameraPort,
         micPort,
         ...DEFAULT_MEDIA,
+        ...o.media,
         black: sc.black,
         frozen: sc.frozen,
         silent: sc.silent,
