@@ -1,3 +1,4 @@
+import { execFile } from 'node:child_process';
 import { statfs } from 'node:fs/promises';
 import { uptime } from 'node:os';
 import type { Telemetry as TelemetryMsg } from '@classroom/protocol';
@@ -104,8 +105,9 @@ export class TelemetryReporter {
     return msg;
   }
 
+  /** SNTP against ntpServer when configured, else the offset chrony reports, else null. */
   private async clockOffset(): Promise<number | null> {
-    if (!this.ctx.ntpServer) return null;
+    if (!this.ctx.ntpServer) return chronyOffsetMs();
     try {
       return Math.round(await queryNtpOffset(this.ctx.ntpServer, { now: () => this.ctx.clock.now() }));
     } catch (err) {
@@ -145,4 +147,25 @@ export class TelemetryReporter {
       this.skewed = skewed;
     }
   }
+}
+
+/**
+ * Parses `chronyc -c tracking` (CSV). Field 5 is "System time": how far the system clock is from
+ * NTP time in seconds, positive when the clock is fast. Our offset is the other way round
+ * (positive = the reference is ahead), as in the SNTP query.
+ */
+export function parseChronyTracking(csv: string): number | null {
+  const fields = csv.trim().split(',');
+  const systemTime = Number(fields[4]);
+  if (fields.length < 6 || !Number.isFinite(systemTime)) return null;
+  return Math.round(-systemTime * 1000);
+}
+
+/** The system's own time-sync status via chrony, when it runs; null otherwise. */
+function chronyOffsetMs(): Promise<number | null> {
+  return new Promise((resolve) => {
+    execFile('chronyc', ['-c', 'tracking'], { timeout: 2000 }, (err, stdout) => {
+      resolve(err ? null : parseChronyTracking(stdout));
+    });
+  });
 }
