@@ -106,6 +106,7 @@ export class FleetAgent {
       await client
         .publishAsync(topics.state(this.id.agent), this.json({ state: 'offline' }), { qos: 1, retain: true })
         .catch((err: Error) => this.hooks.error(this, err));
+      this.hooks.stopped(this);
     }
     this.connected = false;
     await client.endAsync().catch((err: Error) => this.hooks.error(this, err));

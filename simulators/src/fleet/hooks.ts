@@ -60,6 +60,8 @@ export interface FleetHooks {
   dirty(): void;
   connected(agent: import('./agent.js').FleetAgent): void;
   disconnected(agent: import('./agent.js').FleetAgent, wasConnected: boolean): void;
+  /** A connected agent stopped cleanly (retained offline). */
+  stopped(agent: import('./agent.js').FleetAgent): void;
   error(agent: import('./agent.js').FleetAgent, err: Error): void;
   badInbound(agent: import('./agent.js').FleetAgent, leaf: string, reason: string): void;
   malformed(agent: import('./agent.js').FleetAgent): void;
