@@ -49,17 +49,31 @@ export interface Bus {
 
 /** Wraps a Node EventEmitter as a typed bus; a listener that throws is logged, never propagated to the emitter. */
 export function createBus(emitter: EventEmitter, log: Logger): Bus {
+  // off() must remove the wrapper that on() registered, not the caller's function.
+  const wrappers = new WeakMap<object, Map<string, (payload: unknown) => void>>();
   return {
     on: (event, listener) => {
-      emitter.on(event, (payload) => {
+      const wrapped = (payload: unknown): void => {
         try {
-          listener(payload);
+          listener(payload as never);
         } catch (err) {
           log.error({ err, event }, 'bus listener failed');
         }
-      });
+      };
+      let byEvent = wrappers.get(listener);
+      if (!byEvent) {
+        byEvent = new Map();
+        wrappers.set(listener, byEvent);
+      }
+      byEvent.set(event, wrapped);
+      emitter.on(event, wrapped);
     },
-    off: (event, listener) => emitter.off(event, listener as (p: unknown) => void),
+    off: (event, listener) => {
+      const wrapped = wrappers.get(listener)?.get(event);
+      if (!wrapped) return;
+      wrappers.get(listener)?.delete(event);
+      emitter.off(event, wrapped);
+    },
     emit: (event, payload) => {
       emitter.emit(event, payload);
     },
