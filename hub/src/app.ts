@@ -181,7 +181,9 @@ export async function startHub(options: HubOptions = {}): Promise<RunningHub> {
     const httpAddr = http.server.address();
     const httpPort = typeof httpAddr === 'object' && httpAddr ? httpAddr.port : config.httpPort;
     const mqttPort = await broker.listen(config.host, config.mqttPort);
-    log.info(
+    // Lifecycle lines are part of the contract (DESIGN.md: hub.listening), so they print at any log level.
+    const lifecycle = log.child({}, { level: 'info' });
+    lifecycle.info(
       { event: 'hub.listening', host: config.host, mqttPort, httpPort, dataDir: config.dataDir },
       `hub listening: mqtt://${config.host}:${mqttPort} http://${config.host}:${httpPort}`,
     );
@@ -189,7 +191,7 @@ export async function startHub(options: HubOptions = {}): Promise<RunningHub> {
     let stopping: Promise<void> | null = null;
     const stop = () => {
       stopping ??= (async () => {
-        log.info({ event: 'hub.stopping' }, 'hub stopping');
+        lifecycle.info({ event: 'hub.stopping' }, 'hub stopping');
         await broker.stopAccepting();
         for (const m of [...started].reverse()) {
           await m.stop().catch((err) => log.error({ err, module: m.name }, 'module stop failed'));
@@ -203,7 +205,7 @@ export async function startHub(options: HubOptions = {}): Promise<RunningHub> {
         await http.close();
         await deadLetters.stop();
         await db.close();
-        log.info({ event: 'hub.stopped' }, 'hub stopped');
+        lifecycle.info({ event: 'hub.stopped' }, 'hub stopped');
       })();
       return stopping;
     };
