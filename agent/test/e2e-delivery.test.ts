@@ -1,5 +1,5 @@
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { removeDir, tempDir } from './helpers/agent.js';
+import { removeDir, tempDir, testAgent, testConfig } from './helpers/agent.js';
 import { freePort, waitFor } from './helpers/broker.js';
 import {
   addAgent,
@@ -114,5 +114,43 @@ describe('end to end: classroom-hub + classroom-agent on a UDP test stream', () 
     const have = new Set([...seqs, ...pending]);
     for (let s = 1; s <= lastSeq; s++) expect(have.has(s), `seq ${s} missing`).toBe(true);
     expect(Math.max(...seqs)).toBeLessThanOrEqual(lastSeq);
+  });
+
+  it('the outbox bound: old windows dropped while the hub is unreachable, the drop event stored by the hub', async () => {
+    const password = await addAgent(hubDir, 'box-1', 'A101');
+    const dir = tempDir('e2e-bound-');
+    try {
+      const dead = await freePort();
+      const extra = { outbox: { maxRecords: 100 } };
+      const offline = testAgent(testConfig(dir, `mqtt://127.0.0.1:${dead}`, extra));
+      await offline.app.start();
+      offline.monitors.get('cam')!.emitWindows(150);
+      await waitFor(() => offline.app.status().outbox.lastSeq >= 151, 'appended');
+      await offline.app.stop();
+      // Same box, now pointed at the hub: the outbox (and its drop event) survived the restart.
+      const cfg = testConfig(dir, `mqtt://127.0.0.1:${mqttPort}`, extra);
+      cfg.broker.password = password;
+      const online = testAgent(cfg);
+      await online.app.start();
+      try {
+        await waitFor(() => online.app.status().outbox.records === 0, 'all acked by the hub', 45_000);
+        const recs = await hubRecords(hub!, 'box-1');
+        const drops = recs.filter((r) => r.record.type === 'outbox.dropped');
+        expect(drops).toHaveLength(1);
+        const { fromSeq, toSeq, count } = (
+          drops[0]!.record as unknown as { detail: { fromSeq: number; toSeq: number; count: number } }
+        ).detail;
+        expect(count).toBe(toSeq - fromSeq + 1);
+        const seqs = new Set(recs.map((r) => r.record.seq));
+        const last = Math.max(...seqs);
+        for (let q = 1; q <= last; q++)
+          expect(seqs.has(q) || (q >= fromSeq && q <= toSeq), `seq ${q}`).toBe(true);
+        expect(seqs.size + count).toBe(last);
+      } finally {
+        await online.app.stop();
+      }
+    } finally {
+      removeDir(dir);
+    }
   });
 });
