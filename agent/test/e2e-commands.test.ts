@@ -127,6 +127,12 @@ describe('end to end: commands through the hub to an agent on a UDP camera', () 
     await waitFor(async () => (await view('box-cmd')).availability === 'sleeping', 'sleeping');
     expect(await command('wake')).toMatchObject({ status: 'ok' });
     await waitFor(async () => (await view('box-cmd')).availability === 'online', 'online after wake');
+    // wake restarted the monitor: it decodes frames again
+    await waitFor(
+      async () => (await command('snapshot', { source: 'cam' })).status === 'ok',
+      'snapshot after wake',
+      40_000,
+    );
   });
 
   it('without ffmpeg the agent still reports telemetry, and birth says why the source cannot run', async () => {
