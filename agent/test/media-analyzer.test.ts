@@ -185,9 +185,9 @@ describe('inputs, plans, defaults and backoff', () => {
       'keyframes',
     );
     expect(cam.args.join(' ')).toMatch(/-skip_frame nokey -threads 1 .*-i rtsp:\/\/x/);
-    expect(cam.args.join(' ')).toMatch(/scale=w=256.*blackdetect=d=0:pic_th=0.98:pix_th=0.1/);
+    expect(cam.args.join(' ')).toMatch(/scale=w=128.*blackdetect=d=0:pic_th=0.98:pix_th=0.1/);
     expect(cam.args.join(' ')).toMatch(/silencedetect=mono=1:n=-50dB/);
-    expect(cam).toMatchObject({ video: true, audio: true, channels: 2, videoStream: 0, audioStream: 1 });
+    expect(cam).toMatchObject({ video: true, audio: true, channels: 2, videoStream: 0, audioStream: null });
     const low = buildPlan(
       { id: 'c', kind: 'camera', input: 'x.ts' },
       { codec: 'h264', width: 640 },
@@ -205,7 +205,7 @@ describe('inputs, plans, defaults and backoff', () => {
     );
     expect(mic).toMatchObject({ video: false, audio: true, videoStream: null, audioStream: 0 });
     expect(mic.args).not.toContain('-skip_frame');
-    expect(mic.args.join(' ')).toMatch(/asetnsamples=n=1600/);
+    expect(mic.args.join(' ')).toMatch(/aresample=16000,asetnsamples=n=8000/);
     expect(planKey(t)).not.toBe(planKey({ ...t, silenceDb: -40 }));
     expect(planKey(t)).toBe(planKey({ ...t, blackMinS: 9 }));
   });

@@ -1,5 +1,6 @@
 import type { AudioWindow, EventType, Thresholds, VideoWindow } from '@classroom/protocol';
 import { type MetaFrame, type PacketLine, parseDb, type SilenceEdge } from './parse.js';
+import { AUDIO_BLOCK_S } from './pipeline.js';
 import type { CaptureWindow, SourceEvent } from './types.js';
 
 type Emit = (r: SourceEvent) => void;
@@ -38,7 +39,6 @@ const emptyAcc = (): Acc => ({
   loudN: 0,
 });
 
-const AUDIO_BLOCK_S = 0.1;
 const round = (v: number, d = 3): number => Math.round(v * 10 ** d) / 10 ** d;
 const clampDb = (v: number): number | null =>
   Number.isFinite(v) ? round(Math.max(-200, Math.min(200, v)), 2) : null;
@@ -185,7 +185,7 @@ export class Analyzer {
     }
   }
 
-  /** One 100 ms audio block: per-channel and overall levels, momentary loudness. */
+  /** One audio block (AUDIO_BLOCK_S): per-channel and overall levels, momentary loudness. */
   audioFrame(f: MetaFrame, now: number): void {
     const t = this.thresholds();
     const k = f.keys;

@@ -3,7 +3,8 @@ import type { Thresholds } from '@classroom/protocol';
 /**
  * Defaults for every detection threshold (issue 4: "configurable, with sane defaults").
  * - black: blackdetect's own defaults (98 % of pixels at or below 10 % luma) held for 2 s;
- * - frozen: freezedetect's -60 dB noise tolerance held for 10 s, because an empty classroom is
+ * - frozen: a -50 dB (0.3 %) mean difference between analysed frames held for 10 s (freezedetect's
+ *   -60 dB suits raw video; re-encoded keyframes of a still picture differ by ~0.1 %), because an empty classroom is
  *   legitimately still for a few seconds but a live camera always has some sensor noise;
  * - silence: the loudest channel below -50 dBFS RMS for 10 s (a quiet room sits around -60..-45);
  * - stale: 10 s without any packet from ffmpeg (issue 4, supervision).
@@ -12,7 +13,7 @@ export const DEFAULT_THRESHOLDS: Required<Thresholds> = {
   blackPixelRatio: 0.98,
   blackLuma: 0.1,
   blackMinS: 2,
-  frozenNoiseDb: -60,
+  frozenNoiseDb: -50,
   frozenMinS: 10,
   silenceDb: -50,
   silenceMinS: 10,

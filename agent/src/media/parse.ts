@@ -59,8 +59,9 @@ export function parseLogLine(line: string): LogLine | null {
 
 /**
  * Groups `metadata=print` output into frames. A print block is written in one go by the filter,
- * and the monitor puts a second print filter (the "end marker") right after the first, so a block
- * is complete as soon as the marker instance prints its own header: no wait for the next frame.
+ * and the monitor puts a second print filter (the "end marker", printing one key) after the first,
+ * so a frame is complete as soon as the marker prints its key line: no wait for the next frame.
+ * The marker's key joins the frame. A frame without the marker's key is flushed by the next header.
  */
 export class MetaAssembler {
   private cur: MetaFrame | null = null;
@@ -73,22 +74,20 @@ export class MetaAssembler {
 
   /** Returns true when the line belonged to this assembler. */
   push(l: LogLine): boolean {
-    if (l.ctx === this.instance) {
-      const head = FRAME_HEAD.exec(l.text);
-      if (head) {
+    const own = l.ctx === this.instance;
+    if (!own && l.ctx !== this.endMarker) return false;
+    if (FRAME_HEAD.test(l.text)) {
+      if (own) {
         this.flush();
+        const head = FRAME_HEAD.exec(l.text)!;
         this.cur = { instance: this.instance, pts: Number(head[1]), keys: new Map() };
-        return true;
       }
-      const eq = l.text.indexOf('=');
-      if (eq > 0 && this.cur) this.cur.keys.set(l.text.slice(0, eq), l.text.slice(eq + 1).trim());
       return true;
     }
-    if (l.ctx === this.endMarker) {
-      if (FRAME_HEAD.test(l.text)) this.flush();
-      return true;
-    }
-    return false;
+    const eq = l.text.indexOf('=');
+    if (eq > 0 && this.cur) this.cur.keys.set(l.text.slice(0, eq), l.text.slice(eq + 1).trim());
+    if (!own) this.flush();
+    return true;
   }
 
   flush(): void {

@@ -1,0 +1,206 @@
+// Cost and detection latency of the agent's source monitor (issue 4).
+//
+// A synthetic H.264+AAC camera (ffmpeg, lavfi test pattern with sensor-like noise, libx264
+// ultrafast, GOP 1 s, 2 Mb/s at 720p and 4 Mb/s at 1080p) is
+// streamed in real time over UDP, through the tee muxer to two ports with the same media:
+// - the agent's monitor (built code, agent/dist/media) on port A, as the agent runs it;
+// - a naive full-decode analysis on port B: one ffmpeg decoding every frame at full size with
+//   blackdetect, freezedetect, silencedetect and ebur128 (the baseline of the issue).
+// CPU = utime+stime from /proc: for the agent, this node process (process.cpuUsage) plus every
+// ffmpeg its monitor ran; for the naive one, its ffmpeg. The generator is the camera: not counted.
+// The stream carries black, frozen and silent periods; latency = event arrival - fault onset.
+//
+// BENCH_MEDIA_S (default 60) sets the length of each run; BENCH_MEDIA_PROFILES=720p25,1080p30.
+import { spawn } from 'node:child_process';
+import { createSocket } from 'node:dgram';
+import { readdirSync, readFileSync } from 'node:fs';
+import pino from 'pino';
+
+const { createSourceMonitor, withDefaults } = await import(
+  new URL('../agent/dist/media/index.js', import.meta.url).href
+);
+const { locateFfmpeg } = await import(new URL('../agent/dist/ffmpeg/locate.js', import.meta.url).href);
+
+const D = Number(process.env.BENCH_MEDIA_S ?? 60);
+const PROFILES = (process.env.BENCH_MEDIA_PROFILES ?? '720p25,1080p30').split(',');
+const TCK = 100; // Linux USER_HZ
+const tools = locateFfmpeg();
+
+// Fault timeline as fractions of D; min durations scale down for short runs.
+const minS = { black: 2, frozen: Math.min(10, Math.round(D / 8)), silence: Math.min(10, Math.round(D / 8)) };
+const faults = {
+  black: [0.08 * D + 0.5, 0.08 * D + 0.5 + minS.black + 3],
+  frozen: [0.35 * D + 0.5, 0.35 * D + 0.5 + minS.frozen + 4],
+  silence: [0.7 * D + 0.5, 0.7 * D + 0.5 + minS.silence + 4],
+};
+
+const freeUdpPort = async () => {
+  const s = createSocket('udp4');
+  await new Promise((r) => s.bind(0, '127.0.0.1', r));
+  const { port } = s.address();
+  await new Promise((r) => s.close(r));
+  return port;
+};
+
+/** utime+stime in seconds of every process whose command line matches. */
+function cpuOf(match) {
+  const out = new Map();
+  for (const pid of readdirSync('/proc')) {
+    if (!/^\d+$/.test(pid)) continue;
+    try {
+      const cmd = readFileSync(`/proc/${pid}/cmdline`, 'utf8');
+      if (!match(cmd)) continue;
+      const stat = readFileSync(`/proc/${pid}/stat`, 'utf8');
+      const f = stat.slice(stat.lastIndexOf(')') + 2).split(' ');
+      out.set(pid, (Number(f[11]) + Number(f[12])) / TCK);
+    } catch {
+      /* process ended between readdir and read */
+    }
+  }
+  return out;
+}
+
+function generator(profile, ports) {
+  const [, h, fps] = /^(\d+)p(\d+)$/.exec(profile).map(Number);
+  const w = Math.round((h * 16) / 9);
+  const [b0, b1] = faults.black;
+  const [f0, f1] = faults.frozen;
+  const [s0, s1] = faults.silence;
+  const v =
+    `testsrc2=s=${w}x${h}:r=${fps},noise=alls=6:allf=t,drawbox=enable='between(t,${b0},${b1})':c=black:t=fill,` +
+    `split[a][b];[a][b]freezeframes=first=${Math.round(f0 * fps)}:last=${Math.round(f1 * fps)}:replace=${Math.round(f0 * fps)}`;
+  const a = `sine=f=440:r=48000,volume=enable='between(t,${s0},${s1})':volume=0,pan=stereo|c0=c0|c1=0.5*c0`;
+  const tee = ports.map((p) => `[f=mpegts]udp://127.0.0.1:${p}?pkt_size=1316`).join('|');
+  const args = [
+    '-hide_banner',
+    '-nostdin',
+    '-loglevel',
+    'error',
+    '-re',
+    '-f',
+    'lavfi',
+    '-i',
+    v,
+    '-f',
+    'lavfi',
+  ];
+  args.push(
+    '-i',
+    a,
+    '-t',
+    String(D + 3),
+    '-map',
+    '0:v',
+    '-map',
+    '1:a',
+    '-c:v',
+    'libx264',
+    '-preset',
+    'ultrafast',
+  );
+  args.push('-tune', 'zerolatency', '-g', String(fps), '-sc_threshold', '0', '-b:v', h >= 1080 ? '4M' : '2M');
+  args.push('-pix_fmt', 'yuv420p', '-c:a', 'aac', '-b:a', '96k', '-f', 'tee', tee);
+  return spawn(tools.ffmpeg.path, args, { stdio: ['ignore', 'ignore', 'inherit'] });
+}
+
+function naive(port) {
+  const url = `udp://127.0.0.1:${port}?timeout=10000000&overrun_nonfatal=1&fifo_size=100000`;
+  const graph = '[0:v:0]blackdetect=d=2,freezedetect=d=10[v];[0:a:0]silencedetect=n=-50dB:d=10,ebur128[a]';
+  const args = ['-hide_banner', '-nostdin', '-nostats', '-f', 'mpegts', '-i', url, '-filter_complex', graph];
+  args.push('-map', '[v]', '-map', '[a]', '-f', 'null', '-');
+  return spawn(tools.ffmpeg.path, args, { stdio: ['ignore', 'ignore', 'ignore'] });
+}
+
+async function runProfile(profile) {
+  const [pa, pb] = [await freeUdpPort(), await freeUdpPort()];
+  const events = [];
+  const settings = {
+    windowS: Number(process.env.BENCH_WINDOW_S ?? 10),
+    thresholds: withDefaults({ blackMinS: minS.black, frozenMinS: minS.frozen, silenceMinS: minS.silence }),
+  };
+  const mon = createSourceMonitor(
+    { id: 'cam', kind: 'camera', input: `udp://127.0.0.1:${pa}` },
+    {
+      log: pino({ level: process.env.BENCH_LOG ?? 'warn' }),
+      clock: { now: () => Date.now() },
+      ffmpeg: tools,
+      settings: () => settings,
+      onRecord: (r) => {
+        if (r.kind === 'event') events.push({ ...r, arrived: Date.now() });
+        else if (process.env.BENCH_LOG) console.error(JSON.stringify(r.video), JSON.stringify(r.audio));
+      },
+    },
+  );
+  const base = naive(pb);
+  await mon.start();
+  // Let both receivers bind before the camera starts.
+  await new Promise((r) => setTimeout(r, 500));
+  const cpu0 = process.cpuUsage();
+  const g0 = Date.now();
+  const gen = generator(profile, [pa, pb]);
+  // Sample every second: a restarted ffmpeg's CPU must not be lost with its process.
+  const agentFf = new Map();
+  const isAgent = (c) => c.includes('metadata@cvm') && c.includes(`:${pa}?`);
+  // The sampler runs in this process: its own CPU is measured and taken out of the agent's.
+  let samplerCpu = 0;
+  const sample = () => {
+    const c0 = process.cpuUsage();
+    for (const [pid, s] of cpuOf(isAgent)) agentFf.set(pid, s);
+    const c = process.cpuUsage(c0);
+    samplerCpu += (c.user + c.system) / 1e6;
+  };
+  const sampler = setInterval(sample, 1000);
+  await new Promise((r) => setTimeout(r, D * 1000));
+  clearInterval(sampler);
+  sample();
+  const naiveCpu = [...cpuOf((c) => c.includes(`:${pb}?`) && c.includes('blackdetect=d=2')).values()].reduce(
+    (a, b) => a + b,
+    0,
+  );
+  const cpu = process.cpuUsage(cpu0);
+  const nodeCpu = (cpu.user + cpu.system) / 1e6 - samplerCpu;
+  const ffCpu = [...agentFf.values()].reduce((a, b) => a + b, 0);
+  await mon.stop();
+  base.kill('SIGKILL');
+  gen.kill('SIGKILL');
+  const latency = {};
+  for (const [name, type] of [
+    ['black', 'video.black.start'],
+    ['frozen', 'video.frozen.start'],
+    ['silence', 'audio.silence.start'],
+  ]) {
+    const e = events.find((x) => x.type === type);
+    latency[name] = e ? (e.arrived - (g0 + faults[name][0] * 1000)) / 1000 : null;
+  }
+  return { profile, nodeCpu, ffCpu, naiveCpu, latency, events: events.map((e) => e.type) };
+}
+
+const results = [];
+for (const p of PROFILES) results.push(await runProfile(p));
+
+console.log(`### Source monitor CPU, ${D} s of UDP H.264+AAC per profile (2-core VM, shared and loaded)\n`);
+console.log(
+  '| profile | agent node s | agent ffmpeg s | agent total s | % of one core | naive full decode s | ratio |',
+);
+console.log('|---|---|---|---|---|---|---|');
+for (const r of results) {
+  const total = r.nodeCpu + r.ffCpu;
+  console.log(
+    `| ${r.profile} | ${r.nodeCpu.toFixed(2)} | ${r.ffCpu.toFixed(2)} | ${total.toFixed(2)} | ${((100 * total) / D).toFixed(1)} % | ${r.naiveCpu.toFixed(2)} | ${(total / r.naiveCpu).toFixed(3)}× |`,
+  );
+}
+console.log(
+  '\n### Detection latency after fault onset (event arrival − onset; target ≤ min duration + 3 s)\n',
+);
+console.log('| profile | fault | min duration s | latency s | target s | met |');
+console.log('|---|---|---|---|---|---|');
+for (const r of results) {
+  for (const name of ['black', 'frozen', 'silence']) {
+    const l = r.latency[name];
+    const target = minS[name] + 3;
+    console.log(
+      `| ${r.profile} | ${name} | ${minS[name]} | ${l === null ? 'not detected' : l.toFixed(1)} | ${target} | ${l !== null && l <= target ? 'yes' : 'no'} |`,
+    );
+  }
+}
+console.log(`\nEvents seen: ${results.map((r) => `${r.profile}: ${r.events.join(', ')}`).join('; ')}`);
