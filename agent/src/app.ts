@@ -49,6 +49,8 @@ export interface AppOptions {
 
 export interface AgentStatus {
   connected: boolean;
+  /** The last connection error (refused, bad credentials, TLS), null once connected. */
+  brokerError: string | null;
   session: number;
   sleeping: boolean;
   configVersion: number;
@@ -200,6 +202,7 @@ export class AgentApp {
   status(): AgentStatus {
     return {
       connected: this.connection.isConnected(),
+      brokerError: this.connection.status().lastError,
       session: this.connection.currentSession(),
       sleeping: this.sleeping,
       configVersion: this.settings.configVersion(),
@@ -233,6 +236,7 @@ export class AgentApp {
     await this.publishState();
     await this.publishBirth(session);
     this.sender.onConnected(session);
+    this.telemetry.soon();
   }
 
   private publishState(): Promise<void> {

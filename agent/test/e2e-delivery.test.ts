@@ -153,4 +153,20 @@ describe('end to end: classroom-hub + classroom-agent on a UDP test stream', () 
       removeDir(dir);
     }
   });
+
+  it('wrong credentials: refused by the hub, reported in status, retried with backoff', async () => {
+    const dir = tempDir('e2e-badpw-');
+    const cfg = testConfig(dir, `mqtt://127.0.0.1:${mqttPort}`);
+    cfg.broker.password = 'not-the-password';
+    const a = testAgent(cfg);
+    try {
+      await a.app.start();
+      await waitFor(() => a.app.status().brokerError, 'a connection error', 30_000);
+      expect(a.app.status().connected).toBe(false);
+      expect(a.app.status().brokerError).toMatch(/not authorized|bad user ?name or password/i);
+    } finally {
+      await a.app.stop();
+      removeDir(dir);
+    }
+  });
 });

@@ -49,6 +49,13 @@ export class TelemetryReporter {
     this.timer = null;
   }
 
+  /** After a (re)connect: report within a second instead of up to a whole interval later. */
+  soon(): void {
+    if (!this.running) return;
+    if (this.timer) clearTimeout(this.timer);
+    this.schedule(1000);
+  }
+
   /** Called after set-config changed telemetryIntervalS. */
   reschedule(): void {
     if (!this.running) return;
