@@ -183,16 +183,19 @@ export class AgentApp {
 
   /** SIGTERM path: `offline` goes out before the clean disconnect (DESIGN: state). */
   async stop(): Promise<void> {
+    // Safe after a failed or missing start(): every part may be absent.
     this.telemetry?.stop();
-    await this.sources.stop();
+    await this.sources?.stop();
     await this.outbox?.stop();
-    const payload = JSON.stringify({
-      v: 1,
-      state: 'offline',
-      session: this.connection.currentSession(),
-      ts: this.clock.now(),
-    });
-    await this.connection?.stop({ topic: topics.state(this.agent), payload });
+    if (this.connection) {
+      const payload = JSON.stringify({
+        v: 1,
+        state: 'offline',
+        session: this.connection.currentSession(),
+        ts: this.clock.now(),
+      });
+      await this.connection.stop({ topic: topics.state(this.agent), payload });
+    }
     this.sender?.stop();
     await this.db?.close();
     this.db = null;
