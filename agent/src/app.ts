@@ -289,10 +289,14 @@ export class AgentApp {
     await this.publishBirth(this.connection.currentSession());
   }
 
-  private async applySettings(settings: AgentSettings, version: number | undefined): Promise<number> {
+  private async applySettings(
+    settings: AgentSettings,
+    version: number | undefined,
+    mode: 'merge' | 'replace' = 'merge',
+  ): Promise<number> {
     const next = version ?? this.settings.configVersion() + 1;
     const before = this.settings.current().telemetryIntervalS;
-    this.settings.apply(settings, next);
+    this.settings.apply(settings, next, mode);
     this.log.info({ configVersion: next, settings }, 'settings applied');
     if (this.settings.current().telemetryIntervalS !== before) this.telemetry.reschedule();
     // Birth carries configVersion and telemetryIntervalS, so the hub learns the change at once.
@@ -331,7 +335,7 @@ export class AgentApp {
   private onConfig(msg: ConfigMessage): void {
     // Retained: it comes again on every connect, so only a newer version is applied.
     if (msg.version <= this.settings.configVersion()) return;
-    this.applySettings(msg.config, msg.version).catch((err: unknown) =>
+    this.applySettings(msg.config, msg.version, 'replace').catch((err: unknown) =>
       this.log.error({ err }, 'applying config failed'),
     );
   }

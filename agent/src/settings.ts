@@ -70,13 +70,20 @@ export class SettingsStore {
     return { windowS: s.windowS, thresholds: s.thresholds };
   }
 
-  /** Applies and persists a validated change. Thresholds merge field by field. */
-  apply(settings: AgentSettings, version: number): void {
-    const next: AgentSettings = {
-      ...this.overlay,
-      ...settings,
-      thresholds: { ...this.overlay.thresholds, ...settings.thresholds },
-    };
+  /**
+   * Applies and persists a validated change. `merge` (set-config) patches the current remote
+   * settings field by field; `replace` (the retained config topic, which carries the hub's whole
+   * desired state) makes them exactly `settings`, so a field the hub dropped returns to the file's value.
+   */
+  apply(settings: AgentSettings, version: number, mode: 'merge' | 'replace' = 'merge'): void {
+    const next: AgentSettings =
+      mode === 'replace'
+        ? settings
+        : {
+            ...this.overlay,
+            ...settings,
+            thresholds: { ...this.overlay.thresholds, ...settings.thresholds },
+          };
     const tmp = `${this.file}.tmp`;
     writeFileSync(tmp, JSON.stringify({ version, settings: next }, null, 2));
     renameSync(tmp, this.file);

@@ -145,6 +145,15 @@ describe('commands (in-process aedes, real MQTT clients, real sqlite)', () => {
     );
     await command('rebirth'); // a barrier: commands and config share the connection in order
     expect(agent.monitors.get('cam')!.ctx.settings().windowS).toBe(20);
+    // The retained config is the hub's whole desired state: a field it no longer sets reverts.
+    await hub.publish(
+      'classroom/v1/box-1/config',
+      { v: 1, version: 4, config: { thresholds: { silenceDb: -40 } } },
+      { retain: true },
+    );
+    await waitFor(() => agent.app.status().configVersion === 4, 'config v4 applied');
+    expect(agent.monitors.get('cam')!.ctx.settings().windowS).toBe(10);
+    expect(agent.monitors.get('cam')!.ctx.settings().thresholds.silenceDb).toBe(-40);
     await hub.publish('classroom/v1/box-1/config', '', { retain: true });
   });
 
