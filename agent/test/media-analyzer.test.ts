@@ -21,7 +21,7 @@ const af = (pts: number, rms: number, m = -30): MetaFrame => ({
     ['lavfi.astats.Overall.Peak_level', Number.isFinite(rms) ? String(rms + 3) : '-inf'],
     ['lavfi.astats.1.RMS_level', Number.isFinite(rms) ? String(rms) : '-inf'],
     ['lavfi.astats.2.RMS_level', '-inf'],
-    ['lavfi.r128.M', String(m)],
+    ['lavfi.r128.S', String(m)],
   ]),
 });
 
@@ -205,7 +205,7 @@ describe('inputs, plans, defaults and backoff', () => {
     );
     expect(mic).toMatchObject({ video: false, audio: true, videoStream: null, audioStream: 0 });
     expect(mic.args).not.toContain('-skip_frame');
-    expect(mic.args.join(' ')).toMatch(/aresample=16000,asetnsamples=n=8000/);
+    expect(mic.args.join(' ')).toMatch(/aresample=16000,asetnsamples=n=16000/);
     expect(planKey(t)).not.toBe(planKey({ ...t, silenceDb: -40 }));
     expect(planKey(t)).toBe(planKey({ ...t, blackMinS: 9 }));
   });

@@ -185,13 +185,13 @@ export class Analyzer {
     }
   }
 
-  /** One audio block (AUDIO_BLOCK_S): per-channel and overall levels, momentary loudness. */
+  /** One audio block (AUDIO_BLOCK_S): per-channel and overall levels, short-term loudness. */
   audioFrame(f: MetaFrame, now: number): void {
     const t = this.thresholds();
     const k = f.keys;
     const rms = parseDb(k.get('lavfi.astats.Overall.RMS_level'));
     const peak = parseDb(k.get('lavfi.astats.Overall.Peak_level'));
-    const m = parseDb(k.get('lavfi.r128.M'));
+    const m = parseDb(k.get('lavfi.r128.S'));
     this.acc.aFrames++;
     if (rms !== undefined) this.acc.powerSum += rms === Number.NEGATIVE_INFINITY ? 0 : 10 ** (rms / 10);
     if (peak !== undefined && peak > this.acc.peak) this.acc.peak = peak;

@@ -25,7 +25,7 @@ const MIN_FRAME_GAP_S = 0.45;
 /** Analysis sample rate of the audio chain. */
 const AUDIO_RATE = 16000;
 /** Seconds of audio per analysed block (one astats reading, one loudness reading). */
-export const AUDIO_BLOCK_S = 0.5;
+export const AUDIO_BLOCK_S = 1;
 
 export interface Plan {
   args: string[];
@@ -88,14 +88,15 @@ export function buildPlan(
   }
   if (audio) {
     // Speech-band analysis at 16 kHz costs a third of 48 kHz and changes levels and loudness by
-    // well under 1 dB; 500 ms blocks keep the stderr lines few (issue 4, cost).
+    // well under 1 dB; 1 s blocks keep the stderr lines few (issue 4, cost). Silence edges come
+    // from silencedetect per sample, so the block length only sets the resolution of the ratio.
     graph.push(
-      `[0:a:0]aresample=${AUDIO_RATE},asetnsamples=n=${AUDIO_RATE / 2}:p=0,` +
-        'astats=metadata=1:reset=1:measure_perchannel=RMS_level+Peak_level:measure_overall=RMS_level+Peak_level,' +
+      `[0:a:0]aresample=${AUDIO_RATE},asetnsamples=n=${AUDIO_RATE * AUDIO_BLOCK_S}:p=0,` +
+        'astats=metadata=1:reset=1:measure_perchannel=RMS_level:measure_overall=RMS_level+Peak_level,' +
         `silencedetect=mono=1:n=${t.silenceDb}dB:d=0.5,${META.audio}=mode=print,` +
-        // ebur128 cuts 100 ms frames: print the momentary loudness of the first of each block.
-        "ebur128=metadata=1:framelog=verbose,aselect='not(mod(n,5))'," +
-        `${META.audioEnd}=mode=print:key=lavfi.r128.M[aout]`,
+        // ebur128 cuts 100 ms frames: print the short-term (3 s) loudness once per block.
+        `ebur128=metadata=1:framelog=verbose,aselect='not(mod(n,${AUDIO_BLOCK_S * 10}))',` +
+        `${META.audioEnd}=mode=print:key=lavfi.r128.S[aout]`,
     );
   }
   const out: string[] = ['-filter_complex', graph.join(';'), '-filter_complex_threads', '1'];
