@@ -7,6 +7,8 @@ import type { FastifyInstance } from 'fastify';
 import pino, { type Logger } from 'pino';
 import { Accounts } from './auth/accounts.js';
 import { EmbeddedBroker } from './broker/embedded.js';
+import { ExternalBroker } from './broker/external.js';
+import type { HubBroker } from './broker/types.js';
 import { databaseFile, resolveConfig } from './config.js';
 import {
   type Clock,
@@ -104,15 +106,25 @@ export async function startHub(options: HubOptions = {}): Promise<RunningHub> {
     });
     const deadLetters = new DeadLetters(db, clock, metrics, log.child({ module: 'deadletter' }));
     let ingest: Ingest | null = null;
-    const broker = new EmbeddedBroker({
-      log: log.child({ module: 'broker' }),
-      clock,
-      db,
-      metrics,
-      accounts,
-      onAgentMessage: (agent, topic, payload) =>
-        ingest ? ingest.handle(agent, topic, payload) : Promise.resolve(),
-    });
+    const onAgentMessage = (agent: string, topic: string, payload: Buffer) =>
+      ingest ? ingest.handle(agent, topic, payload) : Promise.resolve();
+    const broker: HubBroker = config.broker
+      ? new ExternalBroker({
+          url: config.broker,
+          log: log.child({ module: 'broker' }),
+          clock,
+          db,
+          metrics,
+          onAgentMessage,
+        })
+      : new EmbeddedBroker({
+          log: log.child({ module: 'broker' }),
+          clock,
+          db,
+          metrics,
+          accounts,
+          onAgentMessage,
+        });
     metrics.sources.connectedClients = () => broker.connectedClients();
     const ctx: HubContext = {
       log,
@@ -144,7 +156,7 @@ export async function startHub(options: HubOptions = {}): Promise<RunningHub> {
       registry,
       accounts,
       requireAdmin: requireAdmin as never,
-      aedes: () => broker.aedes,
+      broker,
       startedAt,
       syncAccounts,
     });

@@ -47,12 +47,10 @@ export function resolveConfig(input: Partial<HubConfig>): HubConfig {
   if (input.adminToken && input.adminToken.length < 16) {
     throw new ConfigError('--admin-token must be at least 16 characters');
   }
-  // Issue 3 §11: the scale-out modes are not built yet; refuse them clearly rather than ignore them.
-  if (input.broker) {
-    throw new ConfigError(
-      `--broker ${input.broker}: an external broker is not supported yet; omit it to run the embedded broker`,
-    );
+  if (input.broker && !/^(mqtts?|wss?):\/\//.test(input.broker)) {
+    throw new ConfigError(`--broker ${input.broker}: expected an mqtt://, mqtts://, ws:// or wss:// URL`);
   }
+  // Issue 3 §11: PostgreSQL is not built yet; refuse it clearly rather than ignore it.
   if (input.database) {
     throw new ConfigError(`--database: PostgreSQL is not supported yet; omit it to use SQLite in ${dataDir}`);
   }
@@ -62,7 +60,7 @@ export function resolveConfig(input: Partial<HubConfig>): HubConfig {
     mqttPort: port(input.mqttPort, DEFAULTS.mqttPort, 'mqtt port'),
     httpPort: port(input.httpPort, DEFAULTS.httpPort, 'http port'),
     adminToken: input.adminToken || loadOrCreateAdminToken(dataDir),
-    broker: null,
+    broker: input.broker || null,
     database: null,
   };
 }

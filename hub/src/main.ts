@@ -49,7 +49,9 @@ program
     ).env('CLASSROOM_HUB_ADMIN_TOKEN'),
   )
   .addOption(
-    new Option('--broker <url>', 'external MQTT broker (not supported yet)').env('CLASSROOM_HUB_BROKER'),
+    new Option('--broker <url>', 'external MQTT 5 broker (Mosquitto, EMQX) instead of the embedded one').env(
+      'CLASSROOM_HUB_BROKER',
+    ),
   )
   .addOption(
     new Option('--database <url>', 'PostgreSQL URL (not supported yet)').env('CLASSROOM_HUB_DATABASE'),

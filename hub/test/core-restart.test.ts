@@ -1,5 +1,5 @@
 // A restart of the hub on the same data dir: retained messages the hub owns come back, agents known
-// before are `unknown` (with their room) until heard from, and the unsupported scale-out flags fail clearly.
+// before are `unknown` (with their room) until heard from, and the unsupported flags fail clearly.
 import { afterAll, describe, expect, it } from 'vitest';
 import { startHub } from '../src/app.js';
 import { ConfigError, resolveConfig } from '../src/config.js';
@@ -63,8 +63,8 @@ describe('hub restart', () => {
     }
   });
 
-  it('refuses --broker and --database with a clear "not supported yet"', () => {
-    expect(() => resolveConfig({ dataDir: t.dir, broker: 'mqtt://127.0.0.1:1883' })).toThrow(ConfigError);
+  it('refuses a bad --broker URL and --database with a clear "not supported yet"', () => {
+    expect(() => resolveConfig({ dataDir: t.dir, broker: 'http://127.0.0.1:1883' })).toThrow(ConfigError);
     expect(() => resolveConfig({ dataDir: t.dir, database: 'postgres://x' })).toThrow(/not supported yet/);
   });
 });

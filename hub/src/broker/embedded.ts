@@ -2,14 +2,17 @@
 // Authentication and the ACL run as aedes hooks; agent publishes reach ingest through the `published`
 // hook, whose callback is held until ingest is done so that a fast publisher is slowed by its own
 // commits instead of growing the heap.
+import type { IncomingMessage } from 'node:http';
 import { createServer, type Server, type Socket } from 'node:net';
+import type { Duplex } from 'node:stream';
 import { topics } from '@classroom/protocol';
 import { Aedes, type AuthenticateError, type Client, type PublishPacket } from 'aedes';
 import type { Logger } from 'pino';
 import type { Accounts } from '../auth/accounts.js';
 import { canPublish, canSubscribe, type Principal } from '../auth/acl.js';
-import type { Clock, Db, HubMqtt } from '../context.js';
+import type { Clock, Db } from '../context.js';
 import type { CoreMetrics } from '../metrics.js';
+import type { HubBroker } from './types.js';
 
 export interface EmbeddedBrokerDeps {
   log: Logger;
@@ -41,7 +44,7 @@ function authError(message: string, code: 4 | 5): AuthenticateError {
  */
 export const BURST_SAFE_OPTIONS = { concurrency: 0 } as const;
 
-export class EmbeddedBroker implements HubMqtt {
+export class EmbeddedBroker implements HubBroker {
   aedes!: Aedes;
   private tcp: Server | null = null;
   private readonly sockets = new Set<Socket>();
@@ -203,6 +206,10 @@ export class EmbeddedBroker implements HubMqtt {
 
   connectedClients(): number {
     return this.aedes?.connectedClients ?? 0;
+  }
+
+  handleStream(stream: Duplex, req: IncomingMessage): void {
+    this.aedes.handle(stream, req);
   }
 
   /** Disconnects every client and closes the broker. */

@@ -1,11 +1,11 @@
 // Core read API (issue 3 §6): health, agents (and provisioning), rooms, metrics, MQTT over WebSocket.
 import { Room } from '@classroom/protocol';
-import type { Aedes } from 'aedes';
 import type { FastifyInstance } from 'fastify';
 import type { ZodTypeProvider } from 'fastify-type-provider-zod';
 import { createWebSocketStream } from 'ws';
 import { z } from 'zod';
 import { type Accounts, ProvisioningError } from '../auth/accounts.js';
+import type { HubBroker } from '../broker/types.js';
 import type { HubContext } from '../context.js';
 import type { AgentRegistry } from '../registry/registry.js';
 import { VERSION } from '../version.js';
@@ -17,7 +17,7 @@ export interface CoreRouteDeps {
   registry: AgentRegistry;
   accounts: Accounts;
   requireAdmin: (req: never, reply: never) => Promise<void>;
-  aedes: () => Aedes;
+  broker: HubBroker;
   startedAt: number;
   /** Brings agents provisioned by another process (the CLI) into the registry. */
   syncAccounts: () => Promise<void>;
@@ -49,7 +49,7 @@ export function coreRoutes(http: FastifyInstance, d: CoreRouteDeps): void {
       status: 'ok' as const,
       version: VERSION,
       uptimeS: Math.round((d.ctx.clock.now() - d.startedAt) / 1000),
-      mqttClients: d.aedes().connectedClients ?? 0,
+      mqttClients: d.broker.connectedClients(),
       agents: d.registry.counts(),
     }),
   );
@@ -205,11 +205,14 @@ export function coreRoutes(http: FastifyInstance, d: CoreRouteDeps): void {
   });
 
   // MQTT over WebSocket (DESIGN.md): the socket becomes a stream that aedes handles like a TCP one.
-  http.get('/mqtt', { websocket: true, schema: { hide: true } }, (socket, req) => {
-    const stream = createWebSocketStream(socket);
-    stream.on('error', (err) => req.log.debug({ err: err.message }, 'mqtt websocket stream error'));
-    d.aedes().handle(stream, req.raw);
-  });
+  const handleStream = d.broker.handleStream?.bind(d.broker);
+  if (handleStream) {
+    http.get('/mqtt', { websocket: true, schema: { hide: true } }, (socket, req) => {
+      const stream = createWebSocketStream(socket);
+      stream.on('error', (err) => req.log.debug({ err: err.message }, 'mqtt websocket stream error'));
+      handleStream(stream, req.raw);
+    });
+  }
 }
 
 export function provisionalRoom(id: string, name?: string): z.infer<typeof Room> {

@@ -1,0 +1,15 @@
+import type { IncomingMessage } from 'node:http';
+import type { Duplex } from 'node:stream';
+import type { HubMqtt } from '../context.js';
+
+/** What app.ts needs of a broker: the embedded aedes, or a client of an external broker. */
+export interface HubBroker extends HubMqtt {
+  start(): Promise<void>;
+  /** Starts the MQTT/TCP listener if the hub has one; returns its port (0 when there is none). */
+  listen(host: string, port: number): Promise<number>;
+  stopAccepting(): Promise<void>;
+  close(): Promise<void>;
+  connectedClients(): number;
+  /** MQTT over WebSocket, embedded broker only. */
+  handleStream?(stream: Duplex, req: IncomingMessage): void;
+}
