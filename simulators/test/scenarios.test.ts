@@ -5,13 +5,14 @@ import { type RunningHub, startHub } from '@classroom/hub';
 import pino from 'pino';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { RoomRunner } from '../src/room/runner.js';
-import { SCENARIO_NAMES, type ScenarioName, scenario } from '../src/room/scenarios.js';
+import { SCENARIO_NAMES, type ScenarioName, scenario, shifted } from '../src/room/scenarios.js';
 import { type Verdict, verifyScenario } from '../src/room/verify.js';
 import { processesMatching, removeDir, tempDir, waitFor } from './helpers.js';
 
 // Every scenario end to end: synthetic media → real classroom-agent process → real hub → API
 // (issue 6 §4). One hub, the scenarios side by side, short windows and a 6 s pace.
-const PACE_S = 6;
+const PACE_S = 5;
+const LEAD_IN_S = 8;
 const log = pino({ level: process.env.SIM_TEST_LOG ?? 'warn' });
 
 let hub: RunningHub;
@@ -36,7 +37,7 @@ beforeAll(async () => {
 afterAll(async () => {
   await Promise.all(runners.map((r) => r.stop()));
   await hub?.stop();
-  removeDir(dir);
+  if (!process.env.SIM_KEEP) removeDir(dir);
 });
 
 interface Outcome {
@@ -47,7 +48,9 @@ interface Outcome {
 }
 
 async function runScenario(name: ScenarioName): Promise<Outcome> {
-  const sc = scenario(name, PACE_S);
+  // The agent analyses a few seconds of each stream before it reports the source up, so the faults
+  // start after a longer lead-in than one pace unit.
+  const sc = shifted(scenario(name, PACE_S), LEAD_IN_S);
   const agent = `sc-${name}`;
   const runner = new RoomRunner(log, {
     agent,
@@ -64,7 +67,7 @@ async function runScenario(name: ScenarioName): Promise<Outcome> {
     windowS: 2,
     telemetryIntervalS: 2,
     // A stale window well above a loaded CI machine's stalls, well below the 12 s unplug.
-    thresholds: { blackMinS: 2, frozenMinS: 2, silenceMinS: 2, sourceStaleS: 8 },
+    thresholds: { blackMinS: 2, frozenMinS: 2, silenceMinS: 2, sourceStaleS: 6 },
     // Seven rooms side by side on a small CI machine: keep each camera cheap to encode and decode.
     media: { width: 160, height: 120, fps: 8 },
   });
@@ -107,22 +110,23 @@ async function runScenario(name: ScenarioName): Promise<Outcome> {
 // vitest runs at most 5 concurrent tests by default; the seven rooms run side by side here instead,
 // and each test below asserts its own room's outcome.
 let outcomes: Map<ScenarioName, Outcome>;
+// SIM_SCENARIOS=black,frozen runs a subset while debugging; CI runs all.
+const NAMES = SCENARIO_NAMES.filter(
+  (n) => !process.env.SIM_SCENARIOS || process.env.SIM_SCENARIOS.split(',').includes(n),
+);
 beforeAll(async () => {
-  const results = await Promise.all(SCENARIO_NAMES.map(async (n) => [n, await runScenario(n)] as const));
+  const results = await Promise.all(NAMES.map(async (n) => [n, await runScenario(n)] as const));
   outcomes = new Map(results);
 }, 58_000);
 
 describe('room scenarios', () => {
-  for (const name of SCENARIO_NAMES) {
+  for (const name of NAMES) {
     it(`${name}: the hub shows the events, alarms and availability the timeline implies`, () => {
       const o = outcomes.get(name)!;
-      expect({
-        failures: o.verdict.failures,
-        summary: o.verdict.summary,
-        agentLog: o.agentLog,
-      }).toMatchObject({
-        failures: [],
-      });
+      expect(
+        o.verdict.failures,
+        `${JSON.stringify(o.verdict.summary)}\nagent log tail:\n${o.agentLog}`,
+      ).toEqual([]);
       expect(o.verdict.summary.records).toBeGreaterThan(4);
       expect(o.leftovers).toEqual([]);
     });

@@ -5,7 +5,7 @@ import type { Logger } from 'pino';
 import { FLEET_DEFAULTS, Fleet } from '../fleet/fleet.js';
 import type { HubTarget } from '../room/hub-client.js';
 import { RoomRunner } from '../room/runner.js';
-import { type ScenarioName, scenario } from '../room/scenarios.js';
+import { type ScenarioName, scenario, shifted } from '../room/scenarios.js';
 
 export interface DemoOptions {
   dataDir: string;
@@ -115,20 +115,4 @@ export class Demo {
     await Promise.all(this.rooms.map((r) => r.stop()));
     await this.hub?.stop();
   }
-}
-
-/** The same scenario, every step `byS` seconds later. */
-function shifted<T extends ReturnType<typeof scenario>>(sc: T, byS: number): T {
-  const move = (spans: { fromS: number; toS: number }[]) =>
-    spans.map((s) => ({ fromS: s.fromS + byS, toS: s.toS + byS }));
-  return {
-    ...sc,
-    durationS: sc.durationS + byS,
-    black: move(sc.black),
-    frozen: move(sc.frozen),
-    silent: move(sc.silent),
-    unplugged: move(sc.unplugged),
-    network: move(sc.network),
-    powerLoss: move(sc.powerLoss),
-  };
 }

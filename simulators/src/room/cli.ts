@@ -7,7 +7,7 @@ import { createLogger } from '../log.js';
 import { onShutdown } from '../shutdown.js';
 import type { HubTarget } from './hub-client.js';
 import { RoomRunner } from './runner.js';
-import { SCENARIO_NAMES, type ScenarioName, scenario } from './scenarios.js';
+import { SCENARIO_NAMES, type ScenarioName, scenario, shifted } from './scenarios.js';
 import { verifyScenario } from './verify.js';
 
 export function registerRoom(program: Command): void {
@@ -21,6 +21,11 @@ export function registerRoom(program: Command): void {
     .option('--admin-token <token>', 'hub admin token (provisions the agent through POST /api/agents)')
     .option('--broker <url>', 'hub MQTT URL (mqtt://host:port) when --api is given')
     .option('--pace-s <s>', 'timeline unit: faults last 2 units after 1 unit of normal activity', '10')
+    .option(
+      '--lead-in-s <s>',
+      'extra normal activity before the first fault (the agent analyses streams first)',
+      '10',
+    )
     .option('--window-s <s>', 'agent capture window', '5')
     .option('--agent <id>', 'agent id', 'sim-room')
     .option('--room <id>', 'room id', 'SIM-ROOM')
@@ -35,7 +40,7 @@ export function registerRoom(program: Command): void {
       const pace = Number(o.paceS);
       const windowS = Number(o.windowS);
       if (!(pace >= 2) || !(windowS >= 1)) throw new Error('--pace-s must be ≥ 2 and --window-s ≥ 1');
-      const sc = scenario(name as ScenarioName, pace);
+      const sc = shifted(scenario(name as ScenarioName, pace), Number(o.leadInS) || 0);
       const workDir = (o.workDir as string | undefined) ?? mkdtempSync(join(tmpdir(), 'classroom-sim-room-'));
       const cleanups: Array<() => Promise<void>> = [];
       let hub: HubTarget;

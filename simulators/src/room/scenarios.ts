@@ -146,3 +146,21 @@ export const MEDIA_EVENT_TYPES: ReadonlySet<string> = new Set([
   'audio.silence.start',
   'audio.silence.end',
 ]);
+
+/**
+ * The same scenario, every step `byS` seconds later: a longer normal lead-in (an agent needs a few
+ * seconds to probe and analyse a stream before it reports a source up), or a staggered demo room.
+ */
+export function shifted(sc: Scenario, byS: number): Scenario {
+  const move = (spans: Span[]): Span[] => spans.map((s) => ({ fromS: s.fromS + byS, toS: s.toS + byS }));
+  return {
+    ...sc,
+    durationS: sc.durationS + byS,
+    black: move(sc.black),
+    frozen: move(sc.frozen),
+    silent: move(sc.silent),
+    unplugged: move(sc.unplugged),
+    network: move(sc.network),
+    powerLoss: move(sc.powerLoss),
+  };
+}

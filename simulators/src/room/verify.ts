@@ -18,6 +18,8 @@ export interface Verdict {
     maxSession: number;
     seqGaps: number;
     duplicates: number;
+    /** Recovered source.down/up pairs the timeline did not script (a stalled ffmpeg on a loaded box). */
+    glitches: string[];
   };
 }
 
@@ -29,6 +31,32 @@ function eventTypes(records: ApiRecord[], source: string | null): string[] {
     .filter((r) => r.kind === 'event' && r.source === source)
     .sort((a, b) => (a.kind === 'event' && b.kind === 'event' ? a.ts - b.ts || a.seq - b.seq : 0))
     .map((r) => (r.kind === 'event' ? r.type : ''));
+}
+
+/**
+ * Drops source.down→source.up pairs from a source whose timeline scripts no outage: on a loaded
+ * machine a decoder can stall past the watchdog and recover, which is the agent doing its job, not
+ * the scenario. A source.down that never recovered stays in and fails the check.
+ */
+function withoutGlitches(
+  types: string[],
+  expected: readonly string[],
+  source: string,
+  glitches: string[],
+): string[] {
+  if (expected.includes('source.down')) return types;
+  const out: string[] = [];
+  for (let i = 0; i < types.length; i++) {
+    if (types[i] === 'source.down' && types.indexOf('source.up', i + 1) !== -1) {
+      const up = types.indexOf('source.up', i + 1);
+      glitches.push(`${source}: source.down/up`);
+      out.push(...types.slice(i + 1, up).filter((t) => t !== 'source.down'));
+      i = up;
+      continue;
+    }
+    out.push(types[i]!);
+  }
+  return out;
 }
 
 /**
@@ -45,8 +73,19 @@ export async function verifyScenario(
   const failures: string[] = [];
   const records = await agentRecords(hub, agent);
   const alarms = await agentAlarms(hub, agent);
-  const cam = eventTypes(records, 'cam').filter((t) => MEDIA_EVENT_TYPES.has(t));
-  const mic = eventTypes(records, 'mic').filter((t) => MEDIA_EVENT_TYPES.has(t));
+  const glitches: string[] = [];
+  const cam = withoutGlitches(
+    eventTypes(records, 'cam').filter((t) => MEDIA_EVENT_TYPES.has(t)),
+    sc.expect.events.cam,
+    'cam',
+    glitches,
+  );
+  const mic = withoutGlitches(
+    eventTypes(records, 'mic').filter((t) => MEDIA_EVENT_TYPES.has(t)),
+    sc.expect.events.mic,
+    'mic',
+    glitches,
+  );
   const box = eventTypes(records, null);
   for (const [name, got, want] of [
     ['cam', cam, sc.expect.events.cam],
@@ -105,6 +144,7 @@ export async function verifyScenario(
       maxSession: observed.maxSession,
       seqGaps: gaps,
       duplicates,
+      glitches,
     },
   };
 }
