@@ -96,7 +96,7 @@ async function hub(features) {
     httpPort: 0,
     mqttPort: 0,
     adminToken: TOKEN,
-    logLevel: 'warn',
+    logLevel: 'silent',
     features,
   });
   const url = `mqtt://127.0.0.1:${h.mqttPort}`;
@@ -119,12 +119,10 @@ async function hub(features) {
   const payloads = new Map();
   for (const [b, recs] of batches) {
     if (!payloads.has(b)) payloads.set(b, []);
-    payloads
-      .get(b)
-      .push({
-        last: recs.at(-1).seq,
-        text: JSON.stringify({ v: 1, session: 1, historical: true, records: recs }),
-      });
+    payloads.get(b).push({
+      last: recs.at(-1).seq,
+      text: JSON.stringify({ v: 1, session: 1, historical: true, records: recs }),
+    });
   }
   const t0 = performance.now();
   await Promise.all(

@@ -193,8 +193,9 @@ export async function startHub(options: HubOptions = {}): Promise<RunningHub> {
     const httpAddr = http.server.address();
     const httpPort = typeof httpAddr === 'object' && httpAddr ? httpAddr.port : config.httpPort;
     const mqttPort = await broker.listen(config.host, config.mqttPort);
-    // Lifecycle lines are part of the contract (DESIGN.md: hub.listening), so they print at any log level.
-    const lifecycle = log.child({}, { level: 'info' });
+    // Lifecycle lines are part of the contract (DESIGN.md: hub.listening), so they print at any log
+    // level except 'silent' (in-process use by tests and benchmarks).
+    const lifecycle = log.level === 'silent' ? log : log.child({}, { level: 'info' });
     lifecycle.info(
       { event: 'hub.listening', host: config.host, mqttPort, httpPort, dataDir: config.dataDir },
       `hub listening: mqtt://${config.host}:${mqttPort} http://${config.host}:${httpPort}`,
