@@ -196,6 +196,41 @@ describe('ingest', () => {
     expect(metrics.text).toMatch(/classroom_hub_records_duplicate_total 6/);
   });
 
+  it('splits acks of a sparse batch into messages of at most 256 ranges', async () => {
+    const seqs = Array.from({ length: 400 }, (_, i) => 1001 + 2 * i);
+    const messages: number[] = [];
+    agent.on('message', (topic, payload) => {
+      if (topic === 'classroom/v1/box-b/ack')
+        messages.push((JSON.parse(payload.toString()) as { ranges: unknown[] }).ranges.length);
+    });
+    await agent.publishAsync('classroom/v1/box-b/records', batch(seqs), { qos: 1 });
+    await waitFor('sparse batch acked', () => seqs.every((s) => acked.has(s)));
+    expect(messages).toEqual([256, 144]);
+  });
+
+  it('keeps the last telemetry of an agent', async () => {
+    const telemetry = {
+      v: 1,
+      session: 1,
+      ts: Date.now(),
+      cpuLoad: 0.42,
+      memUsedBytes: 1,
+      memTotalBytes: 2,
+      diskFreeBytes: 3,
+      diskTotalBytes: 4,
+      temperatureC: 51.5,
+      uptimeS: 9,
+      clockOffsetMs: -3,
+      outboxPending: 0,
+    };
+    await agent.publishAsync('classroom/v1/box-b/telemetry', JSON.stringify(telemetry), { qos: 0 });
+    const view = await waitFor('telemetry', async () => {
+      const r = await h.api<{ telemetry: { cpuLoad: number } | null }>('GET', '/api/agents/box-b');
+      return r.body.telemetry?.cpuLoad === 0.42 ? r.body : null;
+    });
+    expect(view.telemetry).toMatchObject({ temperatureC: 51.5, clockOffsetMs: -3 });
+  });
+
   it('tracks availability from state messages and ignores a stale will', async () => {
     const pub = (state: string, session: number) =>
       agent.publishAsync(
