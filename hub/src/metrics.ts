@@ -12,6 +12,7 @@ export interface CoreMetrics {
   authRefused: Counter<'reason'>;
   aclRefused: Counter<'action'>;
   acksPublished: Counter<string>;
+  oversizedPackets: Counter<string>;
   connectedClients: Gauge<string>;
   agentsByAvailability: Gauge<'availability'>;
   commitSeconds: Histogram<string>;
@@ -63,6 +64,11 @@ export function createMetrics(): CoreMetrics {
     acksPublished: new Counter({
       name: 'classroom_hub_acks_published_total',
       help: 'ack messages published to agents after commit',
+      registers: r,
+    }),
+    oversizedPackets: new Counter({
+      name: 'classroom_hub_mqtt_oversized_packets_total',
+      help: 'MQTT connections dropped because a packet announced more than the size limit',
       registers: r,
     }),
     connectedClients: new Gauge({

@@ -231,6 +231,22 @@ describe('ingest', () => {
     expect(view.telemetry).toMatchObject({ temperatureC: 51.5, clockOffsetMs: -3 });
   });
 
+  it('drops a connection whose packet announces more than the size limit, before buffering it', async () => {
+    const creds2 = (
+      await h.api<{ password: string }>('POST', '/api/agents', { agent: 'box-huge', room: 'R9' })
+    ).body;
+    const c = await connectAgent(h.mqttUrl, 'box-huge', creds2.password);
+    const closed = new Promise<void>((r) => c.once('close', () => r()));
+    const stream = (c as unknown as { stream: import('node:net').Socket }).stream;
+    // PUBLISH (QoS 0) announcing a Remaining Length of 268,435,455 bytes, then a little of it.
+    stream.write(Buffer.concat([Buffer.from([0x30, 0xff, 0xff, 0xff, 0x7f]), Buffer.alloc(1024)]));
+    await closed;
+    c.end(true);
+    const metrics = await h.api('GET', '/metrics');
+    expect(metrics.text).toMatch(/classroom_hub_mqtt_oversized_packets_total 1/);
+    expect(agent.connected).toBe(true);
+  });
+
   it('tracks availability from state messages and ignores a stale will', async () => {
     const pub = (state: string, session: number) =>
       agent.publishAsync(

@@ -130,3 +130,20 @@ describe('ACL rules', () => {
     }
   });
 });
+
+describe('FrameScanner', () => {
+  it('follows packet boundaries across chunks and flags an oversized announcement', async () => {
+    const { FrameScanner } = await import('../src/broker/frame-guard.js');
+    const s = new FrameScanner(1000);
+    // Two packets (lengths 3 and 200, the second with a 2-byte length) split at awkward places.
+    const bytes = Buffer.concat([
+      Buffer.from([0x30, 3, 1, 2, 3, 0x30, 0xc8]),
+      Buffer.from([0x01]),
+      Buffer.alloc(200),
+      Buffer.from([0xc0, 0]),
+    ]);
+    for (let i = 0; i < bytes.length; i += 5) expect(s.feed(bytes.subarray(i, i + 5))).toBeNull();
+    expect(s.feed(Buffer.from([0x30, 0xe9, 0x07]))).toMatch(/1001 bytes exceeds 1000/);
+    expect(new FrameScanner(1000).feed(Buffer.from([0x30, 0xff, 0xff, 0xff, 0xff]))).toMatch(/malformed/);
+  });
+});

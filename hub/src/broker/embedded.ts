@@ -12,6 +12,7 @@ import type { Accounts } from '../auth/accounts.js';
 import { canPublish, canSubscribe, type Principal } from '../auth/acl.js';
 import type { Clock, Db } from '../context.js';
 import type { CoreMetrics } from '../metrics.js';
+import { guardFrames, MAX_PACKET_BYTES } from './frame-guard.js';
 import type { HubBroker } from './types.js';
 
 export interface EmbeddedBrokerDeps {
@@ -148,6 +149,7 @@ export class EmbeddedBroker implements HubBroker {
     const server = createServer((socket) => {
       this.sockets.add(socket);
       socket.on('close', () => this.sockets.delete(socket));
+      this.guard(socket, socket.remoteAddress);
       this.aedes.handle(socket);
     });
     this.tcp = server;
@@ -209,7 +211,15 @@ export class EmbeddedBroker implements HubBroker {
   }
 
   handleStream(stream: Duplex, req: IncomingMessage): void {
+    this.guard(stream, req.socket.remoteAddress);
     this.aedes.handle(stream, req);
+  }
+
+  private guard(stream: Duplex, remote: string | undefined): void {
+    guardFrames(stream, MAX_PACKET_BYTES, (reason) => {
+      this.deps.metrics.oversizedPackets.inc();
+      this.log.warn({ remote, reason }, 'connection dropped: oversized MQTT packet');
+    });
   }
 
   /** Disconnects every client and closes the broker. */
