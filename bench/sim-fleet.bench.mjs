@@ -3,7 +3,8 @@
 // process of N protocol-level agents. Measures time until every agent is connected and has sent its
 // birth, and the RSS of both processes. The baseline is the same measurement at N/10 in the same
 // run, so the ratio column shows how the per-agent cost scales.
-// Bounded: each phase has a deadline; env SIM_BENCH_ROOMS overrides N (default 10000).
+// Bounded: each phase has a deadline (SIM_BENCH_DEADLINE_S, default 420 s for all agents online);
+// SIM_BENCH_ROOMS overrides N (default 10000).
 import { spawn } from 'node:child_process';
 import { mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
@@ -15,6 +16,7 @@ const HUB = join(root, 'hub/bin/classroom-hub.js');
 const SIM = join(root, 'simulators/bin/classroom-sim.js');
 const N = Number(process.env.SIM_BENCH_ROOMS ?? 10_000);
 const TOKEN = 'bench-admin-token-0123456789abcdef';
+const DEADLINE_MS = Number(process.env.SIM_BENCH_DEADLINE_S ?? 420) * 1000;
 const children = new Set();
 
 function start(bin, args, env = {}) {
@@ -91,11 +93,34 @@ async function provision(api, n, prefix) {
 }
 
 async function runSize(dir, n, label) {
-  const hub = start(HUB, ['serve', '--data-dir', join(dir, `hub-${label}`), '--http-port', '0', '--mqtt-port', '0', '--admin-token', TOKEN], {
-    CLASSROOM_HUB_LOG_LEVEL: 'info',
-  });
+  const hub = start(
+    HUB,
+    [
+      'serve',
+      '--data-dir',
+      join(dir, `hub-${label}`),
+      '--http-port',
+      '0',
+      '--mqtt-port',
+      '0',
+      '--admin-token',
+      TOKEN,
+    ],
+    {
+      CLASSROOM_HUB_LOG_LEVEL: 'info',
+    },
+  );
   const listening = await until(
-    () => hub.lines.map((l) => { try { return JSON.parse(l); } catch { return null; } }).find((j) => j?.event === 'hub.listening'),
+    () =>
+      hub.lines
+        .map((l) => {
+          try {
+            return JSON.parse(l);
+          } catch {
+            return null;
+          }
+        })
+        .find((j) => j?.event === 'hub.listening'),
     'hub.listening',
     60_000,
   );
@@ -108,17 +133,38 @@ async function runSize(dir, n, label) {
   const t0 = Date.now();
   const fleet = start(
     SIM,
-    ['fleet', '--broker', `mqtt://127.0.0.1:${listening.mqttPort}`, '--rooms', String(n), '--prefix', prefix,
-      '--room-prefix', prefix.toUpperCase(), '--state-file', stateFile, '--connect-rate', '1000', '--stats-interval-s', '5'],
+    [
+      'fleet',
+      '--broker',
+      `mqtt://127.0.0.1:${listening.mqttPort}`,
+      '--rooms',
+      String(n),
+      '--prefix',
+      prefix,
+      '--room-prefix',
+      prefix.toUpperCase(),
+      '--state-file',
+      stateFile,
+      '--connect-rate',
+      '1000',
+      '--stats-interval-s',
+      '5',
+    ],
     { CLASSROOM_SIM_LOG_LEVEL: 'info' },
   );
   let seconds = null;
   try {
-    await until(() => fleet.lines.some((l) => l.includes('fleet: all agents online')), `${n} agents online`, 420_000);
+    await until(
+      () => fleet.lines.some((l) => l.includes('fleet: all agents online')),
+      `${n} agents online`,
+      DEADLINE_MS,
+    );
     seconds = (Date.now() - t0) / 1000;
   } catch (err) {
     console.error(String(err));
   }
+  const elapsedS = (Date.now() - t0) / 1000;
+  const atDeadline = (await (await fetch(`${api}/api/health`)).json()).mqttClients;
   // Settle 10 s of steady state (telemetry and windows flowing), then sample memory.
   await new Promise((r) => setTimeout(r, 10_000));
   const online = await (await fetch(`${api}/api/health`)).json();
@@ -130,6 +176,8 @@ async function runSize(dir, n, label) {
     hubRss: rssMb(hub.child.pid),
     hubRssBefore,
     hubClients: online.mqttClients,
+    connectRate: atDeadline / elapsedS,
+    atDeadline,
   };
   process.kill(-fleet.child.pid, 'SIGKILL');
   process.kill(-hub.child.pid, 'SIGKILL');
@@ -144,11 +192,27 @@ try {
   const fmt = (x, d = 1) => (x === null || Number.isNaN(x) ? 'n/a' : x.toFixed(d));
   console.log(`| measure | baseline (N=${base.n}) | N=${full.n} | ratio (per agent, N / baseline) |`);
   console.log('|---|---|---|---|');
-  console.log(`| provisioning via POST /api/agents, s | ${fmt(base.provisionS)} | ${fmt(full.provisionS)} | ${fmt(full.provisionS / full.n / (base.provisionS / base.n), 2)} |`);
-  console.log(`| time to all agents online, s | ${fmt(base.onlineS)} | ${fmt(full.onlineS)} | ${full.onlineS && base.onlineS ? fmt(full.onlineS / full.n / (base.onlineS / base.n), 2) : 'n/a'} |`);
-  console.log(`| fleet RSS, MB | ${fmt(base.fleetRss)} | ${fmt(full.fleetRss)} | ${fmt(per(full, 'fleetRss') / per(base, 'fleetRss'), 2)} |`);
-  console.log(`| fleet RSS per agent, KB | ${fmt(per(base, 'fleetRss'))} | ${fmt(per(full, 'fleetRss'))} | |`);
-  console.log(`| hub RSS (idle → with fleet), MB | ${fmt(base.hubRssBefore)} → ${fmt(base.hubRss)} | ${fmt(full.hubRssBefore)} → ${fmt(full.hubRss)} | ${fmt((full.hubRss - full.hubRssBefore) / full.n / ((base.hubRss - base.hubRssBefore) / base.n), 2)} |`);
+  console.log(
+    `| provisioning via POST /api/agents, s | ${fmt(base.provisionS)} | ${fmt(full.provisionS)} | ${fmt(full.provisionS / full.n / (base.provisionS / base.n), 2)} |`,
+  );
+  console.log(
+    `| time to all agents online, s | ${fmt(base.onlineS)} | ${fmt(full.onlineS)} | ${full.onlineS && base.onlineS ? fmt(full.onlineS / full.n / (base.onlineS / base.n), 2) : 'n/a'} |`,
+  );
+  console.log(
+    `| agents connected when all were online or at the ${DEADLINE_MS / 1000} s deadline | ${base.atDeadline} | ${full.atDeadline} | |`,
+  );
+  console.log(
+    `| mean connect rate, agents/s | ${fmt(base.connectRate)} | ${fmt(full.connectRate)} | ${fmt(full.connectRate / base.connectRate, 2)} |`,
+  );
+  console.log(
+    `| fleet RSS, MB | ${fmt(base.fleetRss)} | ${fmt(full.fleetRss)} | ${fmt(per(full, 'fleetRss') / per(base, 'fleetRss'), 2)} |`,
+  );
+  console.log(
+    `| fleet RSS per agent, KB | ${fmt(per(base, 'fleetRss'))} | ${fmt(per(full, 'fleetRss'))} | |`,
+  );
+  console.log(
+    `| hub RSS (idle → with fleet), MB | ${fmt(base.hubRssBefore)} → ${fmt(base.hubRss)} | ${fmt(full.hubRssBefore)} → ${fmt(full.hubRss)} | ${fmt((full.hubRss - full.hubRssBefore) / full.n / ((base.hubRss - base.hubRssBefore) / base.n), 2)} |`,
+  );
   console.log(`| hub MQTT clients at the end | ${base.hubClients} | ${full.hubClients} | |`);
   console.log('\nLoopback, one machine (hub, fleet and bench share its cores; other work may be running).');
 } finally {
