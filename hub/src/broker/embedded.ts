@@ -135,10 +135,12 @@ export class EmbeddedBroker implements HubBroker {
     });
     this.aedes.on('clientReady', (client) => {
       const who = (client as AuthedClient).principal;
+      log.info({ username: who?.username, role: who?.role, clientId: client.id }, 'mqtt client connected');
       if (who?.role === 'agent') this.deps.onAgentConnection?.(who.username, true);
     });
     this.aedes.on('clientDisconnect', (client) => {
       const who = (client as AuthedClient).principal;
+      log.info({ username: who?.username, role: who?.role, clientId: client.id }, 'mqtt client disconnected');
       if (who?.role === 'agent') this.deps.onAgentConnection?.(who.username, false);
     });
     await this.republishRetained();
