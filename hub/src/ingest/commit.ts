@@ -6,8 +6,20 @@ import type { CoreMetrics } from '../metrics.js';
 import type { SqliteDb } from '../store/sqlite.js';
 
 const COLUMNS = 11;
-/** Rows per INSERT statement: SQLite allows 32,766 bound parameters. */
-const ROWS_PER_STATEMENT = 2000;
+/** Rows per INSERT statement, so that one statement's JSON stays a few MB at most. */
+const ROWS_PER_STATEMENT = 5000;
+
+/**
+ * The hub's insert: the whole group travels as ONE JSON parameter that SQLite unpacks with json_each.
+ * Binding tens of thousands of parameters one by one happens on Node's main thread (node-sqlite3), which
+ * is also the thread that parses MQTT and validates; JSON unpacking runs on the database thread instead.
+ * The SQL text is constant, so nothing is re-parsed per row count.
+ */
+export const INSERT_JSON_SQL = `INSERT OR IGNORE INTO records
+  (agent, seq, kind, source, ts, end_ts, room, type, historical, received_at, body)
+  SELECT value->>0, value->>1, value->>2, value->>3, value->>4, value->>5, value->>6, value->>7, value->>8,
+         value->>9, value->'$[10]'
+  FROM json_each(?) RETURNING agent, seq`;
 
 export interface CommitRequest {
   agent: string;
@@ -42,7 +54,7 @@ function row(p: CommitRequest, r: RecordT): unknown[] {
     isCapture ? null : r.type,
     p.historical ? 1 : 0,
     p.receivedAt,
-    JSON.stringify(r),
+    r,
   ];
 }
 
@@ -59,7 +71,6 @@ export class GroupCommitter {
   private pendingRecords = 0;
   private timer: NodeJS.Timeout | undefined;
   private inFlight: Promise<void> | null = null;
-  private readonly sqlCache = new Map<number, string>();
 
   constructor(
     private readonly db: SqliteDb,
@@ -100,15 +111,6 @@ export class GroupCommitter {
     }
   }
 
-  private sql(rows: number): string {
-    let s = this.sqlCache.get(rows);
-    if (!s) {
-      s = insertSql(rows);
-      if (this.sqlCache.size < 64) this.sqlCache.set(rows, s);
-    }
-    return s;
-  }
-
   private writeGroup(): Promise<void> {
     if (this.inFlight || this.pending.length === 0) return this.inFlight ?? Promise.resolve();
     const group = this.pending;
@@ -127,23 +129,24 @@ export class GroupCommitter {
     const started = performance.now();
     let total = 0;
     try {
-      const statements: Array<{ rows: number; params: unknown[] }> = [];
-      let current = { rows: 0, params: [] as unknown[] };
+      const statements: unknown[][][] = [];
+      let current: unknown[][] = [];
       for (const p of group) {
         for (const r of p.records) {
-          if (current.rows === ROWS_PER_STATEMENT) {
+          if (current.length === ROWS_PER_STATEMENT) {
             statements.push(current);
-            current = { rows: 0, params: [] };
+            current = [];
           }
-          current.params.push(...row(p, r));
-          current.rows++;
+          current.push(row(p, r));
           total++;
         }
       }
-      if (current.rows > 0) statements.push(current);
+      if (current.length > 0) statements.push(current);
       const inserted = new Set<string>();
-      const insert = async (st: { rows: number; params: unknown[] }) => {
-        const got = await this.db.allWrite<{ agent: string; seq: number }>(this.sql(st.rows), st.params);
+      const insert = async (rows: unknown[][]) => {
+        const got = await this.db.allWrite<{ agent: string; seq: number }>(INSERT_JSON_SQL, [
+          JSON.stringify(rows),
+        ]);
         for (const g of got) inserted.add(`${g.agent}\u0000${g.seq}`);
       };
       // One statement is its own transaction; only a group larger than that needs BEGIN/COMMIT.
