@@ -1,5 +1,7 @@
-import { execFileSync } from 'node:child_process';
-import { readFileSync } from 'node:fs';
+import { execFileSync, spawnSync } from 'node:child_process';
+import { mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
 import { describe, expect, it } from 'vitest';
 
 // The bins are what `npm install` links into node_modules/.bin; test them as a user would run them.
@@ -18,4 +20,41 @@ describe('installed bins', () => {
       expect(execFileSync(`node_modules/.bin/${bin}`, ['--version']).toString().trim()).toBe(version);
     });
   }
+});
+
+describe('classroom-hub schedule import (installed bin)', () => {
+  it('imports a CSV timetable into the data dir and refuses a bad one, naming the line', () => {
+    const dir = mkdtempSync(join(tmpdir(), 'sched-'));
+    try {
+      const good = join(dir, 'a101.csv');
+      writeFileSync(
+        good,
+        'date,start,end,title\n2026-03-02,08:00,08:45,Physics\n2026-03-02,09:00,09:45,Maths\n',
+      );
+      const out = execFileSync('node_modules/.bin/classroom-hub', [
+        'schedule',
+        'import',
+        '--room',
+        'A-101',
+        '--file',
+        good,
+        '--data-dir',
+        join(dir, 'data'),
+      ]).toString();
+      const summary = JSON.parse(out) as { room: string; periods: number };
+      expect(summary).toMatchObject({ room: 'A-101', periods: 2 });
+
+      const bad = join(dir, 'bad.csv');
+      writeFileSync(bad, 'date,start,end\n2026-03-02,08:00,07:00\n');
+      const r = spawnSync(
+        'node_modules/.bin/classroom-hub',
+        ['schedule', 'import', '--room', 'A-101', '--file', bad, '--data-dir', join(dir, 'data')],
+        { encoding: 'utf8' },
+      );
+      expect(r.status).not.toBe(0);
+      expect(r.stderr).toMatch(/line 2/i);
+    } finally {
+      rmSync(dir, { recursive: true, force: true });
+    }
+  });
 });

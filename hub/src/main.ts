@@ -3,6 +3,7 @@ import { Command, InvalidArgumentError, Option } from 'commander';
 import { startHub } from './app.js';
 import { Accounts, ProvisioningError } from './auth/accounts.js';
 import { ConfigError, DEFAULTS, databaseFile } from './config.js';
+import { registerScheduleCommand } from './schedule/cli.js';
 import { migrateCore } from './store/schema.js';
 import { SqliteDb } from './store/sqlite.js';
 import { VERSION } from './version.js';
@@ -155,5 +156,7 @@ accounts
       `${JSON.stringify({ account: c.account, role: c.role, username: c.username, password: c.password })}\n`,
     );
   });
+
+registerScheduleCommand(program);
 
 await program.parseAsync();
