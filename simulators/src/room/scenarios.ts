@@ -1,4 +1,4 @@
-import type { EventType } from '@classroom/protocol';
+import { EVENT_TYPES, type EventType } from '@classroom/protocol';
 import type { Span } from '../media/graph.js';
 
 export const SCENARIO_NAMES = [
@@ -136,16 +136,9 @@ export function scenario(name: ScenarioName, u = 10): Scenario {
 }
 
 /** Event types that describe a source's media; box-level events (clock.skew, disk.low) are not checked. */
-export const MEDIA_EVENT_TYPES: ReadonlySet<string> = new Set([
-  'source.down',
-  'source.up',
-  'video.black.start',
-  'video.black.end',
-  'video.frozen.start',
-  'video.frozen.end',
-  'audio.silence.start',
-  'audio.silence.end',
-]);
+export const MEDIA_EVENT_TYPES: ReadonlySet<string> = new Set(
+  EVENT_TYPES.filter((t) => /^(source|video|audio)\./.test(t)),
+);
 
 /**
  * The same scenario, every step `byS` seconds later: a longer normal lead-in (an agent needs a few
