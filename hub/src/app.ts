@@ -9,7 +9,7 @@ import { Accounts } from './auth/accounts.js';
 import { EmbeddedBroker } from './broker/embedded.js';
 import { ExternalBroker } from './broker/external.js';
 import type { HubBroker } from './broker/types.js';
-import { databaseFile, resolveConfig } from './config.js';
+import { resolveConfig } from './config.js';
 import {
   type Clock,
   createBus,
@@ -27,8 +27,8 @@ import { DeadLetters } from './ingest/deadletter.js';
 import { Ingest } from './ingest/ingest.js';
 import { createMetrics } from './metrics.js';
 import { AgentRegistry } from './registry/registry.js';
+import { openStore, type Store } from './store/open.js';
 import { migrateCore } from './store/schema.js';
-import { SqliteDb } from './store/sqlite.js';
 
 export interface HubOptions extends Partial<HubConfig> {
   /** Defaults to a pino logger on stdout at CLASSROOM_HUB_LOG_LEVEL (info). */
@@ -65,8 +65,7 @@ export async function startHub(options: HubOptions = {}): Promise<RunningHub> {
   const clock = options.clock ?? systemClock;
   const startedAt = clock.now();
 
-  const db = new SqliteDb(databaseFile(config.dataDir));
-  await db.open();
+  const db = await openStore(config);
   const cleanup: Array<() => Promise<void>> = [() => db.close()];
   try {
     await migrateCore(db);
@@ -229,7 +228,7 @@ export async function startHub(options: HubOptions = {}): Promise<RunningHub> {
   }
 }
 
-async function loadRegistry(db: SqliteDb, accounts: Accounts, registry: AgentRegistry): Promise<void> {
+async function loadRegistry(db: Store, accounts: Accounts, registry: AgentRegistry): Promise<void> {
   const rows = await db.all<{
     agent: string;
     room: string | null;

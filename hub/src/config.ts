@@ -50,9 +50,11 @@ export function resolveConfig(input: Partial<HubConfig>): HubConfig {
   if (input.broker && !/^(mqtts?|wss?):\/\//.test(input.broker)) {
     throw new ConfigError(`--broker ${input.broker}: expected an mqtt://, mqtts://, ws:// or wss:// URL`);
   }
-  // Issue 3 §11: PostgreSQL is not built yet; refuse it clearly rather than ignore it.
-  if (input.database) {
-    throw new ConfigError(`--database: PostgreSQL is not supported yet; omit it to use SQLite in ${dataDir}`);
+  // DESIGN.md: `--database postgres://…` stores in PostgreSQL instead of the SQLite file in the data dir.
+  if (input.database && !/^postgres(ql)?:\/\//i.test(input.database)) {
+    throw new ConfigError(
+      `--database ${input.database.replace(/:[^:@/]*@/, ':***@')}: expected a postgres:// or postgresql:// URL; omit it to use SQLite in ${dataDir}`,
+    );
   }
   return {
     dataDir,
@@ -61,6 +63,6 @@ export function resolveConfig(input: Partial<HubConfig>): HubConfig {
     httpPort: port(input.httpPort, DEFAULTS.httpPort, 'http port'),
     adminToken: input.adminToken || loadOrCreateAdminToken(dataDir),
     broker: input.broker || null,
-    database: null,
+    database: input.database || null,
   };
 }

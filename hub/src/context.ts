@@ -94,8 +94,13 @@ export interface ApiErrorBody {
   error: { code: string; message: string; details?: unknown };
 }
 
-/** Promise wrapper over the store's connection (sqlite3 by default). SQL sticks to what SQLite and PostgreSQL share. */
+/**
+ * Promise wrapper over the store's connection: sqlite3 by default, PostgreSQL with `--database`. SQL sticks
+ * to what SQLite and PostgreSQL share (`?` placeholders, ON CONFLICT, BIGINT); branch on `dialect` otherwise.
+ */
 export interface Db {
+  /** Which SQL dialect the store speaks, for the few statements that differ (store/postgres.ts). */
+  readonly dialect: 'sqlite' | 'postgres';
   run(sql: string, params?: unknown[]): Promise<{ changes: number; lastID: number }>;
   get<T>(sql: string, params?: unknown[]): Promise<T | undefined>;
   all<T>(sql: string, params?: unknown[]): Promise<T[]>;

@@ -10,6 +10,8 @@ export { ApiError, adminAuth, errorBody } from './http/server.js';
 export { insertSql } from './ingest/commit.js';
 export { toRanges } from './ingest/ingest.js';
 export { AgentRegistry, SILENT_INTERVALS } from './registry/registry.js';
+export { openStore, type Store } from './store/open.js';
+export { PgDb, toPgPlaceholders } from './store/postgres.js';
 export { migrateCore } from './store/schema.js';
 export { SqliteDb } from './store/sqlite.js';
 export { VERSION } from './version.js';

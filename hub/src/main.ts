@@ -2,10 +2,11 @@
 import { Command, InvalidArgumentError, Option } from 'commander';
 import { startHub } from './app.js';
 import { Accounts, ProvisioningError } from './auth/accounts.js';
-import { ConfigError, DEFAULTS, databaseFile } from './config.js';
+import { ConfigError, DEFAULTS } from './config.js';
 import { registerScheduleCommand } from './schedule/cli.js';
+import { databaseOption } from './store/cli.js';
+import { openStore } from './store/open.js';
 import { migrateCore } from './store/schema.js';
-import { SqliteDb } from './store/sqlite.js';
 import { VERSION } from './version.js';
 
 function portArg(v: string): number {
@@ -54,9 +55,7 @@ program
       'CLASSROOM_HUB_BROKER',
     ),
   )
-  .addOption(
-    new Option('--database <url>', 'PostgreSQL URL (not supported yet)').env('CLASSROOM_HUB_DATABASE'),
-  )
+  .addOption(databaseOption())
   .action(
     async (o: {
       dataDir: string;
@@ -105,10 +104,13 @@ program
     },
   );
 
-async function withAccounts<T>(dataDir: string, fn: (a: Accounts) => Promise<T>): Promise<T> {
-  // A second connection to the hub's own file: WAL plus busy_timeout let it write while the hub runs.
-  const db = new SqliteDb(databaseFile(dataDir));
-  await db.open();
+async function withAccounts<T>(
+  o: { dataDir: string; database?: string | undefined },
+  fn: (a: Accounts) => Promise<T>,
+): Promise<T> {
+  // A second connection to the hub's own store: with SQLite, WAL plus busy_timeout let it write while
+  // the hub runs; with PostgreSQL (--database) it is just another client.
+  const db = await openStore(o);
   try {
     await migrateCore(db);
     return await fn(new Accounts(db));
@@ -118,7 +120,7 @@ async function withAccounts<T>(dataDir: string, fn: (a: Accounts) => Promise<T>)
 }
 
 function fail(err: unknown): never {
-  if (err instanceof ProvisioningError) {
+  if (err instanceof ProvisioningError || err instanceof ConfigError) {
     console.error(`classroom-hub: ${err.message}`);
     process.exit(2);
   }
@@ -134,14 +136,24 @@ agents
   .option('--name <name>', 'room display name until the agent’s birth tells the hub')
   .option('--rotate', 'issue a new password for an existing agent')
   .addOption(dataDirOption())
-  .action(async (o: { agent: string; room: string; name?: string; rotate?: boolean; dataDir: string }) => {
-    const c = await withAccounts(o.dataDir, (a) =>
-      a.addAgent({ agent: o.agent, room: o.room, name: o.name, rotate: o.rotate }),
-    ).catch(fail);
-    process.stdout.write(
-      `${JSON.stringify({ agent: c.agent, username: c.username, password: c.password })}\n`,
-    );
-  });
+  .addOption(databaseOption())
+  .action(
+    async (o: {
+      agent: string;
+      room: string;
+      name?: string;
+      rotate?: boolean;
+      dataDir: string;
+      database?: string;
+    }) => {
+      const c = await withAccounts(o, (a) =>
+        a.addAgent({ agent: o.agent, room: o.room, name: o.name, rotate: o.rotate }),
+      ).catch(fail);
+      process.stdout.write(
+        `${JSON.stringify({ agent: c.agent, username: c.username, password: c.password })}\n`,
+      );
+    },
+  );
 
 const accounts = program.command('accounts').description('manage other MQTT accounts');
 accounts
@@ -150,8 +162,9 @@ accounts
   .requiredOption('--platform <name>', 'account name, also its MQTT username')
   .option('--rotate', 'issue a new password for an existing account')
   .addOption(dataDirOption())
-  .action(async (o: { platform: string; rotate?: boolean; dataDir: string }) => {
-    const c = await withAccounts(o.dataDir, (a) => a.addPlatform(o.platform, o.rotate ?? false)).catch(fail);
+  .addOption(databaseOption())
+  .action(async (o: { platform: string; rotate?: boolean; dataDir: string; database?: string }) => {
+    const c = await withAccounts(o, (a) => a.addPlatform(o.platform, o.rotate ?? false)).catch(fail);
     process.stdout.write(
       `${JSON.stringify({ account: c.account, role: c.role, username: c.username, password: c.password })}\n`,
     );

@@ -3,7 +3,7 @@
 import type { RecordT } from '@classroom/protocol';
 import type { Clock } from '../context.js';
 import type { CoreMetrics } from '../metrics.js';
-import type { SqliteDb } from '../store/sqlite.js';
+import type { Store } from '../store/open.js';
 
 const COLUMNS = 11;
 /** Rows per INSERT statement, so that one statement's JSON stays a few MB at most. */
@@ -20,6 +20,24 @@ export const INSERT_JSON_SQL = `INSERT OR IGNORE INTO records
   SELECT value->>0, value->>1, value->>2, value->>3, value->>4, value->>5, value->>6, value->>7, value->>8,
          value->>9, value->'$[10]'
   FROM json_each(?) RETURNING agent, seq`;
+
+/**
+ * The same on PostgreSQL (`--database`): json_array_elements unpacks the group server-side. Rows are
+ * inserted in key order so that two hubs committing overlapping resends take their row locks in the
+ * same order and cannot deadlock; ON CONFLICT DO NOTHING makes the one that comes second skip the row,
+ * so a record is stored once however many hubs receive it (DESIGN.md).
+ */
+export const INSERT_JSON_SQL_PG = `INSERT INTO records
+  (agent, seq, kind, source, ts, end_ts, room, type, historical, received_at, body)
+  SELECT r->>0, (r->>1)::bigint, r->>2, r->>3, (r->>4)::bigint, (r->>5)::bigint, r->>6, r->>7,
+         (r->>8)::integer, (r->>9)::bigint, r->>10
+  FROM json_array_elements(?::json) AS e(r)
+  ORDER BY 1, 2
+  ON CONFLICT (agent, seq) DO NOTHING RETURNING agent, seq`;
+
+/** PostgreSQL errors after which the whole group can simply be written again. */
+const RETRYABLE_PG = new Set(['40P01', '40001']); // deadlock_detected, serialization_failure
+const MAX_ATTEMPTS = 3;
 
 export interface CommitRequest {
   agent: string;
@@ -73,7 +91,7 @@ export class GroupCommitter {
   private inFlight: Promise<void> | null = null;
 
   constructor(
-    private readonly db: SqliteDb,
+    private readonly db: Store,
     private readonly clock: Clock,
     private readonly metrics: CoreMetrics,
     private readonly opts: GroupCommitOptions,
@@ -143,18 +161,27 @@ export class GroupCommitter {
       }
       if (current.length > 0) statements.push(current);
       const inserted = new Set<string>();
+      const sql = this.db.dialect === 'postgres' ? INSERT_JSON_SQL_PG : INSERT_JSON_SQL;
       const insert = async (rows: unknown[][]) => {
-        const got = await this.db.allWrite<{ agent: string; seq: number }>(INSERT_JSON_SQL, [
-          JSON.stringify(rows),
-        ]);
+        const got = await this.db.allWrite<{ agent: string; seq: number }>(sql, [JSON.stringify(rows)]);
         for (const g of got) inserted.add(`${g.agent}\u0000${g.seq}`);
       };
-      // One statement is its own transaction; only a group larger than that needs BEGIN/COMMIT.
-      if (statements.length === 1 && statements[0]) await insert(statements[0]);
-      else {
-        await this.db.transaction(async () => {
-          for (const st of statements) await insert(st);
-        });
+      for (let attempt = 1; ; attempt++) {
+        try {
+          // One statement is its own transaction; only a group larger than that needs BEGIN/COMMIT.
+          if (statements.length === 1 && statements[0]) await insert(statements[0]);
+          else {
+            await this.db.transaction(async () => {
+              for (const st of statements) await insert(st);
+            });
+          }
+          break;
+        } catch (err) {
+          // A failed attempt committed nothing, so writing the group again is safe.
+          const code = (err as { code?: unknown }).code;
+          if (attempt >= MAX_ATTEMPTS || typeof code !== 'string' || !RETRYABLE_PG.has(code)) throw err;
+          inserted.clear();
+        }
       }
       let fresh = 0;
       for (const p of group) {

@@ -4,13 +4,16 @@
 import { readFile } from 'node:fs/promises';
 import { extname } from 'node:path';
 import { type Command, Option } from 'commander';
-import { DEFAULTS, databaseFile } from '../config.js';
-import { SqliteDb } from '../store/sqlite.js';
+import { ConfigError, DEFAULTS } from '../config.js';
+import { databaseOption } from '../store/cli.js';
+import { openStore } from '../store/open.js';
 import { type ScheduleFormat, ScheduleParseError } from './parse.js';
 import { importSchedule } from './store.js';
 
 export interface ScheduleImportOptions {
   dataDir: string;
+  /** PostgreSQL URL (`--database`); the SQLite file in dataDir when absent. */
+  database?: string | undefined;
   room: string;
   file: string;
   format?: ScheduleFormat | undefined;
@@ -28,8 +31,7 @@ export async function importScheduleFile(
 ): Promise<{ room: string; periods: number; first: number | null; last: number | null }> {
   const format = o.format ?? formatFromFile(o.file);
   const content = await readFile(o.file, 'utf8');
-  const db = new SqliteDb(databaseFile(o.dataDir));
-  await db.open();
+  const db = await openStore(o);
   try {
     return await importSchedule(db, o.room, format, content, Date.now());
   } finally {
@@ -58,20 +60,34 @@ export function registerScheduleCommand(program: Command): void {
         .env('CLASSROOM_HUB_DATA_DIR')
         .default(DEFAULTS.dataDir),
     )
-    .action(async (o: { room: string; file: string; format?: ScheduleFormat; dataDir: string }) => {
-      try {
-        const res = await importScheduleFile({
-          dataDir: o.dataDir,
-          room: o.room,
-          file: o.file,
-          format: o.format,
-        });
-        process.stdout.write(`${JSON.stringify(res)}\n`);
-      } catch (err) {
-        if (err instanceof ScheduleParseError || (err as NodeJS.ErrnoException).code === 'ENOENT') {
-          program.error(`classroom-hub: ${(err as Error).message}`, { exitCode: 2 });
+    .addOption(databaseOption())
+    .action(
+      async (o: {
+        room: string;
+        file: string;
+        format?: ScheduleFormat;
+        dataDir: string;
+        database?: string;
+      }) => {
+        try {
+          const res = await importScheduleFile({
+            dataDir: o.dataDir,
+            database: o.database,
+            room: o.room,
+            file: o.file,
+            format: o.format,
+          });
+          process.stdout.write(`${JSON.stringify(res)}\n`);
+        } catch (err) {
+          if (
+            err instanceof ScheduleParseError ||
+            err instanceof ConfigError ||
+            (err as NodeJS.ErrnoException).code === 'ENOENT'
+          ) {
+            program.error(`classroom-hub: ${(err as Error).message}`, { exitCode: 2 });
+          }
+          throw err;
         }
-        throw err;
-      }
-    });
+      },
+    );
 }

@@ -1,7 +1,12 @@
 // The core's tables. Feature modules register their own migrations through Db.migrate.
+// Most DDL is shared; where SQLite and PostgreSQL differ (BLOB/BYTEA, WITHOUT ROWID, AUTOINCREMENT vs
+// identity, 64-bit integers) a migration gives one text per dialect.
 import type { Db } from '../context.js';
 
-export const CORE_MIGRATIONS: ReadonlyArray<[string, string]> = [
+type Migration = [name: string, sql: string | { sqlite: string; postgres: string }];
+
+// BIGINT for epoch-ms columns: INTEGER affinity in SQLite (same storage), 64 bits in PostgreSQL.
+export const CORE_MIGRATIONS: ReadonlyArray<Migration> = [
   [
     'core-001-accounts',
     `CREATE TABLE accounts (
@@ -10,8 +15,8 @@ export const CORE_MIGRATIONS: ReadonlyArray<[string, string]> = [
        room        TEXT,
        name        TEXT,
        secret_hash TEXT NOT NULL,
-       created_at  INTEGER NOT NULL,
-       updated_at  INTEGER NOT NULL
+       created_at  BIGINT NOT NULL,
+       updated_at  BIGINT NOT NULL
      );`,
   ],
   [
@@ -21,16 +26,17 @@ export const CORE_MIGRATIONS: ReadonlyArray<[string, string]> = [
        agent        TEXT PRIMARY KEY,
        room         TEXT,
        birth        TEXT,
-       session      INTEGER,
+       session      BIGINT,
        availability TEXT NOT NULL,
-       since        INTEGER NOT NULL,
-       last_seen    INTEGER
+       since        BIGINT NOT NULL,
+       last_seen    BIGINT
      );`,
   ],
   [
-    // (agent, seq) is the dedupe key of DESIGN.md: INSERT OR IGNORE drops a resend.
+    // (agent, seq) is the dedupe key of DESIGN.md: INSERT … ON CONFLICT DO NOTHING drops a resend.
     'core-003-records',
-    `CREATE TABLE records (
+    {
+      sqlite: `CREATE TABLE records (
        agent       TEXT NOT NULL,
        seq         INTEGER NOT NULL,
        kind        TEXT NOT NULL,
@@ -46,10 +52,28 @@ export const CORE_MIGRATIONS: ReadonlyArray<[string, string]> = [
      ) WITHOUT ROWID;
      CREATE INDEX records_ts ON records (ts, agent, seq);
      CREATE INDEX records_room_ts ON records (room, ts);`,
+      postgres: `CREATE TABLE records (
+       agent       TEXT NOT NULL,
+       seq         BIGINT NOT NULL,
+       kind        TEXT NOT NULL,
+       source      TEXT,
+       ts          BIGINT NOT NULL,
+       end_ts      BIGINT,
+       room        TEXT,
+       type        TEXT,
+       historical  INTEGER NOT NULL DEFAULT 0,
+       received_at BIGINT NOT NULL,
+       body        TEXT NOT NULL,
+       PRIMARY KEY (agent, seq)
+     );
+     CREATE INDEX records_ts ON records (ts, agent, seq);
+     CREATE INDEX records_room_ts ON records (room, ts);`,
+    },
   ],
   [
     'core-004-dead-letters',
-    `CREATE TABLE dead_letters (
+    {
+      sqlite: `CREATE TABLE dead_letters (
        id       INTEGER PRIMARY KEY AUTOINCREMENT,
        ts       INTEGER NOT NULL,
        reason   TEXT NOT NULL,
@@ -61,19 +85,41 @@ export const CORE_MIGRATIONS: ReadonlyArray<[string, string]> = [
        encoding TEXT NOT NULL
      );
      CREATE INDEX dead_letters_ts ON dead_letters (ts);`,
+      postgres: `CREATE TABLE dead_letters (
+       id       BIGINT GENERATED ALWAYS AS IDENTITY PRIMARY KEY,
+       ts       BIGINT NOT NULL,
+       reason   TEXT NOT NULL,
+       detail   TEXT NOT NULL,
+       topic    TEXT NOT NULL,
+       agent    TEXT,
+       size     INTEGER NOT NULL,
+       payload  TEXT NOT NULL,
+       encoding TEXT NOT NULL
+     );
+     CREATE INDEX dead_letters_ts ON dead_letters (ts);`,
+    },
   ],
   [
     // Retained messages the hub publishes (hub/state, configs, room summaries) survive a restart here.
     'core-005-retained',
-    `CREATE TABLE retained (
+    {
+      sqlite: `CREATE TABLE retained (
        topic      TEXT PRIMARY KEY,
        payload    BLOB NOT NULL,
        qos        INTEGER NOT NULL,
        updated_at INTEGER NOT NULL
      );`,
+      postgres: `CREATE TABLE retained (
+       topic      TEXT PRIMARY KEY,
+       payload    BYTEA NOT NULL,
+       qos        INTEGER NOT NULL,
+       updated_at BIGINT NOT NULL
+     );`,
+    },
   ],
 ];
 
 export async function migrateCore(db: Db): Promise<void> {
-  for (const [name, sql] of CORE_MIGRATIONS) await db.migrate(name, sql);
+  for (const [name, sql] of CORE_MIGRATIONS)
+    await db.migrate(name, typeof sql === 'string' ? sql : sql[db.dialect]);
 }

@@ -62,6 +62,7 @@ function closeConn(conn: sqlite3.Database): Promise<void> {
  * transaction use the reader connection and see committed data only.
  */
 export class SqliteDb implements Db {
+  readonly dialect = 'sqlite' as const;
   private writer: sqlite3.Database | null = null;
   private reader: sqlite3.Database | null = null;
   private queue: Promise<unknown> = Promise.resolve();

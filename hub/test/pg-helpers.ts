@@ -1,0 +1,133 @@
+// A real, throwaway PostgreSQL 15 server for the pg-* tests: initdb into a temp dir owned by the
+// `postgres` user (the tests run as root, and postgres refuses to run as root), listening on a free
+// loopback port with its unix socket inside the temp dir. Stopped and removed by the returned stop().
+import { type ChildProcess, execFileSync, spawn } from 'node:child_process';
+import { chownSync, mkdtempSync, rmSync } from 'node:fs';
+import { createServer } from 'node:net';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import pg from 'pg';
+import { waitFor } from './core-helpers.js';
+
+const BIN = '/usr/lib/postgresql/15/bin';
+
+export function freePort(): Promise<number> {
+  return new Promise((resolve, reject) => {
+    const s = createServer();
+    s.once('error', reject);
+    s.listen(0, '127.0.0.1', () => {
+      const a = s.address();
+      const port = typeof a === 'object' && a ? a.port : 0;
+      s.close(() => resolve(port));
+    });
+  });
+}
+
+export interface TestPostgres {
+  port: number;
+  /** URL of a fresh, empty database (created on each call). */
+  createDatabase(name: string): Promise<string>;
+  stop(): Promise<void>;
+}
+
+function asPostgres(args: string[]): string[] {
+  return ['-u', 'postgres', '--', ...args];
+}
+
+export async function startPostgres(): Promise<TestPostgres> {
+  const root = mkdtempSync(join(tmpdir(), 'hub-pg-'));
+  const { uid, gid } = pgIds();
+  chownSync(root, uid, gid);
+  const data = join(root, 'data');
+  execFileSync(
+    'runuser',
+    asPostgres([`${BIN}/initdb`, '-D', data, '-U', 'postgres', '--auth=trust', '-E', 'UTF8', '--no-sync']),
+    { stdio: 'ignore' },
+  );
+  const port = await freePort();
+  // fsync off: these tests check SQL semantics and sharing, not PostgreSQL's own crash safety.
+  const proc: ChildProcess = spawn(
+    'runuser',
+    asPostgres([
+      `${BIN}/postgres`,
+      '-D',
+      data,
+      '-h',
+      '127.0.0.1',
+      '-p',
+      String(port),
+      '-k',
+      root,
+      '-c',
+      'fsync=off',
+      '-c',
+      'full_page_writes=off',
+      '-c',
+      'max_connections=100',
+    ]),
+    { stdio: ['ignore', 'ignore', 'pipe'], detached: true },
+  );
+  let log = '';
+  proc.stderr?.on('data', (b: Buffer) => {
+    log = (log + b.toString()).slice(-4000);
+  });
+  const adminUrl = `postgres://postgres@127.0.0.1:${port}/postgres`;
+  const stop = async () => {
+    if (proc.exitCode === null && proc.pid) {
+      const exited = new Promise<void>((resolve) => proc.once('exit', () => resolve()));
+      try {
+        process.kill(-proc.pid, 'SIGINT'); // fast shutdown of the postmaster and its backends
+      } catch {}
+      const timeout = new Promise<'timeout'>((resolve) => setTimeout(() => resolve('timeout'), 10_000));
+      if ((await Promise.race([exited, timeout])) === 'timeout') {
+        try {
+          process.kill(-proc.pid, 'SIGKILL');
+        } catch {}
+      }
+    }
+    rmSync(root, { recursive: true, force: true });
+  };
+  try {
+    await waitFor(
+      `postgres on ${port}`,
+      async () => {
+        if (proc.exitCode !== null) throw new Error(`postgres exited: ${log}`);
+        const c = new pg.Client({ connectionString: adminUrl });
+        try {
+          await c.connect();
+          await c.query('SELECT 1');
+          return true;
+        } catch {
+          return false;
+        } finally {
+          await c.end().catch(() => undefined);
+        }
+      },
+      30_000,
+      100,
+    );
+  } catch (err) {
+    await stop();
+    throw err;
+  }
+  return {
+    port,
+    async createDatabase(name: string) {
+      const c = new pg.Client({ connectionString: adminUrl });
+      await c.connect();
+      try {
+        await c.query(`CREATE DATABASE "${name.replace(/"/g, '')}"`);
+      } finally {
+        await c.end();
+      }
+      return `postgres://postgres@127.0.0.1:${port}/${name}`;
+    },
+    stop,
+  };
+}
+
+function pgIds(): { uid: number; gid: number } {
+  const uid = Number(execFileSync('id', ['-u', 'postgres']).toString().trim());
+  const gid = Number(execFileSync('id', ['-g', 'postgres']).toString().trim());
+  return { uid, gid };
+}

@@ -1,0 +1,247 @@
+// The store contract (context.ts `Db`) run against both backends: the SQLite file and a real
+// PostgreSQL 15 started by this test. One describe factory, so both must behave the same.
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { systemClock } from '../src/context.js';
+import { GroupCommitter } from '../src/ingest/commit.js';
+import { createMetrics } from '../src/metrics.js';
+import { openStore, type Store } from '../src/store/open.js';
+import { toPgPlaceholders } from '../src/store/postgres.js';
+import { migrateCore } from '../src/store/schema.js';
+import { capture, tempDir } from './core-helpers.js';
+import { startPostgres, type TestPostgres } from './pg-helpers.js';
+
+let pgServer: TestPostgres;
+const cleanups: Array<() => Promise<void> | void> = [];
+
+beforeAll(async () => {
+  pgServer = await startPostgres();
+}, 60_000);
+
+afterAll(async () => {
+  for (const c of cleanups.splice(0).reverse()) await c();
+  await pgServer?.stop();
+});
+
+let dbCount = 0;
+async function sqliteStore(): Promise<Store> {
+  const t = tempDir('hub-store-');
+  const db = await openStore({ dataDir: t.dir });
+  cleanups.push(async () => {
+    await db.close();
+    t.remove();
+  });
+  return db;
+}
+
+async function pgStore(): Promise<Store> {
+  const url = await pgServer.createDatabase(`store_${++dbCount}`);
+  const db = await openStore({ dataDir: '/nonexistent', database: url });
+  cleanups.push(() => db.close());
+  return db;
+}
+
+const delay = (ms: number) => new Promise((r) => setTimeout(r, ms));
+
+function storeContract(name: 'sqlite' | 'postgres', open: () => Promise<Store>) {
+  describe(`store contract: ${name}`, () => {
+    let db: Store;
+    beforeAll(async () => {
+      db = await open();
+      await migrateCore(db);
+    });
+
+    it('reports its dialect', () => {
+      expect(db.dialect).toBe(name);
+    });
+
+    it('applies a migration once, however often it is registered', async () => {
+      const sql = 'CREATE TABLE t_once (id TEXT PRIMARY KEY, n BIGINT NOT NULL)';
+      await db.migrate('test-once', sql);
+      await db.migrate('test-once', sql); // would fail "already exists" if run again
+      await Promise.all([db.migrate('test-once', sql), db.migrate('test-once', sql)]);
+      await migrateCore(db);
+      const rows = await db.all<{ name: string }>(
+        "SELECT name FROM schema_migrations WHERE name = 'test-once'",
+      );
+      expect(rows).toHaveLength(1);
+      const core = await db.all<{ name: string }>(
+        "SELECT name FROM schema_migrations WHERE name LIKE 'core-%'",
+      );
+      expect(core.length).toBe(5);
+    });
+
+    it('binds ? placeholders, but not a ? inside a string literal', async () => {
+      const row = await db.get<{ a: string; q: string; b: string }>("SELECT ? AS a, 'it''s ?' AS q, ? AS b", [
+        'x',
+        'y',
+      ]);
+      expect(row).toEqual({ a: 'x', q: "it's ?", b: 'y' });
+    });
+
+    it('returns 64-bit epoch-ms columns and aggregates as numbers', async () => {
+      await db.run('INSERT INTO t_once (id, n) VALUES (?, ?), (?, ?)', ['a', 1_763_700_000_123, 'b', 5]);
+      const row = await db.get<{ n: number }>('SELECT n FROM t_once WHERE id = ?', ['a']);
+      expect(row?.n).toBe(1_763_700_000_123);
+      const agg = await db.get<{ c: number; s: number }>('SELECT COUNT(*) AS c, SUM(n) AS s FROM t_once');
+      expect(agg).toEqual({ c: 2, s: 1_763_700_000_128 });
+    });
+
+    it('counts changed rows', async () => {
+      const res = await db.run('UPDATE t_once SET n = n + 1 WHERE id IN (?, ?)', ['a', 'b']);
+      expect(res.changes).toBe(2);
+      const none = await db.run('DELETE FROM t_once WHERE id = ?', ['zzz']);
+      expect(none.changes).toBe(0);
+    });
+
+    it('keeps binary payloads intact (retained messages)', async () => {
+      const payload = Buffer.from([0, 1, 2, 255, 254, 10, 13]);
+      for (let i = 0; i < 2; i++) {
+        await db.run(
+          `INSERT INTO retained (topic, payload, qos, updated_at) VALUES (?, ?, ?, ?)
+           ON CONFLICT (topic) DO UPDATE SET payload = excluded.payload, qos = excluded.qos, updated_at = excluded.updated_at`,
+          ['t/x', payload, 1, Date.now()],
+        );
+      }
+      const row = await db.get<{ payload: Buffer; qos: number }>(
+        'SELECT payload, qos FROM retained WHERE topic = ?',
+        ['t/x'],
+      );
+      expect(Buffer.from(row?.payload ?? []).equals(payload)).toBe(true);
+      expect(row?.qos).toBe(1);
+    });
+
+    it('assigns dead-letter ids itself', async () => {
+      for (let i = 0; i < 2; i++) {
+        await db.run(
+          'INSERT INTO dead_letters (ts, reason, detail, topic, agent, size, payload, encoding) VALUES (?,?,?,?,?,?,?,?)',
+          [Date.now(), 'schema', 'bad', 't', null, 3, 'abc', 'utf8'],
+        );
+      }
+      const rows = await db.all<{ id: number }>('SELECT id FROM dead_letters ORDER BY id');
+      expect(rows.map((r) => r.id)).toEqual([1, 2]);
+    });
+
+    it('rolls a failed transaction back and rethrows', async () => {
+      await db.migrate('test-tx', 'CREATE TABLE t_tx (k TEXT PRIMARY KEY, v BIGINT NOT NULL)');
+      await expect(
+        db.transaction(async () => {
+          await db.run('INSERT INTO t_tx (k, v) VALUES (?, ?)', ['rolled', 1]);
+          throw new Error('boom');
+        }),
+      ).rejects.toThrow('boom');
+      expect(await db.get('SELECT k FROM t_tx WHERE k = ?', ['rolled'])).toBeUndefined();
+      // A failing statement inside a transaction also undoes the statements before it.
+      await expect(
+        db.transaction(async () => {
+          await db.run('INSERT INTO t_tx (k, v) VALUES (?, ?)', ['first', 1]);
+          await db.run('INSERT INTO t_tx (k, v) VALUES (?, ?)', ['first', 2]);
+        }),
+      ).rejects.toThrow();
+      expect(await db.get('SELECT k FROM t_tx WHERE k = ?', ['first'])).toBeUndefined();
+    });
+
+    it('serialises transactions: read-modify-write never loses an update', async () => {
+      await db.run('INSERT INTO t_tx (k, v) VALUES (?, ?)', ['counter', 0]);
+      await Promise.all(
+        Array.from({ length: 20 }, () =>
+          db.transaction(async () => {
+            const r = await db.get<{ v: number }>('SELECT v FROM t_tx WHERE k = ?', ['counter']);
+            await delay(1);
+            await db.run('UPDATE t_tx SET v = ? WHERE k = ?', [Number(r?.v) + 1, 'counter']);
+          }),
+        ),
+      );
+      expect((await db.get<{ v: number }>('SELECT v FROM t_tx WHERE k = ?', ['counter']))?.v).toBe(20);
+    });
+
+    it('keeps a write issued elsewhere during a transaction out of it', async () => {
+      let outside: Promise<unknown> = Promise.resolve();
+      // Scheduled outside the transaction (like an MQTT handler), it fires while the transaction runs.
+      const fired = new Promise<void>((resolve) =>
+        setTimeout(() => {
+          outside = db.run('INSERT INTO t_tx (k, v) VALUES (?, ?)', ['outside', 1]);
+          resolve();
+        }, 5),
+      );
+      await expect(
+        db.transaction(async () => {
+          await db.run('INSERT INTO t_tx (k, v) VALUES (?, ?)', ['inside', 1]);
+          await fired;
+          await delay(5);
+          throw new Error('abort');
+        }),
+      ).rejects.toThrow('abort');
+      await outside;
+      expect(await db.get('SELECT k FROM t_tx WHERE k = ?', ['inside'])).toBeUndefined();
+      expect(await db.get('SELECT k FROM t_tx WHERE k = ?', ['outside'])).toEqual({ k: 'outside' });
+    });
+
+    it('applies writes in the order they were issued', async () => {
+      const writes = Array.from({ length: 30 }, (_, i) =>
+        db.run('INSERT INTO t_tx (k, v) VALUES (?, ?) ON CONFLICT (k) DO UPDATE SET v = excluded.v', [
+          'order',
+          i,
+        ]),
+      );
+      await Promise.all(writes);
+      expect((await db.get<{ v: number }>('SELECT v FROM t_tx WHERE k = ?', ['order']))?.v).toBe(29);
+    });
+
+    it('stores each (agent, seq) once through the group commit and reports only new records', async () => {
+      const committer = new GroupCommitter(db, systemClock, createMetrics(), {
+        windowMs: 2,
+        maxRecords: 5000,
+      });
+      const base = { room: 'R1', historical: false, receivedAt: Date.now() };
+      const first = await committer.submit({
+        ...base,
+        agent: 'box-1',
+        records: [1, 2, 3].map((s) => capture(s)),
+      });
+      expect(first.map((r) => r.seq)).toEqual([1, 2, 3]);
+      // Resend overlapping the stored ones, plus the same seqs of another agent, in one group.
+      const [again, otherAgent, dupInGroup] = await Promise.all([
+        committer.submit({ ...base, agent: 'box-1', records: [2, 3, 4].map((s) => capture(s)) }),
+        committer.submit({ ...base, agent: 'box-2', records: [1, 2].map((s) => capture(s)) }),
+        committer.submit({ ...base, agent: 'box-1', records: [4, 5].map((s) => capture(s)) }),
+      ]);
+      expect(again.map((r) => r.seq)).toEqual([4]);
+      expect(otherAgent.map((r) => r.seq)).toEqual([1, 2]);
+      expect(dupInGroup.map((r) => r.seq)).toEqual([5]);
+      const rows = await db.all<{ agent: string; seq: number; ts: number; historical: number; body: string }>(
+        'SELECT agent, seq, ts, historical, body FROM records ORDER BY agent, seq',
+      );
+      expect(rows.map((r) => `${r.agent}:${r.seq}`)).toEqual([
+        'box-1:1',
+        'box-1:2',
+        'box-1:3',
+        'box-1:4',
+        'box-1:5',
+        'box-2:1',
+        'box-2:2',
+      ]);
+      expect(rows[0]?.ts).toBe(capture(1).kind === 'capture' ? (capture(1) as { start: number }).start : 0);
+      expect(rows[0]?.historical).toBe(0);
+      expect(JSON.parse(rows[0]?.body ?? '{}')).toEqual(capture(1));
+      // A group larger than one statement goes through a transaction: still once each.
+      const big = Array.from({ length: 12_000 }, (_, i) => capture(i + 1));
+      const fresh = await committer.submit({ ...base, agent: 'box-3', records: big });
+      expect(fresh).toHaveLength(12_000);
+      expect(await committer.submit({ ...base, agent: 'box-3', records: big.slice(0, 100) })).toEqual([]);
+      const n = await db.get<{ n: number }>('SELECT COUNT(*) AS n FROM records WHERE agent = ?', ['box-3']);
+      expect(n?.n).toBe(12_000);
+    });
+  });
+}
+
+storeContract('sqlite', sqliteStore);
+storeContract('postgres', pgStore);
+
+describe('placeholder translation', () => {
+  it('numbers ? in order and skips literals, quoted identifiers and comments', () => {
+    expect(toPgPlaceholders(`SELECT ?, '?', "a?b", ? -- ?\n, /* ? */ ?::json`)).toBe(
+      `SELECT $1, '?', "a?b", $2 -- ?\n, /* ? */ $3::json`,
+    );
+    expect(toPgPlaceholders("SELECT 'it''s ?', ?")).toBe("SELECT 'it''s ?', $1");
+  });
+});
