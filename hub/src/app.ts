@@ -196,7 +196,14 @@ export async function startHub(options: HubOptions = {}): Promise<RunningHub> {
     // level except 'silent' (in-process use by tests and benchmarks).
     const lifecycle = log.level === 'silent' ? log : log.child({}, { level: 'info' });
     lifecycle.info(
-      { event: 'hub.listening', host: config.host, mqttPort, httpPort, dataDir: config.dataDir },
+      {
+        event: 'hub.listening',
+        host: config.host,
+        mqttPort,
+        httpPort,
+        dataDir: config.dataDir,
+        store: db.dialect,
+      },
       `hub listening: mqtt://${config.host}:${mqttPort} http://${config.host}:${httpPort}`,
     );
 

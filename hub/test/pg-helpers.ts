@@ -2,12 +2,13 @@
 // `postgres` user (the tests run as root, and postgres refuses to run as root), listening on a free
 // loopback port with its unix socket inside the temp dir. Stopped and removed by the returned stop().
 import { type ChildProcess, execFileSync, spawn } from 'node:child_process';
-import { chownSync, mkdtempSync, rmSync } from 'node:fs';
+import { chownSync, mkdtempSync, rmSync, writeFileSync } from 'node:fs';
 import { createServer } from 'node:net';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
+import mqtt from 'mqtt';
 import pg from 'pg';
-import { waitFor } from './core-helpers.js';
+import { tempDir, waitFor } from './core-helpers.js';
 
 const BIN = '/usr/lib/postgresql/15/bin';
 
@@ -130,4 +131,50 @@ function pgIds(): { uid: number; gid: number } {
   const uid = Number(execFileSync('id', ['-u', 'postgres']).toString().trim());
   const gid = Number(execFileSync('id', ['-g', 'postgres']).toString().trim());
   return { uid, gid };
+}
+
+/** Debian's mosquitto on a free loopback port (anonymous, no persistence), as an external broker. */
+export async function startMosquitto(): Promise<{ url: string; stop(): Promise<void> }> {
+  const t = tempDir('hub-pg-mosquitto-');
+  const port = await freePort();
+  const conf = join(t.dir, 'mosquitto.conf');
+  writeFileSync(conf, `listener ${port} 127.0.0.1\nallow_anonymous true\npersistence false\n`);
+  const proc = spawn('/usr/sbin/mosquitto', ['-c', conf], {
+    stdio: ['ignore', 'ignore', 'pipe'],
+    detached: true,
+  });
+  let err = '';
+  proc.stderr?.on('data', (b: Buffer) => {
+    err += b.toString();
+  });
+  const stop = async () => {
+    if (proc.exitCode === null && proc.pid) {
+      const exited = new Promise<void>((resolve) => proc.once('exit', () => resolve()));
+      process.kill(-proc.pid, 'SIGKILL');
+      await exited;
+    }
+    t.remove();
+  };
+  const url = `mqtt://127.0.0.1:${port}`;
+  try {
+    await waitFor(`mosquitto on ${port}`, async () => {
+      if (proc.exitCode !== null) throw new Error(`mosquitto exited: ${err}`);
+      const c = mqtt.connect(url, { reconnectPeriod: 0, connectTimeout: 2000 });
+      try {
+        await new Promise<void>((resolve, reject) => {
+          c.once('connect', () => resolve());
+          c.once('error', reject);
+        });
+        return true;
+      } catch {
+        return false;
+      } finally {
+        c.end(true);
+      }
+    });
+  } catch (e) {
+    await stop();
+    throw e;
+  }
+  return { url, stop };
 }
