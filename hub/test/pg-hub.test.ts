@@ -3,6 +3,8 @@
 // the built bin serves from it; and two hub instances sharing one mosquitto (MQTT 5 shared
 // subscription) and one database, where every record is stored exactly once.
 import { execFile } from 'node:child_process';
+import { existsSync, writeFileSync } from 'node:fs';
+import { join } from 'node:path';
 import { promisify } from 'node:util';
 import mqtt, { type MqttClient } from 'mqtt';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
@@ -20,7 +22,7 @@ import {
   tempDir,
   waitFor,
 } from './core-helpers.js';
-import { startMosquitto, startPostgres, type TestPostgres } from './pg-helpers.js';
+import { freePort, startMosquitto, startPostgres, type TestPostgres } from './pg-helpers.js';
 
 const run = promisify(execFile);
 const BIN = new URL('../bin/classroom-hub.js', import.meta.url).pathname;
@@ -173,7 +175,44 @@ describe('hub on PostgreSQL', () => {
     const api = apiFor(hub.httpPort, TOKEN);
     const rec = await api<{ records: unknown[] }>('GET', '/api/records?agent=box-cli');
     expect(rec.body.records).toHaveLength(5);
+    // `schedule import --database` writes the timetable where the hub reads it.
+    const csv = join(t.dir, 'r.csv');
+    const tomorrow = new Date(Date.now() + 86_400_000).toISOString().slice(0, 10);
+    writeFileSync(csv, `date,start,end,title\n${tomorrow},08:00,08:45,Maths\n`);
+    const imp = await run(process.execPath, [
+      BIN,
+      'schedule',
+      'import',
+      '--room',
+      'R-cli',
+      '--file',
+      csv,
+      '--database',
+      database,
+    ]);
+    expect(JSON.parse(imp.stdout)).toMatchObject({ room: 'R-cli', periods: 1 });
+    const sched = await api<{ periods: Array<{ title: string }> }>('GET', '/api/rooms/R-cli/schedule');
+    expect(sched.status).toBe(200);
+    expect(sched.body.periods.map((p) => p.title)).toEqual(['Maths']);
     expect(await hub.terminate()).toBe(0);
+    expect(existsSync(join(t.dir, 'hub.db'))).toBe(false);
+    // An unreachable server stops `serve` with exit code 2, without printing the password.
+    const closed = await freePort();
+    const down = await run(process.execPath, [
+      BIN,
+      'serve',
+      '--data-dir',
+      t.dir,
+      '--http-port',
+      '0',
+      '--mqtt-port',
+      '0',
+      '--database',
+      `postgres://u:hunter2@127.0.0.1:${closed}/x`,
+    ]).catch((e: { code: number; stderr: string }) => e);
+    expect((down as { code: number }).code).toBe(2);
+    expect((down as { stderr: string }).stderr).toMatch(/cannot connect to PostgreSQL/);
+    expect((down as { stderr: string }).stderr).not.toContain('hunter2');
     // A URL that is not PostgreSQL is refused with exit code 2 and a clear message.
     const bad = await run(process.execPath, [
       BIN,
