@@ -54,6 +54,8 @@ export class AlarmEngine {
   private readonly sleeping = new Set<string>();
   /** Rooms an operator put in maintenance through the API. */
   private readonly maintenance = new Set<string>();
+  /** Open (not cleared) alarms per room, kept on every transition so summaries need not scan. */
+  private readonly openPerRoom = new Map<string | null, number>();
   /** Persisting is serialised so history is written in transition order. */
   private chain: Promise<void> = Promise.resolve();
 
@@ -70,6 +72,7 @@ export class AlarmEngine {
       const key = alarmKey(alarm.agent, alarm.source, alarm.type);
       this.alarms.set(key, alarm);
       this.byId.set(alarm.id, alarm);
+      this.countOpen(alarm, 1);
       // After a restart the hub has no evidence either way: an open alarm stays open until the
       // agent tells us otherwise (a new birth resets media conditions, see resetMedia).
       if (alarm.state !== 'cleared') {
@@ -93,6 +96,18 @@ export class AlarmEngine {
 
   getById(id: string): Alarm | undefined {
     return this.byId.get(id);
+  }
+
+  /** Open alarms whose room is `room`, in O(1). */
+  openCountInRoom(room: string | null): number {
+    return this.openPerRoom.get(room) ?? 0;
+  }
+
+  private countOpen(alarm: Alarm, delta: 1 | -1): void {
+    if (alarm.state === 'cleared') return;
+    const n = (this.openPerRoom.get(alarm.room) ?? 0) + delta;
+    if (n > 0) this.openPerRoom.set(alarm.room, n);
+    else this.openPerRoom.delete(alarm.room);
   }
 
   openCount(filter?: (a: Alarm) => boolean): number {
@@ -288,6 +303,8 @@ export class AlarmEngine {
     c: Condition | undefined,
   ): void {
     const now = this.clock.now();
+    // `from` is null for a new alarm, which was never counted; its placeholder state is 'cleared'.
+    this.countOpen(alarm, -1);
     alarm.state = to;
     alarm.updatedAt = now;
     if (to === 'active') {
@@ -305,6 +322,7 @@ export class AlarmEngine {
     } else if (to === 'cleared') {
       alarm.clearedAt = now;
     }
+    this.countOpen(alarm, 1);
     this.log.info(
       { alarm: alarm.id, agent: alarm.agent, source: alarm.source, type: alarm.type, from, to },
       'alarm transition',

@@ -13,6 +13,7 @@ import { canPublish, canSubscribe, type Principal } from '../auth/acl.js';
 import type { Clock, Db } from '../context.js';
 import type { CoreMetrics } from '../metrics.js';
 import { guardFrames, MAX_PACKET_BYTES } from './frame-guard.js';
+import { type RetainedPersistence, withRetainedIndex } from './retained-index.js';
 import type { HubBroker } from './types.js';
 
 export interface EmbeddedBrokerDeps {
@@ -130,6 +131,9 @@ export class EmbeddedBroker implements HubBroker {
         );
       },
     });
+    // aedes created its memory persistence; index its retained messages before anything is stored, so
+    // exact-topic SUBSCRIBEs (every agent's own topics and hub/state) skip the full scan.
+    withRetainedIndex((this.aedes as unknown as { persistence: RetainedPersistence }).persistence);
     this.aedes.on('clientError', (client, err) => {
       log.debug({ clientId: client.id, err: err.message }, 'client error');
     });

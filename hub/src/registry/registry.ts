@@ -9,6 +9,8 @@ import { SourceHealthTracker, sourceEvents } from './sources.js';
 export const SILENT_INTERVALS = 3;
 const DEFAULT_TELEMETRY_INTERVAL_S = 30;
 
+const byAgent = (a: { agent: string }, b: { agent: string }): number => (a.agent < b.agent ? -1 : 1);
+
 export interface StoredAgent {
   agent: string;
   room: Birth['room'] | null;
@@ -39,6 +41,20 @@ export interface RegistryDeps {
 
 export class AgentRegistry implements HubRegistry {
   private readonly entries = new Map<string, Entry>();
+  /**
+   * Room id → agents in it, kept current on every room change, so a room's agents are found without
+   * scanning the fleet (a summary per room change at 10,000 agents made `byRoom` a hot spot).
+   */
+  private readonly rooms = new Map<string, Set<Entry>>();
+  /** Agent ids in order; rebuilt lazily after an agent is added, so `agents()` does not sort each call. */
+  private order: Entry[] | null = null;
+  private readonly availabilityCounts: Record<Availability, number> = {
+    online: 0,
+    offline: 0,
+    lost: 0,
+    sleeping: 0,
+    unknown: 0,
+  };
   private timer: NodeJS.Timeout | undefined;
 
   constructor(private readonly deps: RegistryDeps) {}
@@ -57,7 +73,9 @@ export class AgentRegistry implements HubRegistry {
   load(stored: StoredAgent): void {
     if (this.entries.has(stored.agent)) return;
     const e = this.create(stored.agent, stored.room);
-    e.birth = stored.birth;
+    this.moveRoom(e, () => {
+      e.birth = stored.birth;
+    });
     e.session = stored.session;
     e.lastSeen = stored.lastSeen;
     if (stored.birth) this.resetSources(e, stored.birth);
@@ -67,7 +85,10 @@ export class AgentRegistry implements HubRegistry {
   ensure(agent: string, room: Birth['room'] | null): void {
     const e = this.entries.get(agent);
     if (!e) this.create(agent, room);
-    else if (room && !e.birth) e.provisionalRoom = room;
+    else if (room && !e.birth)
+      this.moveRoom(e, () => {
+        e.provisionalRoom = room;
+      });
   }
 
   onState(agent: string, msg: AgentState): void {
@@ -92,7 +113,9 @@ export class AgentRegistry implements HubRegistry {
     }
     const newSession = e.session !== birth.session;
     e.session = birth.session;
-    e.birth = birth;
+    this.moveRoom(e, () => {
+      e.birth = birth;
+    });
     if (newSession || e.sources.size === 0) this.resetSources(e, birth);
     // A sleeping agent announces `sleeping` for the same session; a birth does not wake it.
     if (!(e.availability === 'sleeping' && !newSession)) this.transition(e, 'online', 'birth', false);
@@ -135,7 +158,8 @@ export class AgentRegistry implements HubRegistry {
   }
 
   agents(): AgentView[] {
-    return [...this.entries.values()].sort((a, b) => (a.agent < b.agent ? -1 : 1)).map((e) => this.view(e));
+    if (!this.order) this.order = [...this.entries.values()].sort(byAgent);
+    return this.order.map((e) => this.view(e));
   }
 
   agent(id: string): AgentView | undefined {
@@ -144,13 +168,18 @@ export class AgentRegistry implements HubRegistry {
   }
 
   byRoom(roomId: string): AgentView[] {
-    return this.agents().filter((a) => a.room?.id === roomId);
+    const members = this.rooms.get(roomId);
+    if (!members) return [];
+    return [...members].sort(byAgent).map((e) => this.view(e));
+  }
+
+  /** Room ids with at least one agent. */
+  roomIds(): string[] {
+    return [...this.rooms.keys()];
   }
 
   counts(): Record<Availability, number> {
-    const c: Record<Availability, number> = { online: 0, offline: 0, lost: 0, sleeping: 0, unknown: 0 };
-    for (const e of this.entries.values()) c[e.availability]++;
-    return c;
+    return { ...this.availabilityCounts };
   }
 
   /** Marks agents silent for SILENT_INTERVALS telemetry intervals as lost. */
@@ -183,7 +212,35 @@ export class AgentRegistry implements HubRegistry {
       sources: new Map(),
     };
     this.entries.set(agent, e);
+    this.order = null;
+    this.availabilityCounts.unknown++;
+    this.indexRoom(e, this.roomId(e), true);
     return e;
+  }
+
+  /** Applies a change that may move the agent to another room, keeping the room index current. */
+  private moveRoom(e: Entry, change: () => void): void {
+    const before = this.roomId(e);
+    change();
+    const after = this.roomId(e);
+    if (before === after) return;
+    this.indexRoom(e, before, false);
+    this.indexRoom(e, after, true);
+  }
+
+  private indexRoom(e: Entry, room: string | null, add: boolean): void {
+    if (room === null) return;
+    let members = this.rooms.get(room);
+    if (add) {
+      if (!members) {
+        members = new Set();
+        this.rooms.set(room, members);
+      }
+      members.add(e);
+    } else if (members) {
+      members.delete(e);
+      if (members.size === 0) this.rooms.delete(room);
+    }
   }
 
   private resetSources(e: Entry, birth: Birth): void {
@@ -196,6 +253,8 @@ export class AgentRegistry implements HubRegistry {
     if (e.availability === to) return;
     const previous = e.availability;
     e.availability = to;
+    this.availabilityCounts[previous]--;
+    this.availabilityCounts[to]++;
     e.since = this.deps.clock.now();
     this.deps.log.info({ agent: e.agent, from: previous, to, reason }, 'availability changed');
     if (persist) this.persist(e);

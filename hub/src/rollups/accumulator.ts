@@ -1,4 +1,4 @@
-// In-memory deltas of rollup counters, flushed to the store in one transaction as upserts, so
+// In-memory deltas of rollup counters, flushed to the store as multi-row upserts, so
 // rollups are maintained incrementally as records arrive (issue 7) and never by scanning history.
 import type { CaptureRecord } from '@classroom/protocol';
 import type { Db } from '../context.js';
@@ -31,6 +31,23 @@ CREATE TABLE IF NOT EXISTS rollups (
 export const VIDEO_BAD_RATIO = 0.5;
 
 const BUCKETS: BucketKind[] = ['hour', 'day'];
+
+/** Rows per upsert statement: 12 parameters a row stays far below SQLite's and PostgreSQL's limits. */
+export const FLUSH_ROWS = 100;
+
+const upsertCache = new Map<number, string>();
+/** `INSERT … VALUES (…), (…) ON CONFLICT … DO UPDATE` adding each row's deltas (keys in one are unique). */
+function upsertSql(rows: number): string {
+  let sql = upsertCache.get(rows);
+  if (sql) return sql;
+  const cols = ROLLUP_FIELDS.join(', ');
+  const tuple = `(?, ?, ?, ${ROLLUP_FIELDS.map(() => '?').join(', ')})`;
+  const sets = ROLLUP_FIELDS.map((f) => `${f} = rollups.${f} + excluded.${f}`).join(', ');
+  sql = `INSERT INTO rollups (room, bucket, start, ${cols}) VALUES ${Array(rows).fill(tuple).join(', ')}
+      ON CONFLICT (room, bucket, start) DO UPDATE SET ${sets}`;
+  upsertCache.set(rows, sql);
+  return sql;
+}
 
 function zero(): RollupCounters {
   return Object.fromEntries(ROLLUP_FIELDS.map((f) => [f, 0])) as RollupCounters;
@@ -71,32 +88,30 @@ export class RollupAccumulator {
     return this.pending.size;
   }
 
+  /**
+   * Writes the pending deltas as multi-row upserts of FLUSH_ROWS rows. Each statement is one short write
+   * of its own (no enclosing transaction): a flush of hundreds of rows used to hold the shared write queue
+   * for hundreds of round trips, stalling ingest commits (and their acks) behind it. Rows are independent
+   * counters, so a partial flush is consistent; deltas not written are put back for the next flush.
+   */
   async flush(): Promise<void> {
     if (this.pending.size === 0) return;
     const batch = [...this.pending.values()];
     this.pending = new Map();
-    const cols = ROLLUP_FIELDS.join(', ');
-    const marks = ROLLUP_FIELDS.map(() => '?').join(', ');
-    const sets = ROLLUP_FIELDS.map((f) => `${f} = rollups.${f} + excluded.${f}`).join(', ');
-    const sql = `INSERT INTO rollups (room, bucket, start, ${cols}) VALUES (?, ?, ?, ${marks})
-      ON CONFLICT (room, bucket, start) DO UPDATE SET ${sets}`;
-    try {
-      await this.db.transaction(async () => {
-        for (const p of batch) {
-          await this.db.run(sql, [
-            p.room,
-            p.bucket,
-            p.start,
-            ...ROLLUP_FIELDS.map((f) => Math.round(p.c[f])),
-          ]);
+    for (let i = 0; i < batch.length; i += FLUSH_ROWS) {
+      const rows = batch.slice(i, i + FLUSH_ROWS);
+      try {
+        await this.db.run(
+          upsertSql(rows.length),
+          rows.flatMap((p) => [p.room, p.bucket, p.start, ...ROLLUP_FIELDS.map((f) => Math.round(p.c[f]))]),
+        );
+      } catch (err) {
+        // Put the deltas back so a transient store error loses nothing; the next flush retries.
+        for (const p of batch.slice(i)) {
+          for (const f of ROLLUP_FIELDS) this.addRaw(p.room, p.bucket, p.start, f, p.c[f]);
         }
-      });
-    } catch (err) {
-      // Put the deltas back so a transient store error loses nothing; the next flush retries.
-      for (const p of batch) {
-        for (const f of ROLLUP_FIELDS) this.addRaw(p.room, p.bucket, p.start, f, p.c[f]);
+        throw err;
       }
-      throw err;
     }
   }
 

@@ -1,5 +1,6 @@
 // Retained northbound summaries on classroom/v1/rooms/{room}/summary (DESIGN.md), for `platform`
-// accounts. Published on change only: changes are coalesced per room for DEBOUNCE_MS and a summary
+// accounts. Published on change only: changes are coalesced for DEBOUNCE_MS (all
+// rooms changed in that time go out in one flush) and a summary
 // equal to the last one published (ignoring ts) is not sent again.
 import { type RoomSummary, topics } from '@classroom/protocol';
 import type { AlarmEngine } from '../alarms/engine.js';
@@ -7,6 +8,8 @@ import type { PeopleBus } from '../alarms/events.js';
 import type { AgentView, HubContext, HubEvents, HubModule } from '../context.js';
 
 export const SUMMARY_DEBOUNCE_MS = 250;
+/** Summaries published concurrently within one flush. */
+const PUBLISH_SLICE = 100;
 
 export function buildSummary(
   room: string,
@@ -36,7 +39,10 @@ export function buildSummary(
 
 export class SummariesModule implements HubModule {
   readonly name = 'summaries';
-  private readonly pending = new Map<string, NodeJS.Timeout>();
+  private readonly pending = new Set<string>();
+  private timer: NodeJS.Timeout | undefined;
+  private flushing: Promise<void> | null = null;
+  private stopped = false;
   private readonly last = new Map<string, string>();
   private readonly offs: Array<() => void> = [];
   published = 0;
@@ -48,6 +54,7 @@ export class SummariesModule implements HubModule {
   ) {}
 
   async start(): Promise<void> {
+    this.stopped = false;
     const { bus } = this.ctx;
     const on = <K extends keyof HubEvents>(event: K, fn: (p: HubEvents[K]) => void): void => {
       bus.on(event, fn);
@@ -59,14 +66,14 @@ export class SummariesModule implements HubModule {
       if (e.records.some((r) => r.kind === 'event')) this.touchAgent(e.agent, e.room);
     });
     this.offs.push(this.people.on('alarm.transition', (t) => this.touchAgent(t.alarm.agent, t.alarm.room)));
-    const rooms = new Set<string>();
-    for (const a of this.ctx.registry.agents()) if (a.room) rooms.add(a.room.id);
-    for (const room of rooms) this.schedule(room);
+    for (const a of this.ctx.registry.agents()) if (a.room) this.schedule(a.room.id);
   }
 
   async stop(): Promise<void> {
+    this.stopped = true;
     for (const off of this.offs.splice(0)) off();
-    for (const t of this.pending.values()) this.ctx.clock.clearTimeout(t);
+    this.ctx.clock.clearTimeout(this.timer);
+    this.timer = undefined;
     this.pending.clear();
   }
 
@@ -76,18 +83,41 @@ export class SummariesModule implements HubModule {
   }
 
   private schedule(room: string): void {
-    if (this.pending.has(room)) return;
-    this.pending.set(
-      room,
-      this.ctx.clock.setTimeout(() => {
-        this.pending.delete(room);
-        void this.publish(room);
-      }, SUMMARY_DEBOUNCE_MS),
-    );
+    this.pending.add(room);
+    this.arm();
+  }
+
+  private arm(): void {
+    if (this.timer !== undefined || this.stopped) return;
+    this.timer = this.ctx.clock.setTimeout(() => {
+      this.timer = undefined;
+      void this.flush();
+    }, SUMMARY_DEBOUNCE_MS);
+  }
+
+  /**
+   * Publishes every room changed since the last flush. One timer for all rooms (not one per room), and
+   * publishes in bounded slices, so a fleet-wide change (10,000 births) is neither 10,000 timers nor
+   * 10,000 store writes queued at once.
+   */
+  private async flush(): Promise<void> {
+    if (this.flushing) return this.flushing;
+    const rooms = [...this.pending];
+    this.pending.clear();
+    this.flushing = (async () => {
+      for (let i = 0; i < rooms.length; i += PUBLISH_SLICE) {
+        await Promise.all(rooms.slice(i, i + PUBLISH_SLICE).map((r) => this.publish(r)));
+      }
+    })().finally(() => {
+      this.flushing = null;
+      // Rooms that changed while this flush ran are published after one more debounce.
+      if (this.pending.size > 0) this.arm();
+    });
+    return this.flushing;
   }
 
   private async publish(room: string): Promise<void> {
-    const open = this.alarms.openCount((a) => a.room === room);
+    const open = this.alarms.openCountInRoom(room);
     const summary = buildSummary(room, this.ctx.registry.byRoom(room), open, this.ctx.clock.now());
     if (!summary) return;
     const key = JSON.stringify({ ...summary, ts: 0 });
