@@ -1,7 +1,7 @@
 // Cost and detection latency of the agent's source monitor (issue 4).
 //
 // A synthetic H.264+AAC camera (ffmpeg, lavfi test pattern with sensor-like noise, libx264
-// veryfast (CABAC and B-frames, as cameras' main/high profiles), GOP 1 s, 2 Mb/s at 720p and 4 Mb/s at 1080p) is
+// veryfast with zerolatency (CABAC, no B-frames, as most IP cameras send), GOP 1 s, 2 Mb/s at 720p and 4 Mb/s at 1080p) is
 // streamed in real time over UDP, through the tee muxer to two ports with the same media:
 // - the agent's monitor (built code, agent/dist/media) on port A, as the agent runs it;
 // - a naive full-decode analysis on port B: one ffmpeg decoding every frame at full size with
