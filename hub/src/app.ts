@@ -65,7 +65,7 @@ export async function startHub(options: HubOptions = {}): Promise<RunningHub> {
   const clock = options.clock ?? systemClock;
   const startedAt = clock.now();
 
-  const db = await openStore(config);
+  const db = await openStore({ ...config, log: log.child({ module: 'store' }) });
   const cleanup: Array<() => Promise<void>> = [() => db.close()];
   try {
     await migrateCore(db);

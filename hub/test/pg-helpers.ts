@@ -28,6 +28,10 @@ export interface TestPostgres {
   port: number;
   /** URL of a fresh, empty database (created on each call). */
   createDatabase(name: string): Promise<string>;
+  /** Shuts the server down (fast shutdown: connections are dropped); the data stay. */
+  halt(): Promise<void>;
+  /** Starts it again on the same port and data dir. */
+  resume(): Promise<void>;
   stop(): Promise<void>;
 }
 
@@ -46,54 +50,60 @@ export async function startPostgres(): Promise<TestPostgres> {
     { stdio: 'ignore' },
   );
   const port = await freePort();
-  // fsync off: these tests check SQL semantics and sharing, not PostgreSQL's own crash safety.
-  const proc: ChildProcess = spawn(
-    'runuser',
-    asPostgres([
-      `${BIN}/postgres`,
-      '-D',
-      data,
-      '-h',
-      '127.0.0.1',
-      '-p',
-      String(port),
-      '-k',
-      root,
-      '-c',
-      'fsync=off',
-      '-c',
-      'full_page_writes=off',
-      '-c',
-      'max_connections=100',
-    ]),
-    { stdio: ['ignore', 'ignore', 'pipe'], detached: true },
-  );
-  let log = '';
-  proc.stderr?.on('data', (b: Buffer) => {
-    log = (log + b.toString()).slice(-4000);
-  });
   const adminUrl = `postgres://postgres@127.0.0.1:${port}/postgres`;
-  const stop = async () => {
-    if (proc.exitCode === null && proc.pid) {
-      const exited = new Promise<void>((resolve) => proc.once('exit', () => resolve()));
+  let proc: ChildProcess | null = null;
+
+  const halt = async () => {
+    const p = proc;
+    proc = null;
+    if (!p || p.exitCode !== null || !p.pid) return;
+    const exited = new Promise<void>((resolve) => p.once('exit', () => resolve()));
+    try {
+      process.kill(-p.pid, 'SIGINT'); // fast shutdown of the postmaster and its backends
+    } catch {}
+    const timeout = new Promise<'timeout'>((resolve) => setTimeout(() => resolve('timeout'), 10_000));
+    if ((await Promise.race([exited, timeout])) === 'timeout') {
       try {
-        process.kill(-proc.pid, 'SIGINT'); // fast shutdown of the postmaster and its backends
+        process.kill(-p.pid, 'SIGKILL');
       } catch {}
-      const timeout = new Promise<'timeout'>((resolve) => setTimeout(() => resolve('timeout'), 10_000));
-      if ((await Promise.race([exited, timeout])) === 'timeout') {
-        try {
-          process.kill(-proc.pid, 'SIGKILL');
-        } catch {}
-      }
+      await exited;
     }
-    rmSync(root, { recursive: true, force: true });
   };
-  try {
+
+  const launch = async () => {
+    // fsync off: these tests check SQL semantics and sharing, not PostgreSQL's own crash safety.
+    const p = spawn(
+      'runuser',
+      asPostgres([
+        `${BIN}/postgres`,
+        '-D',
+        data,
+        '-h',
+        '127.0.0.1',
+        '-p',
+        String(port),
+        '-k',
+        root,
+        '-c',
+        'fsync=off',
+        '-c',
+        'full_page_writes=off',
+        '-c',
+        'max_connections=100',
+      ]),
+      { stdio: ['ignore', 'ignore', 'pipe'], detached: true },
+    );
+    proc = p;
+    let log = '';
+    p.stderr?.on('data', (b: Buffer) => {
+      log = (log + b.toString()).slice(-4000);
+    });
     await waitFor(
       `postgres on ${port}`,
       async () => {
-        if (proc.exitCode !== null) throw new Error(`postgres exited: ${log}`);
+        if (p.exitCode !== null) throw new Error(`postgres exited: ${log}`);
         const c = new pg.Client({ connectionString: adminUrl });
+        c.on('error', () => undefined);
         try {
           await c.connect();
           await c.query('SELECT 1');
@@ -107,6 +117,14 @@ export async function startPostgres(): Promise<TestPostgres> {
       30_000,
       100,
     );
+  };
+
+  const stop = async () => {
+    await halt();
+    rmSync(root, { recursive: true, force: true });
+  };
+  try {
+    await launch();
   } catch (err) {
     await stop();
     throw err;
@@ -123,6 +141,8 @@ export async function startPostgres(): Promise<TestPostgres> {
       }
       return `postgres://postgres@127.0.0.1:${port}/${name}`;
     },
+    halt,
+    resume: launch,
     stop,
   };
 }

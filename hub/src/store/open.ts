@@ -1,6 +1,8 @@
 // Chooses the store from the configuration: the SQLite file in the data dir, or PostgreSQL when
 // `--database postgres://…` is given (DESIGN.md). Used by the server and by the CLI commands that write
 // to the store directly (`agents add`, `accounts add`, `schedule import`).
+
+import type { Logger } from 'pino';
 import { ConfigError, databaseFile } from '../config.js';
 import type { Db } from '../context.js';
 import { PgDb, redactUrl } from './postgres.js';
@@ -20,6 +22,8 @@ export function isPostgresUrl(url: string): boolean {
 export async function openStore(o: {
   dataDir: string;
   database?: string | null | undefined;
+  /** Logger of the store (PostgreSQL connection problems). */
+  log?: Logger | undefined;
 }): Promise<Store> {
   if (o.database && !isPostgresUrl(o.database)) {
     throw new ConfigError(
@@ -31,7 +35,7 @@ export async function openStore(o: {
     await db.open();
     return db;
   }
-  const db = new PgDb(o.database);
+  const db = new PgDb(o.database, o.log ? { log: o.log } : {});
   try {
     await db.open();
   } catch (err) {

@@ -5,6 +5,7 @@
 // else's statement lands inside it, and reads outside a transaction see committed data only.
 import { AsyncLocalStorage } from 'node:async_hooks';
 import pg from 'pg';
+import type { Logger } from 'pino';
 import type { Db } from '../context.js';
 
 /** Postgres type OIDs whose text form we parse to JS numbers. */
@@ -105,7 +106,12 @@ export interface PgDbOptions {
   max?: number;
   /** Application name shown in pg_stat_activity. */
   applicationName?: string;
+  /** Where connection errors of idle clients are reported. */
+  log?: Logger;
 }
+
+/** A write waits this long for a connection before failing (and the batch is not acked). */
+const CONNECT_TIMEOUT_MS = 10_000;
 
 export class PgDb implements Db {
   readonly dialect = 'postgres' as const;
@@ -124,11 +130,18 @@ export class PgDb implements Db {
       connectionString: this.url,
       max: this.opts.max ?? 8,
       application_name: this.opts.applicationName ?? 'classroom-hub',
+      connectionTimeoutMillis: CONNECT_TIMEOUT_MS,
+      keepAlive: true,
       types,
     });
     // An idle client that loses its connection emits 'error' on the pool; without a listener that
     // would crash the process. The pool drops that client and the next query gets a fresh one.
-    pool.on('error', () => undefined);
+    pool.on('error', (err) =>
+      this.opts.log?.warn(
+        { err: err.message, database: redactUrl(this.url) },
+        'idle PostgreSQL connection lost',
+      ),
+    );
     try {
       await pool.query('SELECT 1');
     } catch (err) {
