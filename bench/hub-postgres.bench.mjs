@@ -4,7 +4,7 @@
 // multi-row INSERT … ON CONFLICT DO NOTHING per batch; and the same hub on its default SQLite store.
 // Loopback only; PostgreSQL is started here as the `postgres` user (the bench must run as root).
 import { execFileSync, spawn } from 'node:child_process';
-import { chownSync, mkdtempSync, rmSync } from 'node:fs';
+import { chownSync, existsSync, mkdtempSync, readdirSync, rmSync } from 'node:fs';
 import { createServer } from 'node:net';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
@@ -18,7 +18,11 @@ const BATCH = 100;
 const WINDOW = 4;
 const TOKEN = 'bench-admin-token-0123456789';
 const TOTAL = BOXES * PER_BOX;
-const BIN = '/usr/lib/postgresql/15/bin';
+const PG_BASE = '/usr/lib/postgresql';
+const PG_VERSION = readdirSync(PG_BASE)
+  .filter((v) => existsSync(join(PG_BASE, v, 'bin', 'postgres')))
+  .sort((a, b) => Number(b) - Number(a))[0];
+const BIN = join(PG_BASE, PG_VERSION, 'bin');
 
 function record(seq) {
   const start = 1_700_000_000_000 + seq * 10_000;
@@ -219,7 +223,7 @@ try {
   const onPg = await hub(await server.database());
   const onSqlite = await hub(null);
   console.log(
-    `Replay storm on PostgreSQL 15: ${BOXES} boxes × ${PER_BOX} records, batches of ${BATCH}, ${WINDOW} in flight per box (loopback, shared loaded 2-core machine, PostgreSQL default durability).\n`,
+    `Replay storm on PostgreSQL ${PG_VERSION}: ${BOXES} boxes × ${PER_BOX} records, batches of ${BATCH}, ${WINDOW} in flight per box (loopback, shared loaded 2-core machine, PostgreSQL default durability).\n`,
   );
   console.log('| path | records/s | ratio vs raw node-postgres |');
   console.log('|---|---:|---:|');

@@ -2,7 +2,7 @@
 // `postgres` user (the tests run as root, and postgres refuses to run as root), listening on a free
 // loopback port with its unix socket inside the temp dir. Stopped and removed by the returned stop().
 import { type ChildProcess, execFileSync, spawn } from 'node:child_process';
-import { chownSync, mkdtempSync, rmSync, writeFileSync } from 'node:fs';
+import { chownSync, existsSync, mkdtempSync, readdirSync, rmSync, writeFileSync } from 'node:fs';
 import { createServer } from 'node:net';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
@@ -10,7 +10,20 @@ import mqtt from 'mqtt';
 import pg from 'pg';
 import { tempDir, waitFor } from './core-helpers.js';
 
-const BIN = '/usr/lib/postgresql/15/bin';
+/** The newest installed Debian PostgreSQL server (15 on bookworm). */
+function pgBin(): string {
+  const base = '/usr/lib/postgresql';
+  const versions = existsSync(base)
+    ? readdirSync(base)
+        .filter((v) => existsSync(join(base, v, 'bin', 'postgres')))
+        .sort((a, b) => Number(b) - Number(a))
+    : [];
+  if (!versions[0]) throw new Error(`no PostgreSQL server under ${base} (apt-get install postgresql)`);
+  return join(base, versions[0], 'bin');
+}
+
+/** PostgreSQL refuses to run as root: as root, run its binaries as the `postgres` user. */
+const asRoot = process.getuid?.() === 0;
 
 export function freePort(): Promise<number> {
   return new Promise((resolve, reject) => {
@@ -35,18 +48,21 @@ export interface TestPostgres {
   stop(): Promise<void>;
 }
 
-function asPostgres(args: string[]): string[] {
-  return ['-u', 'postgres', '--', ...args];
+function command(args: string[]): [string, string[]] {
+  const [cmd = '', ...rest] = args;
+  return asRoot ? ['runuser', ['-u', 'postgres', '--', ...args]] : [cmd, rest];
 }
 
 export async function startPostgres(): Promise<TestPostgres> {
+  const BIN = pgBin();
   const root = mkdtempSync(join(tmpdir(), 'hub-pg-'));
-  const { uid, gid } = pgIds();
-  chownSync(root, uid, gid);
+  if (asRoot) {
+    const { uid, gid } = pgIds();
+    chownSync(root, uid, gid);
+  }
   const data = join(root, 'data');
   execFileSync(
-    'runuser',
-    asPostgres([`${BIN}/initdb`, '-D', data, '-U', 'postgres', '--auth=trust', '-E', 'UTF8', '--no-sync']),
+    ...command([`${BIN}/initdb`, '-D', data, '-U', 'postgres', '--auth=trust', '-E', 'UTF8', '--no-sync']),
     { stdio: 'ignore' },
   );
   const port = await freePort();
@@ -73,8 +89,7 @@ export async function startPostgres(): Promise<TestPostgres> {
   const launch = async () => {
     // fsync off: these tests check SQL semantics and sharing, not PostgreSQL's own crash safety.
     const p = spawn(
-      'runuser',
-      asPostgres([
+      ...command([
         `${BIN}/postgres`,
         '-D',
         data,
