@@ -45,10 +45,11 @@ describe('Analyzer: black and frozen', () => {
     a.videoFrame(vf(1, { 'lavfi.black_start': 1 }), at(1));
     a.videoFrame(vf(2), at(2));
     expect(events).toEqual([]);
-    // A late line: the frame of 3 s arrives at 3.4 s, the onset is still placed at 1 s.
+    // A late line: the frame of 3 s arrives at 3.4 s; the onset is still placed at 1 s, from the
+    // earlier, timelier readings.
     a.videoFrame(vf(3), at(3.4));
     expect(events).toEqual([
-      { kind: 'event', source: 'cam', ts: at(1.4), type: 'video.black.start', detail: { minS: 2 } },
+      { kind: 'event', source: 'cam', ts: at(1), type: 'video.black.start', detail: { minS: 2 } },
     ]);
     a.videoFrame(vf(4, { 'lavfi.black_end': 4 }), at(4));
     expect(events[1]).toMatchObject({ type: 'video.black.end', ts: at(4), detail: { durationS: 3 } });

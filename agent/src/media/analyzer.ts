@@ -48,7 +48,7 @@ const ratio = (n: number, d: number): number | null =>
 /**
  * Turns one ffmpeg run's parsed output into state-transition events and capture windows.
  * Media time (pts, seconds) decides durations, so a late log line does not stretch a fault;
- * wall time for an onset is derived as `now - (pts_now - pts_onset)`.
+ * wall time for an onset is derived from media time (see wallOf).
  */
 export class Analyzer {
   private acc = emptyAcc();
@@ -64,6 +64,8 @@ export class Analyzer {
   private silenceSince = 0;
   private keyTimes: number[] = [];
   private firstPacketPts: number | null = null;
+  /** wall ms − media ms, at its smallest seen: the least-delayed reading of the pipeline. */
+  private offset: number | null = null;
 
   constructor(
     private readonly source: string,
@@ -72,6 +74,17 @@ export class Analyzer {
     private readonly emit: Emit,
   ) {
     this.silenceStart = Array.from({ length: channels }, () => null);
+  }
+
+  /**
+   * Wall time of media time `pts`, learnt from the reading (`now`, `curPts`) at hand. Lines arrive
+   * late by a varying amount (pipe batches, load), never early, so the smallest wall − media
+   * difference is the best estimate; a jump of more than 5 s (new timeline) starts afresh.
+   */
+  private wallOf(pts: number, curPts: number, now: number): number {
+    const d = now - curPts * 1000;
+    if (this.offset === null || d < this.offset || d - this.offset > 5000) this.offset = d;
+    return Math.min(now, this.offset + pts * 1000);
   }
 
   private event(type: EventType, ts: number, detail: SourceEvent['detail']): void {
@@ -109,7 +122,8 @@ export class Analyzer {
   videoFrame(f: MetaFrame, now: number): void {
     const t = this.thresholds();
     const k = f.keys;
-    const wall = (pts: number): number => Math.min(now, now - (f.pts - pts) * 1000);
+    this.wallOf(f.pts, f.pts, now);
+    const wall = (pts: number): number => this.wallOf(pts, f.pts, now);
     const bs = k.get('lavfi.black_start');
     const be = k.get('lavfi.black_end');
     if (be !== undefined) {
@@ -177,7 +191,7 @@ export class Analyzer {
     }
     if (was && !is && this.silenceEvent) {
       this.silenceEvent = false;
-      const ts = Math.min(now, now - (lastAudioPts - e.t) * 1000);
+      const ts = this.wallOf(e.t, lastAudioPts, now);
       this.event('audio.silence.end', ts, {
         durationS: round(e.t - this.silenceSince, 1),
         channel: e.channel,
@@ -189,6 +203,7 @@ export class Analyzer {
   audioFrame(f: MetaFrame, now: number): void {
     const t = this.thresholds();
     const k = f.keys;
+    this.wallOf(f.pts, f.pts, now);
     const rms = parseDb(k.get('lavfi.astats.Overall.RMS_level'));
     const peak = parseDb(k.get('lavfi.astats.Overall.Peak_level'));
     const m = parseDb(k.get('lavfi.r128.S'));
@@ -208,7 +223,7 @@ export class Analyzer {
           const v = parseDb(k.get(`lavfi.astats.${c}.RMS_level`));
           levels[`ch${c}RmsDb`] = v === undefined ? null : clampDb(v);
         }
-        const ts = Math.min(now, now - (f.pts - this.silenceSince) * 1000);
+        const ts = this.wallOf(this.silenceSince, f.pts, now);
         this.event('audio.silence.start', ts, { minS: t.silenceMinS, channels: this.channels, ...levels });
       }
     }
