@@ -63,8 +63,10 @@ describe('hub restart', () => {
     }
   });
 
-  it('refuses a bad --broker URL and --database with a clear "not supported yet"', () => {
+  it('refuses a bad --broker URL and a --database URL that is not PostgreSQL', () => {
     expect(() => resolveConfig({ dataDir: t.dir, broker: 'http://127.0.0.1:1883' })).toThrow(ConfigError);
-    expect(() => resolveConfig({ dataDir: t.dir, database: 'postgres://x' })).toThrow(/not supported yet/);
+    expect(() => resolveConfig({ dataDir: t.dir, database: 'mysql://x/db' })).toThrow(/postgres:\/\//);
+    // PostgreSQL itself is supported (docs/hub-postgres.md; tested in pg-*.test.ts).
+    expect(resolveConfig({ dataDir: t.dir, database: 'postgres://x/db' }).database).toBe('postgres://x/db');
   });
 });

@@ -176,6 +176,33 @@ function storeContract(name: 'sqlite' | 'postgres', open: () => Promise<Store>) 
       expect(await db.get('SELECT k FROM t_tx WHERE k = ?', ['outside'])).toEqual({ k: 'outside' });
     });
 
+    it('queues a write started inside a transaction but running after it, out of the next one', async () => {
+      let late: Promise<unknown> = Promise.resolve();
+      let lateIssued!: () => void;
+      const issued = new Promise<void>((resolve) => {
+        lateIssued = resolve;
+      });
+      await db.transaction(async () => {
+        await db.run('INSERT INTO t_tx (k, v) VALUES (?, ?)', ['tx-a', 1]);
+        // Fire-and-forget from inside the transaction: it runs once the next transaction is open.
+        setTimeout(() => {
+          late = db.run('INSERT INTO t_tx (k, v) VALUES (?, ?)', ['late', 1]);
+          lateIssued();
+        }, 20);
+      });
+      await expect(
+        db.transaction(async () => {
+          await db.run('INSERT INTO t_tx (k, v) VALUES (?, ?)', ['tx-b', 1]);
+          await issued;
+          await delay(20);
+          throw new Error('roll b back');
+        }),
+      ).rejects.toThrow('roll b back');
+      await late;
+      expect(await db.get('SELECT k FROM t_tx WHERE k = ?', ['tx-b'])).toBeUndefined();
+      expect(await db.get('SELECT k FROM t_tx WHERE k = ?', ['late'])).toEqual({ k: 'late' });
+    });
+
     it('applies writes in the order they were issued', async () => {
       const writes = Array.from({ length: 30 }, (_, i) =>
         db.run('INSERT INTO t_tx (k, v) VALUES (?, ?) ON CONFLICT (k) DO UPDATE SET v = excluded.v', [

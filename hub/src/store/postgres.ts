@@ -117,7 +117,17 @@ export class PgDb implements Db {
   readonly dialect = 'postgres' as const;
   private pool: pg.Pool | null = null;
   private queue: Promise<unknown> = Promise.resolve();
-  private readonly tx = new AsyncLocalStorage<pg.PoolClient>();
+  /**
+   * The transaction the current async context runs in. `open` turns false at COMMIT/ROLLBACK, so a
+   * promise started inside a transaction but running after it (fire-and-forget) goes through the
+   * queue and the pool, never through a client that has gone back to the pool.
+   */
+  private readonly tx = new AsyncLocalStorage<{ client: pg.PoolClient; open: boolean }>();
+
+  private current(): pg.PoolClient | undefined {
+    const t = this.tx.getStore();
+    return t?.open ? t.client : undefined;
+  }
 
   constructor(
     readonly url: string,
@@ -160,7 +170,7 @@ export class PgDb implements Db {
 
   private async query(sql: string, params?: unknown[]): Promise<pg.QueryResult> {
     const text = params && params.length > 0 ? translate(sql) : sql;
-    const on = this.tx.getStore() ?? this.p();
+    const on = this.current() ?? this.p();
     try {
       return await on.query(text, params && params.length > 0 ? params : undefined);
     } catch (err) {
@@ -176,7 +186,7 @@ export class PgDb implements Db {
   }
 
   private write<T>(fn: () => Promise<T>): Promise<T> {
-    return this.tx.getStore() ? fn() : this.serial(fn);
+    return this.current() ? fn() : this.serial(fn);
   }
 
   run(sql: string, params?: unknown[]): Promise<{ changes: number; lastID: number }> {
@@ -205,17 +215,20 @@ export class PgDb implements Db {
   }
 
   transaction<T>(fn: () => Promise<T>): Promise<T> {
-    if (this.tx.getStore()) return fn(); // nested: join the outer transaction
+    if (this.current()) return fn(); // nested: join the outer transaction
     return this.serial(async () => {
       const client = await this.p().connect();
+      const state = { client, open: true };
       let broken = false;
       try {
         await client.query('BEGIN');
         try {
-          const result = await this.tx.run(client, fn);
+          const result = await this.tx.run(state, fn);
+          state.open = false;
           await client.query('COMMIT');
           return result;
         } catch (err) {
+          state.open = false;
           await client.query('ROLLBACK').catch(() => {
             broken = true; // the connection is gone: do not hand it back to the pool
           });

@@ -66,7 +66,16 @@ export class SqliteDb implements Db {
   private writer: sqlite3.Database | null = null;
   private reader: sqlite3.Database | null = null;
   private queue: Promise<unknown> = Promise.resolve();
-  private readonly inTx = new AsyncLocalStorage<boolean>();
+  /**
+   * Whether the current async context is inside a running transaction. `open` turns false at
+   * COMMIT/ROLLBACK, so a promise started inside a transaction but running after it goes through the
+   * queue instead of landing inside whichever transaction holds the writer then.
+   */
+  private readonly tx = new AsyncLocalStorage<{ open: boolean }>();
+
+  private inTx(): boolean {
+    return this.tx.getStore()?.open === true;
+  }
 
   constructor(readonly file: string) {}
 
@@ -111,16 +120,16 @@ export class SqliteDb implements Db {
   }
 
   run(sql: string, params?: unknown[]) {
-    if (this.inTx.getStore()) return runOn(this.w(), sql, params);
+    if (this.inTx()) return runOn(this.w(), sql, params);
     return this.serial(() => runOn(this.w(), sql, params));
   }
 
   get<T>(sql: string, params?: unknown[]): Promise<T | undefined> {
-    return getOn<T>(this.inTx.getStore() ? this.w() : this.r(), sql, params);
+    return getOn<T>(this.inTx() ? this.w() : this.r(), sql, params);
   }
 
   all<T>(sql: string, params?: unknown[]): Promise<T[]> {
-    return allOn<T>(this.inTx.getStore() ? this.w() : this.r(), sql, params);
+    return allOn<T>(this.inTx() ? this.w() : this.r(), sql, params);
   }
 
   /**
@@ -129,26 +138,32 @@ export class SqliteDb implements Db {
    * round trips of `transaction` on the ingest hot path.
    */
   allWrite<T>(sql: string, params?: unknown[]): Promise<T[]> {
-    if (this.inTx.getStore()) return allOn<T>(this.w(), sql, params);
+    if (this.inTx()) return allOn<T>(this.w(), sql, params);
     return this.serial(() => allOn<T>(this.w(), sql, params));
   }
 
   exec(sql: string): Promise<void> {
-    if (this.inTx.getStore()) return execOn(this.w(), sql);
+    if (this.inTx()) return execOn(this.w(), sql);
     return this.serial(() => execOn(this.w(), sql));
   }
 
   transaction<T>(fn: () => Promise<T>): Promise<T> {
-    if (this.inTx.getStore()) return fn(); // nested: join the outer transaction
+    if (this.inTx()) return fn(); // nested: join the outer transaction
     return this.serial(async () => {
       const conn = this.w();
       // IMMEDIATE takes the write lock up front, so a concurrent CLI writer makes us wait
       // (busy_timeout) instead of failing mid-transaction with SQLITE_BUSY.
       await execOn(conn, 'BEGIN IMMEDIATE');
       try {
-        const result = await this.inTx.run(true, fn);
-        await execOn(conn, 'COMMIT');
-        return result;
+        const state = { open: true };
+        try {
+          const result = await this.tx.run(state, fn);
+          state.open = false;
+          await execOn(conn, 'COMMIT');
+          return result;
+        } finally {
+          state.open = false;
+        }
       } catch (err) {
         await execOn(conn, 'ROLLBACK').catch(() => undefined);
         throw err;
