@@ -4,6 +4,7 @@ import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { systemClock } from '../src/context.js';
 import { GroupCommitter } from '../src/ingest/commit.js';
 import { createMetrics } from '../src/metrics.js';
+import { ROLLUPS_MIGRATION, RollupAccumulator } from '../src/rollups/accumulator.js';
 import { openStore, type Store } from '../src/store/open.js';
 import { toPgPlaceholders } from '../src/store/postgres.js';
 import { migrateCore } from '../src/store/schema.js';
@@ -212,6 +213,26 @@ function storeContract(name: 'sqlite' | 'postgres', open: () => Promise<Store>) 
       );
       await Promise.all(writes);
       expect((await db.get<{ v: number }>('SELECT v FROM t_tx WHERE k = ?', ['order']))?.v).toBe(29);
+    });
+
+    it("adds up the rollups module's multi-row upserts", async () => {
+      await db.migrate('people-004-rollups', ROLLUPS_MIGRATION);
+      const acc = new RollupAccumulator(db);
+      const hour = 3_600_000;
+      const t0 = 1_763_683_200_000; // a UTC midnight
+      for (let round = 0; round < 2; round++) {
+        // 150 hourly buckets: more than one statement's worth of rows.
+        for (let h = 0; h < 150; h++) acc.addSpan('R-roll', 'online_ms', t0 + h * hour, t0 + h * hour + 1000);
+        await acc.flush();
+      }
+      const rows = await db.all<{ bucket: string; n: number; total: number }>(
+        'SELECT bucket, COUNT(*) AS n, SUM(online_ms) AS total FROM rollups WHERE room = ? GROUP BY bucket ORDER BY bucket',
+        ['R-roll'],
+      );
+      expect(rows).toEqual([
+        { bucket: 'day', n: 7, total: 300_000 },
+        { bucket: 'hour', n: 150, total: 300_000 },
+      ]);
     });
 
     it('stores each (agent, seq) once through the group commit and reports only new records', async () => {
