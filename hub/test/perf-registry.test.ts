@@ -132,6 +132,21 @@ describe('alarm open count per room', () => {
     check();
     await engine.flush();
 
+    // Per-agent condition index: sleeping or a new session of one agent touches only its own alarms.
+    sig('b1', 'video.black', 'r2', true);
+    sig('b2', 'video.black', 'r2', true);
+    sig('b2', 'audio.silent', 'r2', true);
+    await vi.advanceTimersByTimeAsync(1_000);
+    expect(engine.openCountInRoom('r2')).toBe(4);
+    engine.setSleeping('b1', true);
+    expect(engine.openCountInRoom('r2')).toBe(3);
+    engine.resetMedia('b2'); // conditions gone: both clear after clearAfter
+    await vi.advanceTimersByTimeAsync(1_000);
+    expect(engine.list().filter((a) => a.agent.startsWith('b') && a.state !== 'cleared')).toEqual([]);
+    expect(engine.openCountInRoom('r2')).toBe(1);
+    check();
+    await engine.flush();
+
     const again = new AlarmEngine(new AlarmStore(t.db), t.ctx.clock, new PeopleBus(t.ctx.log), t.ctx.log);
     await again.load();
     for (const r of ['r1', 'r2', 'r3', null])

@@ -6,7 +6,8 @@ import { FLUSH_ROWS, ROLLUPS_MIGRATION, RollupAccumulator } from '../src/rollups
 import { makeCtx, type TestCtx } from './people-helpers.js';
 
 const HOUR = 3_600_000;
-const T0 = Date.UTC(2026, 2, 2, 0, 0, 0);
+// Local midnight: buckets follow the hub's time zone.
+const T0 = new Date(2026, 2, 2, 0, 0, 0).getTime();
 
 describe('rollup flush in slices', () => {
   let t: TestCtx;
@@ -38,6 +39,80 @@ describe('rollup flush in slices', () => {
       `SELECT online_ms, down_ms FROM rollups WHERE room = 'R0' AND bucket = 'day'`,
     );
     expect(day).toEqual([{ online_ms: HOUR + 1_000, down_ms: 600_000 }]);
+  });
+
+  it('books every field of a capture window across bucket boundaries from one split', async () => {
+    const acc = new RollupAccumulator(t.db);
+    const start = T0 + HOUR - 4_000; // 4 s in the first hour, 6 s in the next
+    acc.addCapture('R1', {
+      seq: 1,
+      kind: 'capture',
+      source: 'cam',
+      start,
+      end: start + 10_000,
+      video: {
+        fps: 25,
+        width: 640,
+        height: 360,
+        keyframes: 5,
+        bitrateKbps: 900,
+        blackRatio: 0,
+        frozenRatio: 0,
+        motion: 0.1,
+      },
+      audio: { rmsDb: -30, peakDb: -10, loudnessLufs: -28, silenceRatio: 0.25 },
+    } as never);
+    acc.addCapture('R1', {
+      seq: 2,
+      kind: 'capture',
+      source: 'cam',
+      start: start + 10_000,
+      end: start + 20_000,
+      video: {
+        fps: 25,
+        width: 640,
+        height: 360,
+        keyframes: 5,
+        bitrateKbps: 900,
+        blackRatio: 0.9,
+        frozenRatio: 0,
+        motion: 0,
+      },
+    } as never);
+    await acc.flush();
+    const rows = await t.db.all(
+      `SELECT bucket, start, video_ms, video_ok_ms, capture_ms, audio_ms, audio_active_ms FROM rollups
+       WHERE room = 'R1' ORDER BY bucket, start`,
+    );
+    expect(rows).toEqual([
+      {
+        bucket: 'day',
+        start: T0,
+        video_ms: 20_000,
+        video_ok_ms: 10_000,
+        capture_ms: 20_000,
+        audio_ms: 10_000,
+        audio_active_ms: 7_500,
+      },
+      {
+        bucket: 'hour',
+        start: T0,
+        video_ms: 4_000,
+        video_ok_ms: 4_000,
+        capture_ms: 4_000,
+        audio_ms: 4_000,
+        audio_active_ms: 3_000,
+      },
+      {
+        bucket: 'hour',
+        start: T0 + HOUR,
+        video_ms: 16_000,
+        video_ok_ms: 6_000,
+        capture_ms: 16_000,
+        audio_ms: 6_000,
+        audio_active_ms: 4_500,
+      },
+    ]);
   });
 
   it('keeps the deltas of slices not written when a write fails, and writes them on retry', async () => {

@@ -49,6 +49,8 @@ export class AckError extends Error {
 
 export class AlarmEngine {
   private readonly conditions = new Map<string, Condition>();
+  /** The same conditions by agent, so a birth or sleep of one agent does not scan the fleet's. */
+  private readonly byAgent = new Map<string, Map<string, Condition>>();
   private readonly alarms = new Map<string, Alarm>();
   private readonly byId = new Map<string, Alarm>();
   private readonly sleeping = new Set<string>();
@@ -76,7 +78,7 @@ export class AlarmEngine {
       // After a restart the hub has no evidence either way: an open alarm stays open until the
       // agent tells us otherwise (a new birth resets media conditions, see resetMedia).
       if (alarm.state !== 'cleared') {
-        this.conditions.set(key, this.newCondition(alarm.agent, alarm.source, alarm.type, alarm.room, true));
+        this.putCondition(key, this.newCondition(alarm.agent, alarm.source, alarm.type, alarm.room, true));
       }
     }
   }
@@ -121,10 +123,10 @@ export class AlarmEngine {
     if (sleeping === this.sleeping.has(agent)) return;
     if (sleeping) {
       this.sleeping.add(agent);
-      for (const [key, c] of this.conditions) {
-        if (c.agent !== agent || !MEDIA_ALARM_TYPES.has(c.type)) continue;
+      for (const [key, c] of [...(this.byAgent.get(agent) ?? [])]) {
+        if (!MEDIA_ALARM_TYPES.has(c.type)) continue;
         this.clock.clearTimeout(c.timer);
-        this.conditions.delete(key);
+        this.dropCondition(key);
         const alarm = this.alarms.get(key);
         if (alarm && alarm.state !== 'cleared') this.transition(alarm, 'cleared', null, 'room sleeping');
       }
@@ -154,7 +156,7 @@ export class AlarmEngine {
     for (const [key, c] of this.conditions) {
       if (c.room !== room || !MEDIA_ALARM_TYPES.has(c.type)) continue;
       this.clock.clearTimeout(c.timer);
-      this.conditions.delete(key);
+      this.dropCondition(key);
     }
     for (const alarm of this.alarms.values()) {
       if (alarm.room === room && MEDIA_ALARM_TYPES.has(alarm.type) && alarm.state !== 'cleared') {
@@ -165,8 +167,8 @@ export class AlarmEngine {
 
   /** The agent restarted its monitors (new session): earlier media conditions no longer hold. */
   resetMedia(agent: string): void {
-    for (const c of [...this.conditions.values()]) {
-      if (c.agent === agent && MEDIA_ALARM_TYPES.has(c.type) && c.active) {
+    for (const c of [...(this.byAgent.get(agent)?.values() ?? [])]) {
+      if (MEDIA_ALARM_TYPES.has(c.type) && c.active) {
         this.signal({ agent, source: c.source, type: c.type, room: c.room, active: false });
       }
     }
@@ -189,7 +191,7 @@ export class AlarmEngine {
     if (!c) {
       if (!s.active) return;
       c = this.newCondition(s.agent, s.source, s.type, s.room, false);
-      this.conditions.set(key, c);
+      this.putCondition(key, c);
     }
     if (s.room) c.room = s.room;
     if (s.detail) c.detail = s.detail;
@@ -232,6 +234,25 @@ export class AlarmEngine {
     this.transition(alarm, 'acked', who, note);
     await this.flush();
     return alarm;
+  }
+
+  private putCondition(key: string, c: Condition): void {
+    this.conditions.set(key, c);
+    let mine = this.byAgent.get(c.agent);
+    if (!mine) {
+      mine = new Map();
+      this.byAgent.set(c.agent, mine);
+    }
+    mine.set(key, c);
+  }
+
+  private dropCondition(key: string): void {
+    const c = this.conditions.get(key);
+    if (!c) return;
+    this.conditions.delete(key);
+    const mine = this.byAgent.get(c.agent);
+    mine?.delete(key);
+    if (mine?.size === 0) this.byAgent.delete(c.agent);
   }
 
   private newCondition(
@@ -282,7 +303,7 @@ export class AlarmEngine {
     if (c.active) return;
     const alarm = this.alarms.get(key);
     // The condition is stable again: forget it, so flap history starts over next time.
-    this.conditions.delete(key);
+    this.dropCondition(key);
     if (alarm && alarm.state !== 'cleared') this.transition(alarm, 'cleared', null, null);
   }
 
