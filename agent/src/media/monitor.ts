@@ -61,6 +61,7 @@ export class FfmpegSourceMonitor implements SourceMonitor {
   private windowStart = 0;
   private latestJpeg: Buffer | null = null;
   private jpegWaiters: ((b: Buffer) => void)[] = [];
+  private probeWaiters: ((p: Probe) => void)[] = [];
 
   constructor(
     private readonly source: SourceConfig,
@@ -116,6 +117,7 @@ export class FfmpegSourceMonitor implements SourceMonitor {
     if (this.watchdog) clearInterval(this.watchdog);
     this.retryTimer = this.windowTimer = this.watchdog = null;
     await this.endRun('stopped');
+    this.releaseProbeWaiters('source monitor stopped');
     if (this.st.state !== 'no-ffmpeg') this.setState('stopped');
   }
 
@@ -130,14 +132,46 @@ export class FfmpegSourceMonitor implements SourceMonitor {
     void this.launch();
   }
 
+  /**
+   * The source's description for birth. While the monitor runs, the source is never opened a
+   * second time for it: UDP ports and devices admit one reader, and a second ffprobe failed with
+   * "bind failed: Address already in use". The probe comes from the monitor's own ffprobe before
+   * ffmpeg starts, then from the stream lines the running ffmpeg prints; until one is known this
+   * waits (the caller bounds the wait). `refresh` re-probes non-exclusive sources (e.g. RTSP).
+   */
   async probe(refresh = false): Promise<Probe> {
-    if (this.probed && !refresh) return this.probed;
-    // Devices and UDP ports admit one reader: while ffmpeg runs, the probe from its start stands.
+    const good = this.probed && !this.probed.error ? this.probed : null;
+    const active = !this.stopped && this.ctx.ffmpeg !== null;
     const exclusive = inputSpec(this.source.input, { timeoutS: 1 }).exclusive;
-    if (this.probed && this.run && exclusive) return this.probed;
-    const p = await probeSource(this.ctx.ffmpeg, this.source, { timeoutS: this.t().sourceStaleS });
-    if (!p.error || !this.probed) this.probed = p;
-    return p;
+    if (!active || (refresh && !exclusive)) {
+      if (good && !refresh) return good;
+      const p = await probeSource(this.ctx.ffmpeg, this.source, { timeoutS: this.t().sourceStaleS });
+      if (!p.error || !this.probed) this.probed = p;
+      return p;
+    }
+    if (good && (!refresh || this.run)) return good;
+    if (this.st.state === 'down') return this.probed ?? { error: this.st.reason ?? 'source is down' };
+    return new Promise<Probe>((resolve) => this.probeWaiters.push(resolve));
+  }
+
+  /** A probe of the source arrived (ffprobe before spawning, or ffmpeg's own stream lines). */
+  private setProbe(p: Probe): void {
+    const good = this.probed && !this.probed.error ? this.probed : null;
+    if (p.error && good) return;
+    // ffmpeg joined mid-GOP may print a video stream without its size: keep the fuller description.
+    if (
+      good &&
+      ((good.width != null && p.width == null) || (good.sampleRate != null && p.sampleRate == null))
+    )
+      return;
+    this.probed = p;
+    if (!p.error) for (const w of this.probeWaiters.splice(0)) w(p);
+  }
+
+  /** Answers waiting probe() calls when no probe will come from this run. */
+  private releaseProbeWaiters(reason: string): void {
+    const p: Probe = this.probed && !this.probed.error ? this.probed : { error: reason.slice(0, 250) };
+    for (const w of this.probeWaiters.splice(0)) w(p);
   }
 
   async snapshot(): Promise<Buffer> {
@@ -181,11 +215,11 @@ export class FfmpegSourceMonitor implements SourceMonitor {
       }));
     if (gen !== this.generation || this.stopped) return;
     if (probe.error) {
-      this.probed ??= probe;
+      this.setProbe(probe);
       this.fail(`probe failed: ${probe.error}`);
       return;
     }
-    this.probed = probe;
+    this.setProbe(probe);
     if (this.source.kind === 'camera' && probe.width == null)
       return this.fail('camera source has no video stream');
     if (this.source.kind === 'microphone' && probe.sampleRate == null)
@@ -213,6 +247,7 @@ export class FfmpegSourceMonitor implements SourceMonitor {
       videoFrame: (f) => gen === this.generation && analyzer.videoFrame(f, now()),
       audioFrame: (f) => gen === this.generation && analyzer.audioFrame(f, now()),
       silence: (e, pts) => gen === this.generation && analyzer.silence(e, pts, now()),
+      probe: (p) => gen === this.generation && this.setProbe(p),
       jpeg: (img) => {
         if (gen !== this.generation) return;
         this.latestJpeg = img;
@@ -320,8 +355,10 @@ export class FfmpegSourceMonitor implements SourceMonitor {
       });
       return;
     }
-    void this.endRun(reason);
+    // The retry waits for this ffmpeg to be gone: it still holds an exclusive input (UDP port).
+    const ended = this.endRun(reason);
     this.latestJpeg = null;
+    this.releaseProbeWaiters(reason);
     if (!this.downReported) {
       this.downReported = true;
       this.record({
@@ -338,8 +375,11 @@ export class FfmpegSourceMonitor implements SourceMonitor {
     this.retryTimer = setTimeout(() => {
       this.retryTimer = null;
       if (gen !== this.generation || this.stopped) return;
-      this.st = { ...this.st, restarts: this.st.restarts + 1 };
-      void this.launch();
+      void ended.then(() => {
+        if (gen !== this.generation || this.stopped) return;
+        this.st = { ...this.st, restarts: this.st.restarts + 1 };
+        void this.launch();
+      });
     }, delay);
   }
 

@@ -1,5 +1,6 @@
 import type { ChildProcess } from 'node:child_process';
 import type { Readable } from 'node:stream';
+import type { Probe } from '@classroom/protocol';
 import { killGroup, spawnGuarded } from '../ffmpeg/spawn.js';
 import { JpegSplitter } from './jpeg.js';
 import {
@@ -14,6 +15,7 @@ import {
   type SilenceEdge,
 } from './parse.js';
 import { META, type Plan } from './pipeline.js';
+import { StreamInfoParser } from './streaminfo.js';
 
 export interface RunHandlers {
   packet(p: PacketLine, isVideo: boolean, tb: number): void;
@@ -21,6 +23,8 @@ export interface RunHandlers {
   audioFrame(f: MetaFrame): void;
   silence(e: SilenceEdge, lastAudioPts: number): void;
   jpeg(img: Buffer): void;
+  /** The input as ffmpeg itself opened it (stderr stream lines): the probe of a running source. */
+  probe(p: Probe): void;
   exit(code: number | null, signal: NodeJS.Signals | null, lastError: string | null): void;
 }
 
@@ -121,7 +125,10 @@ export class FfmpegRun {
       this.lastAudioPts = f.pts;
       this.h.audioFrame(f);
     });
-    lines(child.stderr as Readable, throttle, (line) => this.stderrLine(line, video, audio));
+    const info = new StreamInfoParser((p) => this.h.probe(p));
+    lines(child.stderr as Readable, throttle, (line) => {
+      if (!info.push(line)) this.stderrLine(line, video, audio);
+    });
     const tbs = new Map<number, number>();
     lines(child.stdio[3] as Readable, throttle, (line) => {
       if (line.startsWith('#')) {
