@@ -1,8 +1,8 @@
 // Cost and detection latency of the agent's source monitor (issue 4).
 //
-// A synthetic H.264+AAC camera (ffmpeg, lavfi test pattern with sensor-like noise, libx264
-// veryfast with zerolatency (CABAC, no B-frames, as most IP cameras send), GOP 1 s, 2 Mb/s at 720p and 4 Mb/s at 1080p) is
-// streamed in real time over UDP, through the tee muxer to two ports with the same media:
+// A synthetic H.264+AAC camera (ffmpeg: lavfi testsrc2, a moving picture with texture, plus
+// temporal sensor-like noise; libx264 superfast High profile with CABAC, deblocking and 2 B-frames,
+// GOP 1 s, 2.5 Mb/s at 720p and 4 Mb/s at 1080p; AAC stereo 48 kHz 96 kb/s) is streamed in real time over UDP, through the tee muxer to two ports with the same media:
 // - the agent's monitor (built code, agent/dist/media) on port A, as the agent runs it;
 // - a naive full-decode analysis on port B: one ffmpeg decoding every frame at full size with
 //   blackdetect, freezedetect, silencedetect and ebur128 (the baseline of the issue).
@@ -14,6 +14,7 @@
 import { spawn } from 'node:child_process';
 import { createSocket } from 'node:dgram';
 import { readdirSync, readFileSync } from 'node:fs';
+import { loadavg } from 'node:os';
 import pino from 'pino';
 
 const { createSourceMonitor, withDefaults } = await import(
@@ -70,7 +71,8 @@ function generator(profile, ports) {
     `testsrc2=s=${w}x${h}:r=${fps},noise=alls=6:allf=t,drawbox=enable='between(t,${b0},${b1})':c=black:t=fill,` +
     `split[a][b];[a][b]freezeframes=first=${Math.round(f0 * fps)}:last=${Math.round(f1 * fps)}:replace=${Math.round(f0 * fps)}`;
   const a = `sine=f=440:r=48000,volume=enable='between(t,${s0},${s1})':volume=0,pan=stereo|c0=c0|c1=0.5*c0`;
-  const tee = ports.map((p) => `[f=mpegts]udp://127.0.0.1:${p}?pkt_size=1316`).join('|');
+  // onfail=ignore: the marker port below closes after its first datagram.
+  const tee = ports.map((p) => `[f=mpegts:onfail=ignore]udp://127.0.0.1:${p}?pkt_size=1316`).join('|');
   const args = [
     '-hide_banner',
     '-nostdin',
@@ -96,9 +98,13 @@ function generator(profile, ports) {
     '-c:v',
     'libx264',
     '-preset',
-    'ultrafast',
+    'superfast',
   );
-  args.push('-tune', 'zerolatency', '-g', String(fps), '-sc_threshold', '0', '-b:v', h >= 1080 ? '4M' : '2M');
+  // Like a classroom IP camera: High profile with CABAC, deblocking and 2 B-frames, GOP 1 s,
+  // constrained bitrate (VBV) of 2.5 Mb/s at 720p and 4 Mb/s at 1080p.
+  const kbps = h >= 1080 ? 4000 : 2500;
+  args.push('-profile:v', 'high', '-bf', '2', '-g', String(fps), '-sc_threshold', '0');
+  args.push('-b:v', `${kbps}k`, '-maxrate', `${Math.round(kbps * 1.2)}k`, '-bufsize', `${kbps}k`);
   args.push('-pix_fmt', 'yuv420p', '-c:a', 'aac', '-b:a', '96k', '-f', 'tee', tee);
   return spawn(tools.ffmpeg.path, args, { stdio: ['ignore', 'ignore', 'inherit'] });
 }
@@ -136,8 +142,20 @@ async function runProfile(profile) {
   // Let both receivers bind before the camera starts.
   await new Promise((r) => setTimeout(r, 500));
   const cpu0 = process.cpuUsage();
-  const g0 = Date.now();
-  const gen = generator(profile, [pa, pb]);
+  // Fault onsets count from the stream's first datagram (a third copy to a marker port), not from
+  // the generator's spawn: the encoder's start-up and look-ahead are the camera's, not the agent's.
+  const marker = createSocket('udp4');
+  await new Promise((r) => marker.bind(0, '127.0.0.1', r));
+  let g0 = Date.now();
+  const firstDatagram = new Promise((resolve) =>
+    marker.once('message', () => {
+      g0 = Date.now();
+      marker.close();
+      resolve();
+    }),
+  );
+  const gen = generator(profile, [pa, pb, marker.address().port]);
+  await Promise.race([firstDatagram, new Promise((r) => setTimeout(r, 10_000))]);
   // Sample every second: a restarted ffmpeg's CPU must not be lost with its process.
   const agentFf = new Map();
   const isAgent = (c) => c.includes('metadata@cvm') && c.includes(`:${pa}?`);
@@ -175,10 +193,22 @@ async function runProfile(profile) {
   return { profile, nodeCpu, ffCpu, naiveCpu, latency, events: events.map((e) => e.type) };
 }
 
+const load0 = loadavg()
+  .map((x) => x.toFixed(2))
+  .join(' ');
 const results = [];
 for (const p of PROFILES) results.push(await runProfile(p));
 
 console.log(`### Source monitor CPU, ${D} s of UDP H.264+AAC per profile (2-core VM, shared and loaded)\n`);
+console.log(
+  'Stream: testsrc2 + temporal noise, libx264 superfast High (CABAC, deblock, 2 B-frames), GOP 1 s, ' +
+    '2.5 Mb/s at 720p / 4 Mb/s at 1080p, AAC stereo 48 kHz, MPEG-TS over UDP, real time.',
+);
+console.log(
+  `Load average at start / end: ${load0} / ${loadavg()
+    .map((x) => x.toFixed(2))
+    .join(' ')}\n`,
+);
 console.log(
   '| profile | agent node s | agent ffmpeg s | agent total s | % of one core | naive full decode s | ratio |',
 );

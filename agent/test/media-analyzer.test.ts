@@ -83,14 +83,20 @@ describe('Analyzer: black and frozen', () => {
     expect(events[3]).toMatchObject({ type: 'video.frozen.end', ts: at(11), detail: { durationS: 4 } });
   });
 
-  it('window ratios: black and frozen frames exclusive, motion from mafd, fps and bitrate from packets', () => {
+  it('window ratios: black and frozen frames exclusive, motion from mafd, fps and bitrate from progress reports', () => {
     const { a, at } = setup({ frozenMinS: 100 });
     a.videoFrame(vf(0), at(0));
     a.videoFrame(vf(1, { 'lavfi.black_start': 1 }), at(1));
     a.videoFrame(vf(2, { 'lavfi.black_end': 2, 'lavfi.freezedetect.freeze_start': 1.5 }), at(2));
     a.videoFrame(vf(3), at(3));
-    for (let i = 0; i < 100; i++)
-      a.packet({ stream: 0, pts: i * 3600, size: 1000, key: i % 25 === 0 }, true, 1 / 90000);
+    // Progress reports once a second (25 packets of 1000 bytes each) and a keyframe a second. The
+    // first report is the baseline; a report without new data is no sign of life.
+    expect(a.progress({ frames: 0, bytes: 0, outTimeS: 100, end: false })).toBe(false);
+    for (let i = 1; i <= 4; i++) {
+      expect(a.progress({ frames: 25 * i, bytes: 25000 * i, outTimeS: 100 + i, end: false })).toBe(true);
+      a.keyframe(100 + i);
+    }
+    expect(a.progress({ frames: 100, bytes: 100000, outTimeS: 104, end: false })).toBe(false);
     const w = a.closeWindow('cam', at(0), at(4), true, false)!;
     expect(w.video).toEqual({
       fps: 25,
@@ -188,7 +194,10 @@ describe('inputs, plans, defaults and backoff', () => {
     expect(cam.args.join(' ')).toMatch(/-skip_frame nokey -threads 1 .*-i rtsp:\/\/x/);
     expect(cam.args.join(' ')).toMatch(/scale=w=128.*blackdetect=d=0:pic_th=0.98:pix_th=0.1/);
     expect(cam.args.join(' ')).toMatch(/silencedetect=mono=1:n=-50dB/);
-    expect(cam).toMatchObject({ video: true, audio: true, channels: 2, videoStream: 0, audioStream: null });
+    expect(cam).toMatchObject({ video: true, audio: true, channels: 2 });
+    // Packets and bytes come from the once-a-second progress report of a stream copy to /dev/null.
+    expect(cam.args.join(' ')).toMatch(/-progress pipe:3 -stats_period 1 /);
+    expect(cam.args.join(' ')).toMatch(/-map 0:v:0 -c copy -f data pipe:5/);
     const low = buildPlan(
       { id: 'c', kind: 'camera', input: 'x.ts' },
       { codec: 'h264', width: 640 },
@@ -204,7 +213,8 @@ describe('inputs, plans, defaults and backoff', () => {
       t,
       'keyframes',
     );
-    expect(mic).toMatchObject({ video: false, audio: true, videoStream: null, audioStream: 0 });
+    expect(mic).toMatchObject({ video: false, audio: true });
+    expect(mic.args.join(' ')).toMatch(/-map 0:a:0 -c copy -f data pipe:5/);
     expect(mic.args).not.toContain('-skip_frame');
     expect(mic.args.join(' ')).toMatch(/aresample=16000,asetnsamples=n=16000/);
     expect(planKey(t)).not.toBe(planKey({ ...t, silenceDb: -40 }));

@@ -8,11 +8,12 @@ import { JpegSplitter } from '../src/media/jpeg.js';
 import {
   MetaAssembler,
   type MetaFrame,
+  ProgressParser,
+  type ProgressReport,
   parseDb,
+  parseFrameHead,
   parseLogLine,
-  parsePacketLine,
   parseSilenceLine,
-  parseTimeBase,
 } from '../src/media/parse.js';
 import { buildPlan, META } from '../src/media/pipeline.js';
 import { tools } from './media-support.js';
@@ -25,24 +26,36 @@ afterAll(() => rmSync(dir, { recursive: true, force: true }));
 
 interface Captured {
   stderr: string[];
-  crc: string[];
+  progress: string[];
   jpeg: Buffer;
+  /** Bytes of the stream copy (fd 5). */
+  copied: number;
 }
 
 function run(args: string[]): Promise<Captured> {
   return new Promise((resolve, reject) => {
-    const p = spawn(tools.ffmpeg.path, args, { stdio: ['ignore', 'ignore', 'pipe', 'pipe', 'pipe'] });
+    const p = spawn(tools.ffmpeg.path, args, { stdio: ['ignore', 'ignore', 'pipe', 'pipe', 'pipe', 'pipe'] });
     const err: Buffer[] = [];
-    const crc: Buffer[] = [];
+    const prog: Buffer[] = [];
     const jpg: Buffer[] = [];
+    let copied = 0;
     p.stderr!.on('data', (d: Buffer) => err.push(d));
-    (p.stdio[3] as NodeJS.ReadableStream).on('data', (d: Buffer) => crc.push(d));
+    (p.stdio[3] as NodeJS.ReadableStream).on('data', (d: Buffer) => prog.push(d));
     (p.stdio[4] as NodeJS.ReadableStream).on('data', (d: Buffer) => jpg.push(d));
+    (p.stdio[5] as NodeJS.ReadableStream).on('data', (d: Buffer) => {
+      copied += d.length;
+    });
     p.once('error', reject);
     p.once('close', (code) => {
       const stderr = Buffer.concat(err).toString().split('\n');
       if (code !== 0) reject(new Error(`ffmpeg exited ${code}: ${stderr.slice(-5).join('\n')}`));
-      else resolve({ stderr, crc: Buffer.concat(crc).toString().split('\n'), jpeg: Buffer.concat(jpg) });
+      else
+        resolve({
+          stderr,
+          progress: Buffer.concat(prog).toString().split('\n'),
+          jpeg: Buffer.concat(jpg),
+          copied,
+        });
     });
   });
 }
@@ -162,35 +175,32 @@ describe('ffmpeg 5.1 stderr formats', () => {
   });
 });
 
-describe('framecrc packet lines', () => {
-  it('gives stream, pts, size and the key flag (F=0x0 marks a non-key packet)', () => {
-    const lines = execFileSync(tools.ffmpeg.path, [
-      '-hide_banner',
-      '-loglevel',
-      'error',
-      '-i',
-      h264,
-      '-map',
-      '0',
-      '-c',
-      'copy',
-      '-f',
-      'framecrc',
-      '-',
-    ])
-      .toString()
-      .split('\n');
-    expect(lines).toContainEqual(expect.stringMatching(/^#tb 0: 1\/90000$/));
-    expect(parseTimeBase('#tb 1: 1/90000')).toEqual({ stream: 1, tb: 1 / 90000 });
-    const nonKey = lines.find((l) => /^0,.*F=0x0/.test(l))!;
-    expect(nonKey).toMatch(/^0,\s+-?\d+,\s+-?\d+,\s+\d+,\s+\d+, 0x[0-9a-f]{8}, F=0x0/);
-    expect(parsePacketLine(nonKey)).toMatchObject({ stream: 0, key: false });
-    const packets = lines.map(parsePacketLine).filter((p) => p !== null);
-    const video = packets.filter((p) => p!.stream === 0);
-    expect(video.length).toBe(100);
-    expect(video.filter((p) => p!.key).length).toBe(4);
-    expect(packets.filter((p) => p!.stream === 1).every((p) => p!.key && p!.size > 0)).toBe(true);
-    expect(parsePacketLine('#software: Lavf59.27.100')).toBeNull();
-    expect(parsePacketLine('garbage')).toBeNull();
+describe('progress reports and keyframe lines', () => {
+  it('-progress gives the packets and bytes of the stream copy; one header line per keyframe', () => {
+    const reports: ProgressReport[] = [];
+    const pp = new ProgressParser((r) => reports.push(r));
+    for (const l of out.progress) pp.push(l);
+    expect(out.progress).toContainEqual(expect.stringMatching(/^total_size=\d+$/));
+    expect(out.progress).toContainEqual(expect.stringMatching(/^out_time_us=\d+$/));
+    const last = reports.at(-1)!;
+    expect(last.end).toBe(true);
+    // 4 s at 10 fps, raw 320x180 yuv420p: frame= counts the copied video packets and total_size
+    // is exactly what the copy wrote.
+    // (the input ends on -t 4 while other outputs still drain: the last packet may not be copied).
+    expect(last.frames).toBeGreaterThanOrEqual(38);
+    expect(last.frames).toBeLessThanOrEqual(40);
+    expect(last.bytes).toBe(out.copied);
+    expect(out.copied).toBe(last.frames * 320 * 180 * 1.5);
+    expect(last.outTimeS).toBeCloseTo(4, 0);
+    // Every raw frame is a keyframe: one header line each from the keyframe branch.
+    const keys = out.stderr
+      .map(parseLogLine)
+      .filter((l) => l?.ctx === META.key)
+      .map((l) => parseFrameHead(l!.text))
+      .filter((t) => t !== null);
+    expect(keys.length).toBe(40);
+    expect(keys[1]).toBeCloseTo(0.1, 5);
+    expect(parseFrameHead('frame:3    pts:27000   pts_time:0.3')).toBeCloseTo(0.3, 5);
+    expect(parseFrameHead('cvk=1')).toBeNull();
   });
 });

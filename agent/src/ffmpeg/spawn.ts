@@ -1,4 +1,5 @@
 import { type ChildProcess, spawn } from 'node:child_process';
+import { openSync } from 'node:fs';
 
 /**
  * ffmpeg does not exit when its stdin closes, and Node has no PR_SET_PDEATHSIG. So every ffmpeg
@@ -40,12 +41,21 @@ function installExitHook(): void {
 export interface GuardedSpawnOptions {
   /** Extra pipes from the child, as fds 3, 4, …; each is readable from `child.stdio[n]`. */
   extraPipes?: number;
+  /** Further fds after the pipes that write to /dev/null (outputs nobody needs to read). */
+  nullFds?: number;
 }
+
+let devNull: number | null = null;
 
 /** Starts `bin args…` under the guard in a new process group; stdout/stderr/extra fds are pipes. */
 export function spawnGuarded(bin: string, args: string[], opts: GuardedSpawnOptions = {}): ChildProcess {
   installExitHook();
-  const extra = Array.from({ length: opts.extraPipes ?? 0 }, () => 'pipe' as const);
+  const extra: ('pipe' | number)[] = Array.from({ length: opts.extraPipes ?? 0 }, () => 'pipe' as const);
+  if (opts.nullFds) {
+    // One descriptor for the process's lifetime; spawn duplicates it into each child.
+    devNull ??= openSync('/dev/null', 'w');
+    for (let i = 0; i < opts.nullFds; i++) extra.push(devNull);
+  }
   const child = spawn('/bin/sh', ['-c', GUARD, bin, ...args], {
     detached: true,
     stdio: ['pipe', 'pipe', 'pipe', ...extra],

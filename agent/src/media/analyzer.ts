@@ -1,5 +1,5 @@
 import type { AudioWindow, EventType, Thresholds, VideoWindow } from '@classroom/protocol';
-import { type MetaFrame, type PacketLine, parseDb, type SilenceEdge } from './parse.js';
+import { type MetaFrame, type ProgressReport, parseDb, type SilenceEdge } from './parse.js';
 import { AUDIO_BLOCK_S } from './pipeline.js';
 import type { CaptureWindow, SourceEvent } from './types.js';
 
@@ -9,6 +9,8 @@ interface Acc {
   packets: number;
   keyframes: number;
   bytes: number;
+  /** Media seconds spanned by the progress reports that gave `packets` and `bytes`. */
+  mediaS: number;
   frames: number;
   black: number;
   frozen: number;
@@ -26,6 +28,7 @@ const emptyAcc = (): Acc => ({
   packets: 0,
   keyframes: 0,
   bytes: 0,
+  mediaS: 0,
   frames: 0,
   black: 0,
   frozen: 0,
@@ -63,7 +66,7 @@ export class Analyzer {
   private silenceEvent = false;
   private silenceSince = 0;
   private keyTimes: number[] = [];
-  private firstPacketPts: number | null = null;
+  private lastReport: ProgressReport | null = null;
   /** wall ms − media ms, at its smallest seen: the least-delayed reading of the pipeline. */
   private offset: number | null = null;
 
@@ -91,21 +94,34 @@ export class Analyzer {
     this.emit({ kind: 'event', source: this.source, ts: Math.round(ts), type, detail });
   }
 
-  /** A stream-copied packet: counts, and keyframe spacing in seconds of media time. */
-  packet(p: PacketLine, isVideo: boolean, tb: number): void {
-    if (!isVideo) return;
-    this.acc.packets++;
-    this.acc.bytes += p.size;
-    if (!p.key) return;
-    this.acc.keyframes++;
-    if (Number.isFinite(p.pts)) {
-      const t = p.pts * tb;
-      this.firstPacketPts ??= t;
-      this.keyTimes.push(t);
-      if (this.keyTimes.length > 5) this.keyTimes.shift();
-    } else {
-      this.firstPacketPts ??= 0;
+  /**
+   * A progress report of the stream copy: the packets and bytes since the previous report, and
+   * the media time they span, so that fps and bitrate do not depend on when a report is read.
+   * Returns true when the source delivered something since the previous report (liveness).
+   */
+  progress(r: ProgressReport): boolean {
+    const prev = this.lastReport;
+    if (!Number.isFinite(r.bytes) && !Number.isFinite(r.frames)) return false;
+    this.lastReport = r;
+    if (!prev) return (r.bytes || 0) > 0 || (r.frames || 0) > 0;
+    const dFrames = Number.isFinite(r.frames) && Number.isFinite(prev.frames) ? r.frames - prev.frames : 0;
+    const dBytes = Number.isFinite(r.bytes) && Number.isFinite(prev.bytes) ? r.bytes - prev.bytes : 0;
+    const dt = r.outTimeS - prev.outTimeS;
+    if (dFrames < 0 || dBytes < 0) return false;
+    // A jump of the media clock (timestamp wrap, new timeline) spans nothing usable.
+    if (Number.isFinite(dt) && dt > 0 && dt < 30) {
+      this.acc.packets += dFrames;
+      this.acc.bytes += dBytes;
+      this.acc.mediaS += dt;
     }
+    return dFrames > 0 || dBytes > 0;
+  }
+
+  /** A decoded keyframe (media time, seconds): the count, and keyframe spacing. */
+  keyframe(pts: number): void {
+    this.acc.keyframes++;
+    this.keyTimes.push(pts);
+    if (this.keyTimes.length > 5) this.keyTimes.shift();
   }
 
   /** Longest recent keyframe interval in seconds, or null while fewer than two were seen. */
@@ -240,15 +256,17 @@ export class Analyzer {
     const a = this.acc;
     this.acc = emptyAcc();
     const secs = Math.max(0.001, (end - start) / 1000);
-    if (a.packets === 0 && a.aFrames === 0) return null;
+    if (a.packets === 0 && a.bytes === 0 && a.frames === 0 && a.aFrames === 0) return null;
+    // Rates over the media time the reports spanned; over the window when none did.
+    const rateS = a.mediaS > 0 ? a.mediaS : secs;
     const rec: CaptureWindow = { kind: 'capture', source, start, end };
     if (hasVideo) {
       const v: VideoWindow = {
-        fps: round(a.packets / secs, 2),
+        fps: round(a.packets / rateS, 2),
         width: null,
         height: null,
         keyframes: a.keyframes,
-        bitrateKbps: round((a.bytes * 8) / 1000 / secs, 1),
+        bitrateKbps: round((a.bytes * 8) / 1000 / rateS, 1),
         blackRatio: ratio(a.black, a.frames),
         frozenRatio: ratio(a.frozen, a.frames),
         motion: a.mafdN > 0 ? round(Math.min(1, a.mafdSum / a.mafdN / 100), 4) : null,

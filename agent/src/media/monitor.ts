@@ -239,11 +239,10 @@ export class FfmpegSourceMonitor implements SourceMonitor {
     this.log.debug({ args: plan.args }, 'spawning ffmpeg');
     const now = () => this.ctx.clock.now();
     const run = new FfmpegRun(tools.ffmpeg.path, plan, {
-      packet: (p, isVideo, tb) => {
-        if (gen !== this.generation) return;
-        analyzer.packet(p, isVideo, tb);
-        this.progress();
+      progress: (r) => {
+        if (gen === this.generation && analyzer.progress(r)) this.progress();
       },
+      keyframe: (pts) => gen === this.generation && analyzer.keyframe(pts),
       videoFrame: (f) => gen === this.generation && analyzer.videoFrame(f, now()),
       audioFrame: (f) => gen === this.generation && analyzer.audioFrame(f, now()),
       silence: (e, pts) => gen === this.generation && analyzer.silence(e, pts, now()),
@@ -262,7 +261,7 @@ export class FfmpegSourceMonitor implements SourceMonitor {
     run.start();
   }
 
-  /** First packet of a run: the source is up; later packets feed the watchdog. */
+  /** First data of a run: the source is up; later progress feeds the watchdog. */
   private progress(): void {
     const now = this.ctx.clock.now();
     this.lastProgress = now;

@@ -1,37 +1,46 @@
 // Parsers for the line formats of ffmpeg 5.1 that the monitor relies on. The exact strings are
 // pinned in agent/test/media-parse.test.ts against output of the installed ffmpeg.
 
-/** One packet line of the `framecrc` muxer: `stream, dts, pts, duration, size, hash[, F=0xN][, S=…]`. */
-export interface PacketLine {
-  stream: number;
-  pts: number;
-  size: number;
-  key: boolean;
+/**
+ * One `-progress` report of ffmpeg (`key=value` lines ending with `progress=continue|end`), every
+ * `-stats_period` seconds. `frames` counts the packets of the first video output stream (the
+ * stream copy), `bytes` is the size written to the first output (the stream copy), and `outTimeS`
+ * the media time reached; NaN where ffmpeg printed N/A.
+ */
+export interface ProgressReport {
+  frames: number;
+  bytes: number;
+  outTimeS: number;
+  end: boolean;
 }
 
-/** Parses one `framecrc` line; header lines (`#…`) and anything malformed give null. */
-export function parsePacketLine(line: string): PacketLine | null {
-  if (line.length === 0 || line.charCodeAt(0) === 35 /* # */) return null;
-  const parts = line.split(',');
-  if (parts.length < 6) return null;
-  const stream = Number(parts[0]);
-  const pts = Number(parts[2]);
-  const size = Number(parts[4]);
-  if (!Number.isInteger(stream) || !Number.isFinite(size)) return null;
-  // framehash prints F=0x… only when the flags differ from "key frame" exactly.
-  let key = true;
-  for (let i = 6; i < parts.length; i++) {
-    const p = parts[i]!.trim();
-    if (p.startsWith('F=')) key = (Number.parseInt(p.slice(2), 16) & 1) === 1;
+/** Collects `-progress` lines into reports. */
+export class ProgressParser {
+  private cur = new Map<string, string>();
+
+  constructor(private readonly onReport: (r: ProgressReport) => void) {}
+
+  push(line: string): void {
+    const eq = line.indexOf('=');
+    if (eq <= 0) return;
+    const key = line.slice(0, eq);
+    const value = line.slice(eq + 1).trim();
+    if (key !== 'progress') {
+      this.cur.set(key, value);
+      return;
+    }
+    const num = (k: string): number => {
+      const v = this.cur.get(k);
+      return v === undefined || v === '' ? Number.NaN : Number(v);
+    };
+    this.onReport({
+      frames: num('frame'),
+      bytes: num('total_size'),
+      outTimeS: num('out_time_us') / 1e6,
+      end: value === 'end',
+    });
+    this.cur = new Map();
   }
-  return { stream, pts: Number.isFinite(pts) ? pts : Number.NaN, size, key };
-}
-
-/** `#tb 0: 1/90000` header of framecrc: the time base of a stream. */
-export function parseTimeBase(line: string): { stream: number; tb: number } | null {
-  const m = /^#tb (\d+): (\d+)\/(\d+)/.exec(line);
-  if (!m) return null;
-  return { stream: Number(m[1]), tb: Number(m[2]) / Number(m[3]) };
 }
 
 /** A frame's metadata as printed by a `metadata`/`ametadata` filter in `mode=print`. */
@@ -44,6 +53,14 @@ export interface MetaFrame {
 
 const LOG_PREFIX = /^\[([^\]\s]+) @ 0x[0-9a-f]+\] (.*)$/;
 const FRAME_HEAD = /^frame:\s*\d+\s+pts:\s*\S+\s+pts_time:(\S+)/;
+
+/** Media time of a `metadata=print` frame header (`frame:N pts:P pts_time:T`), or null. */
+export function parseFrameHead(text: string): number | null {
+  const m = FRAME_HEAD.exec(text);
+  if (!m) return null;
+  const t = Number(m[1]);
+  return Number.isFinite(t) ? t : null;
+}
 
 export interface LogLine {
   /** The logging context (filter instance or component), e.g. `metadata@cvm`, `silencedetect`. */

@@ -11,7 +11,12 @@ export const META = {
   videoEnd: 'metadata@cve',
   audio: 'ametadata@cam',
   audioEnd: 'ametadata@cae',
+  /** Prints one header line per decoded keyframe. */
+  key: 'metadata@cvk',
 } as const;
+
+/** Seconds between ffmpeg's `-progress` reports (packets, bytes: fps, bitrate, liveness). */
+export const PROGRESS_PERIOD_S = 1;
 
 /**
  * Analysis width. Area-averaging down to 128 px removes what re-encoding a still picture changes
@@ -33,9 +38,6 @@ export interface Plan {
   video: boolean;
   audio: boolean;
   channels: number;
-  /** framecrc stream index of video and audio packets. */
-  videoStream: number | null;
-  audioStream: number | null;
   /** Thresholds baked into the ffmpeg command; a change of any of them needs a restart. */
   key: string;
 }
@@ -51,10 +53,12 @@ export function planKey(t: Required<Thresholds>): string {
 
 /**
  * Builds the one long-running ffmpeg command for a source (issue 4, "one ffmpeg per source"):
- * - output 1, fd 3: every packet, stream-copied into `framecrc` text (size, key flag, pts) for
- *   fps, keyframes and bitrate, and as the liveness signal of the watchdog; flushed per packet;
+ * - output 1, fd 5 (/dev/null): the source's packets, stream-copied into the `data` muxer. It is
+ *   never read: ffmpeg's `-progress` report on fd 3, once a second, gives its packet count and
+ *   bytes (fps, bitrate) and serves as the watchdog's liveness signal. Per-packet text output
+ *   cost a flushed write and a parsed line per packet (issue 4, cost);
  * - output 2, null: the analysis chains, printing per-frame metadata on stderr, parsed line by line
- *   (metadata=print:file= is block-buffered, issue 4);
+ *   (metadata=print:file= is block-buffered, issue 4), and one line per decoded keyframe;
  * - output 3, fd 4: the analysed frames as MJPEG, the source of snapshots without reopening it.
  */
 export function buildPlan(
@@ -69,6 +73,7 @@ export function buildPlan(
   const audio = probe.sampleRate != null && probe.sampleRate > 0;
   const channels = Math.max(1, probe.channels ?? 1);
   const pre: string[] = ['-hide_banner', '-nostdin', '-nostats', '-loglevel', 'info'];
+  pre.push('-progress', 'pipe:3', '-stats_period', String(PROGRESS_PERIOD_S));
   if (video) {
     // Frame threading delays output by one frame per thread: with one keyframe a second that is
     // seconds of latency, so keyframe decoding is single-threaded.
@@ -77,8 +82,12 @@ export function buildPlan(
   }
   const graph: string[] = [];
   if (video) {
+    // Keyframes are counted on the decoded pictures (in keyframe mode every decoded picture is
+    // one): a header line per keyframe, instead of a line per packet.
     graph.push(
-      `[0:v:0]select='isnan(prev_selected_t)+gte(t-prev_selected_t,${MIN_FRAME_GAP_S})',split=2[va][vs]`,
+      '[0:v:0]split=2[vk][v0]',
+      `[vk]select='eq(key,1)',metadata=mode=add:key=cvk:value=1,${META.key}=mode=print,nullsink`,
+      `[v0]select='isnan(prev_selected_t)+gte(t-prev_selected_t,${MIN_FRAME_GAP_S})',split=2[va][vs]`,
       `[va]scale=w=${ANALYSIS_WIDTH}:h=-2:flags=area,format=gray,` +
         `blackdetect=d=0:pic_th=${t.blackPixelRatio}:pix_th=${t.blackLuma},` +
         `freezedetect=n=${t.frozenNoiseDb}dB:d=0,scdet=threshold=100,` +
@@ -100,18 +109,8 @@ export function buildPlan(
     );
   }
   const out: string[] = ['-filter_complex', graph.join(';'), '-filter_complex_threads', '1'];
-  const copyMaps: string[] = [];
-  let videoStream: number | null = null;
-  let audioStream: number | null = null;
-  // Packet lines of one stream are enough: video for a camera, audio for a microphone.
-  if (video) {
-    videoStream = 0;
-    copyMaps.push('-map', '0:v:0');
-  } else if (audio) {
-    audioStream = 0;
-    copyMaps.push('-map', '0:a:0');
-  }
-  out.push(...copyMaps, '-c', 'copy', '-flush_packets', '1', '-f', 'framecrc', 'pipe:3');
+  // Packets of one stream are enough: video for a camera, audio for a microphone.
+  out.push('-map', video ? '0:v:0' : '0:a:0', '-c', 'copy', '-f', 'data', 'pipe:5');
   if (video) out.push('-map', '[vout]');
   if (audio) out.push('-map', '[aout]');
   out.push('-fps_mode', 'passthrough', '-f', 'null', '-');
@@ -125,8 +124,6 @@ export function buildPlan(
     video,
     audio,
     channels,
-    videoStream,
-    audioStream,
     key: planKey(t),
   };
 }

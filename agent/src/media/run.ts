@@ -7,18 +7,21 @@ import {
   type LogLine,
   MetaAssembler,
   type MetaFrame,
-  type PacketLine,
+  ProgressParser,
+  type ProgressReport,
+  parseFrameHead,
   parseLogLine,
-  parsePacketLine,
   parseSilenceLine,
-  parseTimeBase,
   type SilenceEdge,
 } from './parse.js';
 import { META, type Plan } from './pipeline.js';
 import { StreamInfoParser } from './streaminfo.js';
 
 export interface RunHandlers {
-  packet(p: PacketLine, isVideo: boolean, tb: number): void;
+  /** ffmpeg's periodic progress report (packets and bytes of the stream copy). */
+  progress(r: ProgressReport): void;
+  /** A decoded keyframe at media time `pts` (seconds). */
+  keyframe(pts: number): void;
   videoFrame(f: MetaFrame): void;
   audioFrame(f: MetaFrame): void;
   silence(e: SilenceEdge, lastAudioPts: number): void;
@@ -30,7 +33,7 @@ export interface RunHandlers {
 
 /**
  * Reads a child's pipes in batches: libuv stops reading them, and they are let through for one
- * poll phase every `everyMs`. ffmpeg writes stderr and framecrc line by line, and on a small box a
+ * poll phase every `everyMs`. ffmpeg writes stderr and progress line by line, and on a small box a
  * wake-up per line costs more than everything else the agent does (issue 4, cost; measured 4x
  * less node CPU). The kernel pipe buffer (64 KiB) holds far more than a batch. Falls back to
  * ordinary flowing reads if the stream has no libuv handle.
@@ -107,7 +110,8 @@ export class FfmpegRun {
   ) {}
 
   start(): void {
-    const child = spawnGuarded(this.bin, this.plan.args, { extraPipes: 2 });
+    // fd 3: -progress text, fd 4: MJPEG snapshots, fd 5: the unread stream copy (/dev/null).
+    const child = spawnGuarded(this.bin, this.plan.args, { extraPipes: 2, nullFds: 1 });
     this.child = child;
     this.exited = new Promise((resolve) => {
       // 'close' comes after the pipes are drained, so the last error line is known by then.
@@ -129,16 +133,8 @@ export class FfmpegRun {
     lines(child.stderr as Readable, throttle, (line) => {
       if (!info.push(line)) this.stderrLine(line, video, audio);
     });
-    const tbs = new Map<number, number>();
-    lines(child.stdio[3] as Readable, throttle, (line) => {
-      if (line.startsWith('#')) {
-        const tb = parseTimeBase(line);
-        if (tb) tbs.set(tb.stream, tb.tb);
-        return;
-      }
-      const p = parsePacketLine(line);
-      if (p) this.h.packet(p, p.stream === this.plan.videoStream, tbs.get(p.stream) ?? 1 / 90000);
-    });
+    const progress = new ProgressParser((r) => this.h.progress(r));
+    lines(child.stdio[3] as Readable, throttle, (line) => progress.push(line));
     const jpegs = new JpegSplitter((img) => this.h.jpeg(img));
     const snaps = child.stdio[4] as Readable | null;
     if (snaps) {
@@ -151,6 +147,11 @@ export class FfmpegRun {
     const l: LogLine | null = parseLogLine(line);
     if (l) {
       if (video.push(l) || audio.push(l)) return;
+      if (l.ctx === META.key) {
+        const pts = parseFrameHead(l.text);
+        if (pts !== null) this.h.keyframe(pts);
+        return;
+      }
       if (l.ctx === 'silencedetect' || l.ctx.startsWith('Parsed_silencedetect')) {
         const e = parseSilenceLine(l.text);
         if (e) this.h.silence(e, this.lastAudioPts);
