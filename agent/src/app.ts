@@ -72,6 +72,8 @@ export class AgentApp {
   private commands!: Commands;
   private readonly settings: SettingsStore;
   private sources!: Sources;
+  /** Sources whose last birth carried a probe error: re-birth when they start running. */
+  private readonly unprobed = new Set<string>();
   private inbound!: Inbound;
   private sleeping = false;
   private hubOnline: boolean | null = null;
@@ -111,6 +113,11 @@ export class AgentApp {
       createMonitor: this.opts.createMonitor,
       settings: () => this.settings.monitorSettings(),
       onRecord: (record) => this.record(record),
+      // A birth sent before a source's probe was known is sent again once it is (AGENT-MEDIA).
+      onRunning: (id) => {
+        if (!this.unprobed.delete(id) || !this.connection?.isConnected()) return;
+        void this.publishBirth(this.connection.currentSession());
+      },
     });
     await this.outbox.start();
     this.connection = new Connection({
@@ -268,6 +275,10 @@ export class AgentApp {
         probe: await this.sources.probe(src.id, this.opts.probeTimeoutMs ?? 3000),
       })),
     );
+    for (const src of sources) {
+      if (src.probe?.error) this.unprobed.add(src.id);
+      else this.unprobed.delete(src.id);
+    }
     const birth: Birth = {
       v: 1,
       session,

@@ -23,6 +23,8 @@ export interface SourcesContext {
   createMonitor?: CreateMonitor;
   settings: () => MonitorSettings;
   onRecord: (record: CaptureWindow | SourceEvent) => void;
+  /** A source reached 'running' (its probe is known now). */
+  onRunning?: (id: string) => void;
 }
 
 /** The source monitors of the box: created once, started/stopped together (sleep/wake, SIGTERM). */
@@ -65,6 +67,7 @@ export class Sources {
             this.log.info({ source: status.id, state: status.state, reason: status.reason }, 'source state');
           }
           this.statuses.set(status.id, status);
+          if (before?.state !== 'running' && status.state === 'running') this.ctx.onRunning?.(status.id);
         },
       });
       this.monitors.set(source.id, monitor);

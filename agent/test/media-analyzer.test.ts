@@ -191,7 +191,7 @@ describe('inputs, plans, defaults and backoff', () => {
       t,
       'keyframes',
     );
-    expect(cam.args.join(' ')).toMatch(/-skip_frame nokey -threads 1 .*-i rtsp:\/\/x/);
+    expect(cam.args.join(' ')).toMatch(/-skip_frame nokey -skip_loop_filter all -threads 1 .*-i rtsp:\/\/x/);
     expect(cam.args.join(' ')).toMatch(/scale=w=128.*blackdetect=d=0:pic_th=0.98:pix_th=0.1/);
     expect(cam.args.join(' ')).toMatch(/silencedetect=mono=1:n=-50dB/);
     expect(cam).toMatchObject({ video: true, audio: true, channels: 2 });
