@@ -100,7 +100,7 @@ export async function startHub(options: HubOptions = {}): Promise<RunningHub> {
     metrics.sources.agents = () => registry.counts();
 
     const committer = new GroupCommitter(db, clock, metrics, {
-      windowMs: options.commitWindowMs ?? 4,
+      windowMs: options.commitWindowMs ?? 0,
       maxRecords: 5000,
     });
     const deadLetters = new DeadLetters(db, clock, metrics, log.child({ module: 'deadletter' }));

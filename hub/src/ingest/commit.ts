@@ -53,7 +53,13 @@ interface Pending extends CommitRequest {
 }
 
 export interface GroupCommitOptions {
-  /** How long the first batch of a group waits for company before the group is written. */
+  /**
+   * How long the first batch of a group waits for company before the group is written while the writer
+   * is idle. 0 (the default) is adaptive: an idle writer commits on the next turn of the event loop
+   * (after the messages already read from the sockets), and batches arriving while a commit is in flight
+   * wait for it and form the next group. A fixed window only adds latency when each agent has one batch
+   * in flight and waits for its ack before sending the next (issue 3 live benchmark).
+   */
   windowMs: number;
   /** A group this large is written without waiting for the window. */
   maxRecords: number;
@@ -88,6 +94,7 @@ export class GroupCommitter {
   private pending: Pending[] = [];
   private pendingRecords = 0;
   private timer: NodeJS.Timeout | undefined;
+  private immediate: NodeJS.Immediate | undefined;
   private inFlight: Promise<void> | null = null;
 
   constructor(
@@ -103,7 +110,7 @@ export class GroupCommitter {
       this.pending.push({ ...req, resolve, reject });
       this.pendingRecords += req.records.length;
       if (this.pendingRecords >= this.opts.maxRecords) this.kick(0);
-      else this.kick(this.opts.windowMs);
+      else this.kick(Math.max(this.opts.windowMs, 1));
     });
   }
 
@@ -120,7 +127,15 @@ export class GroupCommitter {
     if (delayMs === 0) {
       this.clock.clearTimeout(this.timer);
       this.timer = undefined;
+      if (this.immediate) clearImmediate(this.immediate);
+      this.immediate = undefined;
       void this.writeGroup();
+    } else if (this.opts.windowMs <= 0) {
+      // Adaptive: the other publishes read in this I/O phase join the group; nobody waits a timer.
+      this.immediate ??= setImmediate(() => {
+        this.immediate = undefined;
+        void this.writeGroup();
+      });
     } else if (!this.timer) {
       this.timer = this.clock.setTimeout(() => {
         this.timer = undefined;
