@@ -283,8 +283,12 @@ export class Fleet {
       },
       malformed: (agent) => {
         const m = malformedPayload(agent, this.rng);
-        agent.client?.publish(m.topic, m.payload, { qos: 1 });
-        this.stats.malformed++;
+        // Counted once the broker has taken it (PUBACK): one sent just before an injected
+        // disconnect can be lost with the connection, and the hub cannot count what it never got.
+        agent.client?.publish(m.topic, m.payload, { qos: 1 }, (err) => {
+          if (err) this.stats.malformedLost++;
+          else this.stats.malformed++;
+        });
       },
     };
   }

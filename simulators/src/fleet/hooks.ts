@@ -23,7 +23,10 @@ export interface FleetStats {
   batches: number;
   acked: number;
   duplicates: number;
+  /** Malformed messages the broker acknowledged (PUBACK). */
   malformed: number;
+  /** Malformed messages lost with their connection before the broker took them. */
+  malformedLost: number;
   dropped: number;
   commands: number;
   connects: number;
@@ -41,6 +44,7 @@ export function emptyStats(): FleetStats {
     acked: 0,
     duplicates: 0,
     malformed: 0,
+    malformedLost: 0,
     dropped: 0,
     commands: 0,
     connects: 0,
