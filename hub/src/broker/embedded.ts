@@ -5,7 +5,6 @@
 import type { IncomingMessage } from 'node:http';
 import { createServer, type Server, type Socket } from 'node:net';
 import type { Duplex } from 'node:stream';
-import { topics } from '@classroom/protocol';
 import { Aedes, type AuthenticateError, type Client, type PublishPacket } from 'aedes';
 import type { Logger } from 'pino';
 import type { Accounts } from '../auth/accounts.js';
@@ -13,6 +12,7 @@ import { canPublish, canSubscribe, type Principal } from '../auth/acl.js';
 import type { Clock, Db } from '../context.js';
 import type { CoreMetrics } from '../metrics.js';
 import { guardFrames, MAX_PACKET_BYTES } from './frame-guard.js';
+import { encodePayload, loadOwnedRetained, saveOwnedRetained } from './owned-retained.js';
 import { type RetainedPersistence, withRetainedIndex } from './retained-index.js';
 import type { HubBroker } from './types.js';
 
@@ -178,16 +178,10 @@ export class EmbeddedBroker implements HubBroker {
   }
 
   publish(topic: string, payload: unknown, opts: { qos: 0 | 1; retain?: boolean }): Promise<void> {
-    const body = Buffer.isBuffer(payload) ? payload : Buffer.from(JSON.stringify(payload));
+    const body = encodePayload(payload);
     const retain = opts.retain === true;
     const stored = retain
-      ? this.deps.db
-          .run(
-            `INSERT INTO retained (topic, payload, qos, updated_at) VALUES (?, ?, ?, ?)
-             ON CONFLICT (topic) DO UPDATE SET payload = excluded.payload, qos = excluded.qos, updated_at = excluded.updated_at`,
-            [topic, body, opts.qos, this.deps.clock.now()],
-          )
-          .then(() => undefined)
+      ? saveOwnedRetained(this.deps.db, this.deps.clock, { topic, payload: body, qos: opts.qos })
       : Promise.resolve();
     return stored.then(() => this.rawPublish(topic, body, opts.qos, retain));
   }
@@ -202,13 +196,8 @@ export class EmbeddedBroker implements HubBroker {
 
   /** After a restart, the retained messages the hub owns come back before any client connects. */
   private async republishRetained(): Promise<void> {
-    const rows = await this.deps.db.all<{ topic: string; payload: Buffer; qos: 0 | 1 }>(
-      'SELECT topic, payload, qos FROM retained ORDER BY topic',
-    );
-    for (const r of rows) {
-      if (r.topic === topics.hubState()) continue; // republished as online by the hub itself
-      await this.rawPublish(r.topic, Buffer.from(r.payload), r.qos, true);
-    }
+    const rows = await loadOwnedRetained(this.deps.db);
+    for (const r of rows) await this.rawPublish(r.topic, r.payload, r.qos, true);
     if (rows.length > 0) this.log.info({ count: rows.length }, 'retained messages republished');
   }
 

@@ -8,6 +8,7 @@ import mqtt, { type MqttClient } from 'mqtt';
 import type { Logger } from 'pino';
 import type { Clock, Db } from '../context.js';
 import type { CoreMetrics } from '../metrics.js';
+import { encodePayload, loadOwnedRetained, saveOwnedRetained } from './owned-retained.js';
 import type { HubBroker } from './types.js';
 
 /** The share group of every hub instance (MQTT 5 `$share/{group}/{filter}`). */
@@ -90,12 +91,8 @@ export class ExternalBroker implements HubBroker {
         `external broker refused the hub's subscriptions: ${refused.map((g) => g.topic).join(', ')}`,
       );
     }
-    const rows = await this.deps.db.all<{ topic: string; payload: Buffer; qos: 0 | 1 }>(
-      'SELECT topic, payload, qos FROM retained',
-    );
-    for (const r of rows) {
-      if (r.topic !== topics.hubState()) await this.rawPublish(r.topic, Buffer.from(r.payload), r.qos, true);
-    }
+    for (const r of await loadOwnedRetained(this.deps.db))
+      await this.rawPublish(r.topic, r.payload, r.qos, true);
     this.deps.log.info({ url: url.toString(), clientId: this.clientId }, 'connected to external broker');
   }
 
@@ -106,16 +103,10 @@ export class ExternalBroker implements HubBroker {
   async stopAccepting(): Promise<void> {}
 
   publish(topic: string, payload: unknown, opts: { qos: 0 | 1; retain?: boolean }): Promise<void> {
-    const body = Buffer.isBuffer(payload) ? payload : Buffer.from(JSON.stringify(payload));
+    const body = encodePayload(payload);
     const retain = opts.retain === true;
     const stored = retain
-      ? this.deps.db
-          .run(
-            `INSERT INTO retained (topic, payload, qos, updated_at) VALUES (?, ?, ?, ?)
-             ON CONFLICT (topic) DO UPDATE SET payload = excluded.payload, qos = excluded.qos, updated_at = excluded.updated_at`,
-            [topic, body, opts.qos, this.deps.clock.now()],
-          )
-          .then(() => undefined)
+      ? saveOwnedRetained(this.deps.db, this.deps.clock, { topic, payload: body, qos: opts.qos })
       : Promise.resolve();
     return stored.then(() => this.rawPublish(topic, body, opts.qos, retain));
   }
