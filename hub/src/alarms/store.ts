@@ -109,10 +109,20 @@ export class AlarmStore {
   /** Writes the row and its history entry in one transaction. */
   async save(alarm: Alarm, entry: AlarmHistoryEntry): Promise<void> {
     await this.db.transaction(async () => {
-      const updated = await this.db.run(
-        `UPDATE alarms SET room = ?, state = ?, flapping = ?, detail = ?, raised_at = ?, acked_at = ?,
-           acked_by = ?, ack_note = ?, cleared_at = ?, updated_at = ?, raise_count = ? WHERE id = ?`,
+      // One upsert: the (agent, source, type) row is created on first raise and updated after.
+      await this.db.run(
+        `INSERT INTO alarms (id, agent, source, type, room, state, flapping, detail, raised_at, acked_at,
+           acked_by, ack_note, cleared_at, updated_at, raise_count)
+         VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)
+         ON CONFLICT (id) DO UPDATE SET room = excluded.room, state = excluded.state,
+           flapping = excluded.flapping, detail = excluded.detail, raised_at = excluded.raised_at,
+           acked_at = excluded.acked_at, acked_by = excluded.acked_by, ack_note = excluded.ack_note,
+           cleared_at = excluded.cleared_at, updated_at = excluded.updated_at, raise_count = excluded.raise_count`,
         [
+          alarm.id,
+          alarm.agent,
+          alarm.source ?? '',
+          alarm.type,
           alarm.room,
           alarm.state,
           alarm.flapping ? 1 : 0,
@@ -124,33 +134,8 @@ export class AlarmStore {
           alarm.clearedAt,
           alarm.updatedAt,
           alarm.raiseCount,
-          alarm.id,
         ],
       );
-      if (updated.changes === 0) {
-        await this.db.run(
-          `INSERT INTO alarms (id, agent, source, type, room, state, flapping, detail, raised_at, acked_at,
-             acked_by, ack_note, cleared_at, updated_at, raise_count)
-           VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)`,
-          [
-            alarm.id,
-            alarm.agent,
-            alarm.source ?? '',
-            alarm.type,
-            alarm.room,
-            alarm.state,
-            alarm.flapping ? 1 : 0,
-            JSON.stringify(alarm.detail),
-            alarm.raisedAt,
-            alarm.ackedAt,
-            alarm.ackedBy,
-            alarm.ackNote,
-            alarm.clearedAt,
-            alarm.updatedAt,
-            alarm.raiseCount,
-          ],
-        );
-      }
       await this.db.run(
         'INSERT INTO alarm_history (alarm_id, ts, from_state, to_state, who, note) VALUES (?, ?, ?, ?, ?, ?)',
         [alarm.id, entry.ts, entry.from, entry.to, entry.who, entry.note],
