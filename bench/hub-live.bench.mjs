@@ -8,44 +8,14 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { startHub } from '@classroom/hub';
 import { Aedes } from 'aedes';
-import mqtt from 'mqtt';
+import { captureRecord, connectBoxes, connectClient } from './lib/hub-boxes.mjs';
 
 const BOXES = Number(process.env.BENCH_BOXES ?? 300);
 const MEASURE_MS = Number(process.env.BENCH_MEASURE_MS ?? 8000);
 const WARMUP_MS = 1000;
 const TOKEN = 'bench-admin-token-0123456789';
 
-function record(seq) {
-  const start = 1_700_000_000_000 + seq * 10_000;
-  return {
-    seq,
-    kind: 'capture',
-    source: 'cam',
-    start,
-    end: start + 10_000,
-    video: {
-      fps: 25,
-      width: 1280,
-      height: 720,
-      keyframes: 5,
-      bitrateKbps: 2000,
-      blackRatio: 0,
-      frozenRatio: 0,
-      motion: 0.12,
-    },
-    audio: { rmsDb: -30, peakDb: -10, loudnessLufs: -28, silenceRatio: 0.1 },
-  };
-}
-const message = (seq) => JSON.stringify({ v: 1, session: 1, records: [record(seq)] });
-
-async function connect(url, opts) {
-  const c = mqtt.connect(url, { reconnectPeriod: 0, connectTimeout: 60_000, ...opts });
-  await new Promise((resolve, reject) => {
-    c.once('connect', resolve);
-    c.once('error', reject);
-  });
-  return c;
-}
+const message = (seq) => JSON.stringify({ v: 1, session: 1, records: [captureRecord(seq)] });
 
 /** Runs `loop(i)` for every box until the deadline; counts completed records inside the window. */
 async function drive(loops) {
@@ -74,12 +44,12 @@ async function bareAedes() {
   const server = createServer(broker.handle);
   await new Promise((r) => server.listen(0, '127.0.0.1', r));
   const url = `mqtt://127.0.0.1:${server.address().port}`;
-  const sub = await connect(url, { clientId: 'subscriber' });
+  const sub = await connectClient(url, { clientId: 'subscriber' });
   let received = 0;
   sub.on('message', () => received++);
   await sub.subscribeAsync('classroom/v1/+/records', { qos: 1 });
   const boxes = [];
-  for (let i = 0; i < BOXES; i++) boxes.push(await connect(url, { clientId: `box-${i}` }));
+  for (let i = 0; i < BOXES; i++) boxes.push(await connectClient(url, { clientId: `box-${i}` }));
   const rate = await drive(
     boxes.map((c, i) => {
       let seq = 0;
@@ -102,19 +72,7 @@ async function hub(features) {
     logLevel: 'silent',
     features,
   });
-  const url = `mqtt://127.0.0.1:${h.mqttPort}`;
-  const boxes = [];
-  for (let i = 0; i < BOXES; i++) {
-    const res = await fetch(`http://127.0.0.1:${h.httpPort}/api/agents`, {
-      method: 'POST',
-      headers: { authorization: `Bearer ${TOKEN}`, 'content-type': 'application/json' },
-      body: JSON.stringify({ agent: `box-${i}`, room: `R${i}` }),
-    });
-    const { password } = await res.json();
-    const c = await connect(url, { clientId: `box-${i}`, username: `box-${i}`, password });
-    await c.subscribeAsync(`classroom/v1/box-${i}/ack`, { qos: 0 });
-    boxes.push(c);
-  }
+  const boxes = await connectBoxes(h, TOKEN, BOXES);
   const rate = await drive(
     boxes.map((c, i) => {
       let seq = 0;

@@ -9,8 +9,8 @@ import { createServer } from 'node:net';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { startHub } from '@classroom/hub';
-import mqtt from 'mqtt';
 import pg from 'pg';
+import { captureRecord, connectBoxes } from './lib/hub-boxes.mjs';
 
 const BOXES = Number(process.env.BENCH_PG_BOXES ?? 50);
 const PER_BOX = Number(process.env.BENCH_PG_RECORDS ?? 1000);
@@ -24,32 +24,10 @@ const PG_VERSION = readdirSync(PG_BASE)
   .sort((a, b) => Number(b) - Number(a))[0];
 const BIN = join(PG_BASE, PG_VERSION, 'bin');
 
-function record(seq) {
-  const start = 1_700_000_000_000 + seq * 10_000;
-  return {
-    seq,
-    kind: 'capture',
-    source: 'cam',
-    start,
-    end: start + 10_000,
-    video: {
-      fps: 25,
-      width: 1280,
-      height: 720,
-      keyframes: 5,
-      bitrateKbps: 2000,
-      blackRatio: 0,
-      frozenRatio: 0,
-      motion: 0.12,
-    },
-    audio: { rmsDb: -30, peakDb: -10, loudnessLufs: -28, silenceRatio: 0.1 },
-  };
-}
-
 const batches = [];
 for (let b = 0; b < BOXES; b++) {
   for (let i = 0; i < PER_BOX; i += BATCH)
-    batches.push([b, Array.from({ length: BATCH }, (_, k) => record(i + k + 1))]);
+    batches.push([b, Array.from({ length: BATCH }, (_, k) => captureRecord(i + k + 1))]);
 }
 
 function freePort() {
@@ -168,23 +146,7 @@ async function hub(database) {
     logLevel: 'silent',
     features: false,
   });
-  const url = `mqtt://127.0.0.1:${h.mqttPort}`;
-  const clients = [];
-  for (let b = 0; b < BOXES; b++) {
-    const res = await fetch(`http://127.0.0.1:${h.httpPort}/api/agents`, {
-      method: 'POST',
-      headers: { authorization: `Bearer ${TOKEN}`, 'content-type': 'application/json' },
-      body: JSON.stringify({ agent: `box-${b}`, room: `R${b}` }),
-    });
-    const { password } = await res.json();
-    const c = mqtt.connect(url, { username: `box-${b}`, password, clientId: `box-${b}`, reconnectPeriod: 0 });
-    await new Promise((r, j) => {
-      c.once('connect', r);
-      c.once('error', j);
-    });
-    await c.subscribeAsync(`classroom/v1/box-${b}/ack`, { qos: 0 });
-    clients.push(c);
-  }
+  const clients = await connectBoxes(h, TOKEN, BOXES);
   const payloads = new Map();
   for (const [b, recs] of batches) {
     if (!payloads.has(b)) payloads.set(b, []);

@@ -6,8 +6,8 @@ import { mkdtempSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { insertSql, migrateCore, SqliteDb, startHub } from '@classroom/hub';
-import mqtt from 'mqtt';
 import sqlite3 from 'sqlite3';
+import { captureRecord, connectBoxes } from './lib/hub-boxes.mjs';
 
 const BOXES = Number(process.env.BENCH_REPLAY_BOXES ?? 100);
 const PER_BOX = Number(process.env.BENCH_REPLAY_RECORDS ?? 2000);
@@ -16,32 +16,10 @@ const WINDOW = 4; // batches in flight per box, as an agent's replay would pipel
 const TOKEN = 'bench-admin-token-0123456789';
 const TOTAL = BOXES * PER_BOX;
 
-function record(seq) {
-  const start = 1_700_000_000_000 + seq * 10_000;
-  return {
-    seq,
-    kind: 'capture',
-    source: 'cam',
-    start,
-    end: start + 10_000,
-    video: {
-      fps: 25,
-      width: 1280,
-      height: 720,
-      keyframes: 5,
-      bitrateKbps: 2000,
-      blackRatio: 0,
-      frozenRatio: 0,
-      motion: 0.12,
-    },
-    audio: { rmsDb: -30, peakDb: -10, loudnessLufs: -28, silenceRatio: 0.1 },
-  };
-}
-
 const batches = []; // [box, records[]]
 for (let b = 0; b < BOXES; b++) {
   for (let i = 0; i < PER_BOX; i += BATCH) {
-    batches.push([b, Array.from({ length: BATCH }, (_, k) => record(i + k + 1))]);
+    batches.push([b, Array.from({ length: BATCH }, (_, k) => captureRecord(i + k + 1))]);
   }
 }
 
@@ -99,23 +77,7 @@ async function hub(features) {
     logLevel: 'silent',
     features,
   });
-  const url = `mqtt://127.0.0.1:${h.mqttPort}`;
-  const clients = [];
-  for (let b = 0; b < BOXES; b++) {
-    const res = await fetch(`http://127.0.0.1:${h.httpPort}/api/agents`, {
-      method: 'POST',
-      headers: { authorization: `Bearer ${TOKEN}`, 'content-type': 'application/json' },
-      body: JSON.stringify({ agent: `box-${b}`, room: `R${b}` }),
-    });
-    const { password } = await res.json();
-    const c = mqtt.connect(url, { username: `box-${b}`, password, clientId: `box-${b}`, reconnectPeriod: 0 });
-    await new Promise((r, j) => {
-      c.once('connect', r);
-      c.once('error', j);
-    });
-    await c.subscribeAsync(`classroom/v1/box-${b}/ack`, { qos: 0 });
-    clients.push(c);
-  }
+  const clients = await connectBoxes(h, TOKEN, BOXES);
   const payloads = new Map();
   for (const [b, recs] of batches) {
     if (!payloads.has(b)) payloads.set(b, []);
