@@ -10,7 +10,8 @@
 // ffmpeg its monitor ran; for the naive one, its ffmpeg. The generator is the camera: not counted.
 // The stream carries black, frozen and silent periods; latency = event arrival - fault onset.
 //
-// BENCH_MEDIA_S (default 60) sets the length of each run; BENCH_MEDIA_PROFILES=720p25,1080p30.
+// BENCH_MEDIA_S (default 60) sets the length of each run;
+// BENCH_MEDIA_PROFILES=720p25,1080p30,720p25-gop2-nob (GOP 2 s without B-frames: common IP camera defaults).
 import { spawn } from 'node:child_process';
 import { createSocket } from 'node:dgram';
 import { readdirSync, readFileSync } from 'node:fs';
@@ -23,7 +24,7 @@ const { createSourceMonitor, withDefaults } = await import(
 const { locateFfmpeg } = await import(new URL('../agent/dist/ffmpeg/locate.js', import.meta.url).href);
 
 const D = Number(process.env.BENCH_MEDIA_S ?? 60);
-const PROFILES = (process.env.BENCH_MEDIA_PROFILES ?? '720p25,1080p30').split(',');
+const PROFILES = (process.env.BENCH_MEDIA_PROFILES ?? '720p25,1080p30,720p25-gop2-nob').split(',');
 const TCK = 100; // Linux USER_HZ
 const tools = locateFfmpeg();
 
@@ -43,14 +44,15 @@ const freeUdpPort = async () => {
   return port;
 };
 
-/** utime+stime in seconds of every process whose command line matches. */
-function cpuOf(match) {
+/** utime+stime in seconds of every process whose command line matches; `cmds` collects the lines. */
+function cpuOf(match, cmds) {
   const out = new Map();
   for (const pid of readdirSync('/proc')) {
     if (!/^\d+$/.test(pid)) continue;
     try {
       const cmd = readFileSync(`/proc/${pid}/cmdline`, 'utf8');
       if (!match(cmd)) continue;
+      cmds?.add(cmd);
       const stat = readFileSync(`/proc/${pid}/stat`, 'utf8');
       const f = stat.slice(stat.lastIndexOf(')') + 2).split(' ');
       out.set(pid, (Number(f[11]) + Number(f[12])) / TCK);
@@ -61,8 +63,15 @@ function cpuOf(match) {
   return out;
 }
 
+/** `720p25` (GOP 1 s, 2 B-frames), or with `-gopN` (GOP N s) and `-nob` (no B-frames). */
+function parseProfile(profile) {
+  const m = /^(\d+)p(\d+)(?:-gop(\d+(?:\.\d+)?))?(-nob)?$/.exec(profile);
+  if (!m) throw new Error(`bad profile ${profile}: expected e.g. 720p25, 720p25-gop2-nob`);
+  return { h: Number(m[1]), fps: Number(m[2]), gopS: Number(m[3] ?? 1), bframes: m[4] ? 0 : 2 };
+}
+
 function generator(profile, ports) {
-  const [, h, fps] = /^(\d+)p(\d+)$/.exec(profile).map(Number);
+  const { h, fps, gopS, bframes } = parseProfile(profile);
   const w = Math.round((h * 16) / 9);
   const [b0, b1] = faults.black;
   const [f0, f1] = faults.frozen;
@@ -100,10 +109,19 @@ function generator(profile, ports) {
     '-preset',
     'superfast',
   );
-  // Like a classroom IP camera: High profile with CABAC, deblocking and 2 B-frames, GOP 1 s,
-  // constrained bitrate (VBV) of 2.5 Mb/s at 720p and 4 Mb/s at 1080p.
+  // Like a classroom IP camera: High profile with CABAC, deblocking and (by default) 2 B-frames,
+  // GOP 1 s, constrained bitrate (VBV) of 2.5 Mb/s at 720p and 4 Mb/s at 1080p.
   const kbps = h >= 1080 ? 4000 : 2500;
-  args.push('-profile:v', 'high', '-bf', '2', '-g', String(fps), '-sc_threshold', '0');
+  args.push(
+    '-profile:v',
+    'high',
+    '-bf',
+    String(bframes),
+    '-g',
+    String(Math.round(gopS * fps)),
+    '-sc_threshold',
+    '0',
+  );
   args.push('-b:v', `${kbps}k`, '-maxrate', `${Math.round(kbps * 1.2)}k`, '-bufsize', `${kbps}k`);
   args.push('-pix_fmt', 'yuv420p', '-c:a', 'aac', '-b:a', '96k', '-f', 'tee', tee);
   return spawn(tools.ffmpeg.path, args, { stdio: ['ignore', 'ignore', 'inherit'] });
@@ -158,12 +176,13 @@ async function runProfile(profile) {
   await Promise.race([firstDatagram, new Promise((r) => setTimeout(r, 10_000))]);
   // Sample every second: a restarted ffmpeg's CPU must not be lost with its process.
   const agentFf = new Map();
+  const agentCmds = new Set();
   const isAgent = (c) => c.includes('metadata@cvm') && c.includes(`:${pa}?`);
   // The sampler runs in this process: its own CPU is measured and taken out of the agent's.
   let samplerCpu = 0;
   const sample = () => {
     const c0 = process.cpuUsage();
-    for (const [pid, s] of cpuOf(isAgent)) agentFf.set(pid, s);
+    for (const [pid, s] of cpuOf(isAgent, agentCmds)) agentFf.set(pid, s);
     const c = process.cpuUsage(c0);
     samplerCpu += (c.user + c.system) / 1e6;
   };
@@ -190,7 +209,17 @@ async function runProfile(profile) {
     const e = events.find((x) => x.type === type);
     latency[name] = e ? (e.arrived - (g0 + faults[name][0] * 1000)) / 1000 : null;
   }
-  return { profile, nodeCpu, ffCpu, naiveCpu, latency, events: events.map((e) => e.type) };
+  // Decode modes the agent's ffmpeg ran in: keyframes only, or every reference frame (low fps).
+  const modes = [...agentCmds].map((c) => (c.includes('\0nokey\0') ? 'keyframes' : 'low-fps'));
+  return {
+    profile,
+    nodeCpu,
+    ffCpu,
+    naiveCpu,
+    latency,
+    modes: [...new Set(modes)],
+    events: events.map((e) => e.type),
+  };
 }
 
 const load0 = loadavg()
@@ -201,7 +230,7 @@ for (const p of PROFILES) results.push(await runProfile(p));
 
 console.log(`### Source monitor CPU, ${D} s of UDP H.264+AAC per profile (2-core VM, shared and loaded)\n`);
 console.log(
-  'Stream: testsrc2 + temporal noise, libx264 superfast High (CABAC, deblock, 2 B-frames), GOP 1 s, ' +
+  'Stream: testsrc2 + temporal noise, libx264 superfast High (CABAC, deblock, 2 B-frames unless -nob), GOP 1 s unless -gopN, ' +
     '2.5 Mb/s at 720p / 4 Mb/s at 1080p, AAC stereo 48 kHz, MPEG-TS over UDP, real time.',
 );
 console.log(
@@ -210,13 +239,13 @@ console.log(
     .join(' ')}\n`,
 );
 console.log(
-  '| profile | agent node s | agent ffmpeg s | agent total s | % of one core | naive full decode s | ratio |',
+  '| profile | decode | agent node s | agent ffmpeg s | agent total s | % of one core | naive full decode s | ratio |',
 );
-console.log('|---|---|---|---|---|---|---|');
+console.log('|---|---|---|---|---|---|---|---|');
 for (const r of results) {
   const total = r.nodeCpu + r.ffCpu;
   console.log(
-    `| ${r.profile} | ${r.nodeCpu.toFixed(2)} | ${r.ffCpu.toFixed(2)} | ${total.toFixed(2)} | ${((100 * total) / D).toFixed(1)} % | ${r.naiveCpu.toFixed(2)} | ${(total / r.naiveCpu).toFixed(3)}× |`,
+    `| ${r.profile} | ${r.modes.join(' → ')} | ${r.nodeCpu.toFixed(2)} | ${r.ffCpu.toFixed(2)} | ${total.toFixed(2)} | ${((100 * total) / D).toFixed(1)} % | ${r.naiveCpu.toFixed(2)} | ${(total / r.naiveCpu).toFixed(3)}× |`,
   );
 }
 console.log(

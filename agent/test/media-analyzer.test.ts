@@ -1,8 +1,9 @@
 import { describe, expect, it } from 'vitest';
-import { inputSpec } from '../src/ffmpeg/input.js';
+import { inputSpec, UDP_BUFFER_BYTES, udpBufferWarning } from '../src/ffmpeg/input.js';
 import { Analyzer } from '../src/media/analyzer.js';
 import { Backoff } from '../src/media/backoff.js';
 import { DEFAULT_THRESHOLDS, withDefaults } from '../src/media/defaults.js';
+import { keyframeDelayS } from '../src/media/monitor.js';
 import type { MetaFrame } from '../src/media/parse.js';
 import { buildPlan, planKey } from '../src/media/pipeline.js';
 import type { SourceEvent } from '../src/media/types.js';
@@ -115,6 +116,40 @@ describe('Analyzer: black and frozen', () => {
   });
 });
 
+describe('keyframe-only decoding: decoder hold and worst detection delay', () => {
+  it('measures how late keyframes come out against the stream copy, smallest reading wins', () => {
+    const { a, at } = setup();
+    expect(a.decodeLagS()).toBeNull();
+    // Packets reach the copy in real time; each keyframe comes out of the decoder 2 s later (the
+    // hold of a stream with 2 B-frames and a GOP of 1 s), read up to 0.4 s late in pipe batches.
+    for (let i = 1; i <= 6; i++) {
+      a.progress({ frames: 25 * i, bytes: 1000 * i, outTimeS: i, end: false }, at(i) + (i % 2) * 300);
+      if (i >= 3) a.keyframe(i - 2, at(i) + (i % 3) * 200);
+      if (i < 5) expect(a.decodeLagS()).toBeNull();
+    }
+    expect(a.decodeLagS()).toBeCloseTo(2, 5);
+    // No hold: pictures come out as their packets arrive (read a little late): about 0.
+    const b = setup();
+    for (let i = 1; i <= 4; i++) {
+      b.a.progress({ frames: 25 * i, bytes: 1000 * i, outTimeS: i, end: false }, b.at(i));
+      b.a.keyframe(i, b.at(i) + 150);
+    }
+    expect(b.a.decodeLagS()).toBeCloseTo(0.15, 5);
+  });
+
+  it('predicts the worst delay beyond the minimum duration from GOP, decoder hold and minimum', () => {
+    // GOP 1 s, 2 B-frames (2 GOPs held), black 2 s: seen at most 1 + 2 + 2 - 2 = 3 s late.
+    expect(keyframeDelayS(1, 2.05, 2)).toBeCloseTo(3, 5);
+    // A common IP camera: GOP 2 s, no B-frames: 2 s late at worst, for 2 s and 10 s minimums.
+    expect(keyframeDelayS(2, 0.1, 2)).toBeCloseTo(2, 5);
+    expect(keyframeDelayS(2, 0.1, 10)).toBeCloseTo(2, 5);
+    // GOP 2 s with B-frames: 6 s; GOP 3 s: 4 s; a minimum that is not a multiple of the GOP rounds up.
+    expect(keyframeDelayS(2, 4, 2)).toBeCloseTo(6, 5);
+    expect(keyframeDelayS(3, 0, 2)).toBeCloseTo(4, 5);
+    expect(keyframeDelayS(1.5, 0, 2)).toBeCloseTo(2.5, 5);
+  });
+});
+
 describe('Analyzer: silence judged per channel, loudest wins', () => {
   it('one dead channel is not silence; both silent for silenceMinS is', () => {
     const { a, events, at } = setup({ silenceMinS: 2 });
@@ -172,9 +207,10 @@ describe('inputs, plans, defaults and backoff', () => {
       ...['-i', 'rtsp://cam/stream'],
     ]);
     expect(inputSpec('udp://127.0.0.1:5000', o).url).toBe(
-      'udp://127.0.0.1:5000?timeout=10000000&overrun_nonfatal=1&fifo_size=100000',
+      'udp://127.0.0.1:5000?timeout=10000000&fifo_size=0&buffer_size=4194304',
     );
-    expect(inputSpec('udp://239.0.0.1:5000?timeout=1', o).url).toMatch(/\?timeout=1&overrun/);
+    expect(inputSpec('udp://239.0.0.1:5000?timeout=1', o).url).toMatch(/\?timeout=1&fifo_size=0&buffer/);
+    expect(inputSpec('udp://239.0.0.1:5000?fifo_size=9', o).url).not.toMatch(/fifo_size=0/);
     expect(inputSpec('tcp://10.0.0.2:9000', o).url).toBe('tcp://10.0.0.2:9000?timeout=10000000');
     expect(inputSpec('/dev/video0', o).args).toEqual(['-f', 'v4l2', '-i', '/dev/video0']);
     expect(inputSpec('alsa:hw:1', o).args).toEqual(['-f', 'alsa', '-i', 'hw:1']);
@@ -219,6 +255,16 @@ describe('inputs, plans, defaults and backoff', () => {
     expect(mic.args.join(' ')).toMatch(/aresample=16000,asetnsamples=n=16000/);
     expect(planKey(t)).not.toBe(planKey({ ...t, silenceDb: -40 }));
     expect(planKey(t)).toBe(planKey({ ...t, blackMinS: 9 }));
+  });
+
+  it('warns when the kernel caps the UDP socket buffer well below what is asked', () => {
+    expect(udpBufferWarning(() => '212992\n')).toMatch(/net\.core\.rmem_max is 212992 bytes.*sysctl -w/);
+    expect(udpBufferWarning(() => String(UDP_BUFFER_BYTES))).toBeNull();
+    expect(
+      udpBufferWarning(() => {
+        throw new Error('ENOENT');
+      }),
+    ).toBeNull();
   });
 
   it('fills missing thresholds with defaults', () => {

@@ -1,3 +1,4 @@
+import { readFileSync } from 'node:fs';
 /** How ffmpeg opens one configured source (DESIGN.md "Agent": any ffmpeg input). */
 export interface InputSpec {
   /** Input options followed by `-i <url>`, ready for an ffmpeg command line. */
@@ -22,6 +23,31 @@ export interface InputOptions {
   analyzeS?: number;
 }
 
+/** Socket receive buffer asked for UDP inputs: ~13 s of a 2.5 Mb/s camera (capped by rmem_max). */
+export const UDP_BUFFER_BYTES = 4 * 1024 * 1024;
+
+/**
+ * A warning when the kernel grants UDP inputs much less socket buffer than asked
+ * (net.core.rmem_max): a stall of ffmpeg longer than the buffer then loses packets. Null when the
+ * limit is big enough or cannot be read (not Linux).
+ */
+export function udpBufferWarning(
+  read: () => string = () => readFileSync('/proc/sys/net/core/rmem_max', 'utf8'),
+): string | null {
+  let max: number;
+  try {
+    max = Number(read().trim());
+  } catch {
+    return null;
+  }
+  if (!Number.isFinite(max) || max >= UDP_BUFFER_BYTES) return null;
+  return (
+    `net.core.rmem_max is ${max} bytes: UDP inputs get that socket buffer instead of ${UDP_BUFFER_BYTES} ` +
+    `and lose packets when ffmpeg stalls longer than it holds; raise it with ` +
+    `sysctl -w net.core.rmem_max=${UDP_BUFFER_BYTES} (and in /etc/sysctl.d/)`
+  );
+}
+
 function withQuery(url: string, key: string, value: string): string {
   if (new RegExp(`[?&]${key}=`).test(url)) return url;
   return `${url}${url.includes('?') ? '&' : '?'}${key}=${value}`;
@@ -31,8 +57,8 @@ function withQuery(url: string, key: string, value: string): string {
  * Maps a configured `input` to ffmpeg input arguments.
  * - rtsp(s)://: TCP interleaved transport (UDP RTP is lossy through NAT/firewalls) and a socket
  *   timeout, so a dead camera ends ffmpeg instead of hanging it (issue 4, inputs).
- * - udp:// and tcp:// MPEG-TS: a socket timeout in the url; UDP gets a bigger buffer and tolerates
- *   overruns so a CPU hiccup loses packets rather than the process.
+ * - udp:// and tcp:// MPEG-TS: a socket timeout in the url; UDP is read without ffmpeg's receive
+ *   thread into a large kernel socket buffer (UDP_BUFFER_BYTES).
  * - /dev/video*: v4l2; alsa:DEV: ALSA capture; lavfi:GRAPH: a synthetic source for tests.
  * - anything else is a file (or a url ffmpeg understands), read at its native rate.
  */
@@ -47,8 +73,11 @@ export function inputSpec(input: string, opts: InputOptions): InputSpec {
   }
   if (/^udp:\/\//i.test(input)) {
     let url = withQuery(input, 'timeout', us);
-    url = withQuery(url, 'overrun_nonfatal', '1');
-    url = withQuery(url, 'fifo_size', '100000');
+    // No receive thread (fifo_size=0): its lock hand-off per datagram cost a third of the
+    // receive path (issue 4, cost). The kernel socket buffer absorbs stalls instead: 4 MiB asked,
+    // granted up to net.core.rmem_max (the monitor warns when that is small).
+    url = withQuery(url, 'fifo_size', '0');
+    url = withQuery(url, 'buffer_size', String(UDP_BUFFER_BYTES));
     const o = [...quick, '-f', 'mpegts'];
     return { args: [...o, '-i', url], probeOptions: o, url, live: true, exclusive: true };
   }

@@ -66,6 +66,7 @@ export class Analyzer {
   private silenceEvent = false;
   private silenceSince = 0;
   private keyTimes: number[] = [];
+  private keyLags: number[] = [];
   private lastReport: ProgressReport | null = null;
   /** wall ms − media ms, at its smallest seen: the least-delayed reading of the pipeline. */
   private offset: number | null = null;
@@ -99,10 +100,14 @@ export class Analyzer {
    * the media time they span, so that fps and bitrate do not depend on when a report is read.
    * Returns true when the source delivered something since the previous report (liveness).
    */
-  progress(r: ProgressReport): boolean {
+  progress(r: ProgressReport, now?: number): boolean {
     const prev = this.lastReport;
     if (!Number.isFinite(r.bytes) && !Number.isFinite(r.frames)) return false;
     this.lastReport = r;
+    // The stream copy is the least-delayed reading of media time: it anchors wallOf, so that the
+    // decoder's own delay (see keyframe) shows as lag instead of hiding in the offset.
+    if (now !== undefined && Number.isFinite(r.outTimeS) && r.outTimeS > 0)
+      this.wallOf(r.outTimeS, r.outTimeS, now);
     if (!prev) return (r.bytes || 0) > 0 || (r.frames || 0) > 0;
     const dFrames = Number.isFinite(r.frames) && Number.isFinite(prev.frames) ? r.frames - prev.frames : 0;
     const dBytes = Number.isFinite(r.bytes) && Number.isFinite(prev.bytes) ? r.bytes - prev.bytes : 0;
@@ -117,11 +122,29 @@ export class Analyzer {
     return dFrames > 0 || dBytes > 0;
   }
 
-  /** A decoded keyframe (media time, seconds): the count, and keyframe spacing. */
-  keyframe(pts: number): void {
+  /**
+   * A decoded keyframe (media time, seconds) read at wall time `now`: the count, keyframe spacing
+   * and how late the decoder hands keyframes out.
+   */
+  keyframe(pts: number, now?: number): void {
     this.acc.keyframes++;
     this.keyTimes.push(pts);
     if (this.keyTimes.length > 5) this.keyTimes.shift();
+    if (now !== undefined && this.offset !== null) {
+      this.keyLags.push((now - this.offset) / 1000 - pts);
+      if (this.keyLags.length > 5) this.keyLags.shift();
+    }
+  }
+
+  /**
+   * Seconds between a keyframe's arrival and its decoded picture, or null before three readings.
+   * With B-frames the H.264 decoder holds each picture until as many later ones are decoded as
+   * the stream may reorder; in keyframe-only mode those are the next keyframes, so the hold is
+   * whole GOPs (2 s for a GOP of 1 s and 2 B-frames). Reading delays only add, so the smallest of
+   * the recent readings is the estimate.
+   */
+  decodeLagS(): number | null {
+    return this.keyLags.length >= 3 ? Math.max(0, Math.min(...this.keyLags)) : null;
   }
 
   /** Longest recent keyframe interval in seconds, or null while fewer than two were seen. */
