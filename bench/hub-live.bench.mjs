@@ -41,7 +41,8 @@ async function drive(loops) {
 
 async function bareAedes() {
   const broker = await Aedes.createBroker({ concurrency: 0 });
-  const server = createServer(broker.handle);
+  // TCP_NODELAY like the hub's listener, so that both brokers run with the same socket options.
+  const server = createServer({ noDelay: true }, broker.handle);
   await new Promise((r) => server.listen(0, '127.0.0.1', r));
   const url = `mqtt://127.0.0.1:${server.address().port}`;
   const sub = await connectClient(url, { clientId: 'subscriber' });

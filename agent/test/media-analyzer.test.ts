@@ -169,6 +169,22 @@ describe('Analyzer: silence judged per channel, loudest wins', () => {
     expect(events[1]).toMatchObject({ type: 'audio.silence.end', ts: at(6), detail: { durationS: 3 } });
   });
 
+  it('silence is confirmed by the block whose end reaches the minimum, not one block later', () => {
+    const { a, events, at } = setup({ silenceMinS: 8 });
+    // The stream copy's progress anchors media time to wall time (blocks themselves are read late).
+    a.progress({ frames: 25, bytes: 1000, outTimeS: 40, end: false }, at(40));
+    a.silence({ channel: 1, edge: 'start', t: 0 }, 0, at(0));
+    // 1 s blocks, each read when complete; both channels silent from 42.5 s.
+    for (let i = 40; i <= 52; i++) {
+      if (i === 43) a.silence({ channel: 0, edge: 'start', t: 42.5 }, 42, at(43));
+      a.audioFrame(af(i, i >= 43 ? Number.NEGATIVE_INFINITY : -20), at(i + 1));
+      if (i < 50) expect(events).toEqual([]);
+    }
+    // Block [50, 51) ends 8.5 s into the silence: that is the one that confirms it.
+    expect(events.map((e) => e.type)).toEqual(['audio.silence.start']);
+    expect(events[0]?.ts).toBe(at(42.5));
+  });
+
   it('audio window: energy-mean RMS, max peak, loudness and silence ratio', () => {
     const { a, at } = setup();
     for (let i = 0; i < 10; i++) a.audioFrame(af(i / 10, -20, -23), at(i / 10));

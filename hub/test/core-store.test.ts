@@ -3,7 +3,8 @@ import { join } from 'node:path';
 import { afterEach, describe, expect, it } from 'vitest';
 import { Accounts } from '../src/auth/accounts.js';
 import { canPublish, canSubscribe } from '../src/auth/acl.js';
-import { migrateCore } from '../src/store/schema.js';
+import { INSERT_JSON_SQL } from '../src/ingest/commit.js';
+import { CORE_MIGRATIONS, migrateCore } from '../src/store/schema.js';
 import { SqliteDb } from '../src/store/sqlite.js';
 import { tempDir } from './core-helpers.js';
 
@@ -39,6 +40,68 @@ describe('SqliteDb', () => {
     await expect(tx).rejects.toThrow('roll back');
     await outside;
     expect(await db.all<{ v: number }>('SELECT v FROM t')).toEqual([{ v: 2 }]);
+  });
+
+  it('tracks transactions again after one ended (context tracking is switched off in between)', async () => {
+    const db = await openDb();
+    await db.exec('CREATE TABLE t (v INTEGER)');
+    for (let i = 1; i <= 3; i++) {
+      // The second statement runs after an await inside the transaction: it must still join it.
+      await db.transaction(async () => {
+        await db.run('INSERT INTO t VALUES (?)', [i]);
+        await new Promise((r) => setImmediate(r));
+        await db.run('INSERT INTO t VALUES (?)', [i * 10]);
+      });
+    }
+    await expect(
+      db.transaction(async () => {
+        await db.run('INSERT INTO t VALUES (99)');
+        await new Promise((r) => setImmediate(r));
+        throw new Error('roll back');
+      }),
+    ).rejects.toThrow('roll back');
+    const rows = await db.all<{ v: number }>('SELECT v FROM t ORDER BY v');
+    expect(rows.map((r) => r.v)).toEqual([1, 2, 3, 10, 20, 30]);
+  });
+
+  it('rebuilds a records table created WITHOUT ROWID into a rowid table, keeping every row', async () => {
+    const db = await openDb();
+    // A database from before core-006: the first five migrations and some records.
+    for (const [name, sql] of CORE_MIGRATIONS.slice(0, 5))
+      await db.migrate(name, typeof sql === 'string' ? sql : sql.sqlite);
+    const schemaOf = async () =>
+      (await db.get<{ sql: string }>("SELECT sql FROM sqlite_master WHERE name = 'records'"))?.sql ?? '';
+    expect(await schemaOf()).toMatch(/WITHOUT ROWID/);
+    const row = (agent: string, seq: number) => [
+      agent,
+      seq,
+      'capture',
+      'cam',
+      1000 + seq,
+      2000 + seq,
+      'R1',
+      null,
+      0,
+      5,
+      { seq },
+    ];
+    await db.allWrite(INSERT_JSON_SQL, [JSON.stringify([row('a', 1), row('a', 2), row('b', 1)])]);
+    await migrateCore(db);
+    expect(await schemaOf()).not.toMatch(/WITHOUT ROWID/);
+    expect(
+      await db.all('SELECT agent, seq, ts, end_ts, room, body FROM records ORDER BY agent, seq'),
+    ).toEqual([
+      { agent: 'a', seq: 1, ts: 1001, end_ts: 2001, room: 'R1', body: '{"seq":1}' },
+      { agent: 'a', seq: 2, ts: 1002, end_ts: 2002, room: 'R1', body: '{"seq":2}' },
+      { agent: 'b', seq: 1, ts: 1001, end_ts: 2001, room: 'R1', body: '{"seq":1}' },
+    ]);
+    const indexes = await db.all<{ name: string }>(
+      "SELECT name FROM sqlite_master WHERE type = 'index' AND tbl_name = 'records' AND name NOT LIKE 'sqlite_%' ORDER BY name",
+    );
+    expect(indexes.map((i) => i.name)).toEqual(['records_room_ts', 'records_ts']);
+    // Dedupe by (agent, seq) still holds: only the new key comes back from the insert.
+    const got = await db.allWrite(INSERT_JSON_SQL, [JSON.stringify([row('a', 2), row('a', 3)])]);
+    expect(got).toEqual([{ agent: 'a', seq: 3 }]);
   });
 
   it('runs a migration once', async () => {

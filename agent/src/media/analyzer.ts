@@ -65,6 +65,7 @@ export class Analyzer {
   private silenceStart: (number | null)[];
   private silenceEvent = false;
   private silenceSince = 0;
+  private prevAudioPts: number | null = null;
   private keyTimes: number[] = [];
   private keyLags: number[] = [];
   private lastReport: ProgressReport | null = null;
@@ -253,9 +254,15 @@ export class Analyzer {
       this.acc.loudSum += 10 ** (m / 10);
       this.acc.loudN++;
     }
+    // A block is printed once it is complete, and silencedetect has reported any sound in it by
+    // then: silence has lasted to the block's end, one block later than its pts says.
+    const prev = this.prevAudioPts;
+    this.prevAudioPts = f.pts;
+    const span =
+      prev !== null && f.pts > prev && f.pts - prev <= 2 * AUDIO_BLOCK_S ? f.pts - prev : AUDIO_BLOCK_S;
     if (this.allSilent()) {
       this.acc.aSilent++;
-      if (!this.silenceEvent && f.pts - this.silenceSince >= t.silenceMinS - 1e-6) {
+      if (!this.silenceEvent && f.pts + span - this.silenceSince >= t.silenceMinS - 1e-6) {
         this.silenceEvent = true;
         const levels: Record<string, number | null> = {};
         for (let c = 1; c <= this.channels && c <= 8; c++) {

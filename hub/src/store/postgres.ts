@@ -236,6 +236,8 @@ export class PgDb implements Db {
         }
       } finally {
         client.release(broken);
+        // Transactions run one at a time: none is open now, so context tracking can stop (see SqliteDb).
+        this.tx.disable();
       }
     });
   }

@@ -117,6 +117,37 @@ export const CORE_MIGRATIONS: ReadonlyArray<Migration> = [
      );`,
     },
   ],
+  [
+    // The records table as an ordinary rowid table. WITHOUT ROWID keeps each whole row (≈ 400 bytes of
+    // body) inside the primary-key B-tree, which SQLite advises against for rows this wide: an insert
+    // cost 2.3× as much (74 vs 32 µs a record, bench/ measurements in docs/hub-perf.md). Rebuilt once,
+    // in the migration's transaction; PostgreSQL tables have no such option.
+    'core-006-records-rowid',
+    {
+      sqlite: `CREATE TABLE records_rowid (
+       agent       TEXT NOT NULL,
+       seq         INTEGER NOT NULL,
+       kind        TEXT NOT NULL,
+       source      TEXT,
+       ts          INTEGER NOT NULL,
+       end_ts      INTEGER,
+       room        TEXT,
+       type        TEXT,
+       historical  INTEGER NOT NULL DEFAULT 0,
+       received_at INTEGER NOT NULL,
+       body        TEXT NOT NULL,
+       PRIMARY KEY (agent, seq)
+     );
+     INSERT INTO records_rowid
+       SELECT agent, seq, kind, source, ts, end_ts, room, type, historical, received_at, body
+       FROM records ORDER BY ts, agent, seq;
+     DROP TABLE records;
+     ALTER TABLE records_rowid RENAME TO records;
+     CREATE INDEX records_ts ON records (ts, agent, seq);
+     CREATE INDEX records_room_ts ON records (room, ts);`,
+      postgres: 'SELECT 1;',
+    },
+  ],
 ];
 
 export async function migrateCore(db: Db): Promise<void> {
