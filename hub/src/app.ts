@@ -37,6 +37,8 @@ export interface HubOptions extends Partial<HubConfig> {
   clock?: Clock;
   /** Group-commit window in ms (default 4). */
   commitWindowMs?: number;
+  /** A group this large is committed at once, without waiting for the rest of the event-loop turn. */
+  commitMaxRecords?: number;
   /** Wire the feature modules of features.ts (default true; benchmarks of the bare core turn them off). */
   features?: boolean;
   /** Extra modules after the feature modules (tests, simulators). */
@@ -101,7 +103,11 @@ export async function startHub(options: HubOptions = {}): Promise<RunningHub> {
 
     const committer = new GroupCommitter(db, clock, metrics, {
       windowMs: options.commitWindowMs ?? 0,
-      maxRecords: 5000,
+      // 32 records start a commit at once instead of at the end of the event-loop turn: with many boxes
+      // sending in step, the writer then commits while the main thread still reads and validates the rest,
+      // instead of both taking turns (live ingest 6,400 → 8,500 records/s; 16–128 all did better than
+      // waiting for the turn, 32 best).
+      maxRecords: options.commitMaxRecords ?? 32,
     });
     const deadLetters = new DeadLetters(db, clock, metrics, log.child({ module: 'deadletter' }));
     let ingest: Ingest | null = null;

@@ -51,6 +51,22 @@ describe('GroupCommitter adaptive window', () => {
     expect(performance.now() - started).toBeLessThan(5000);
   });
 
+  it('starts a commit as soon as maxRecords are pending, so the writer works while the rest is read', async () => {
+    const f = fakeStore();
+    const c = new GroupCommitter(f.store, systemClock, createMetrics(), { windowMs: 0, maxRecords: 4 });
+    f.hold(true);
+    const all = Array.from({ length: 10 }, (_, i) =>
+      c.submit({ agent: `a${i}`, room: null, records: [event(1)], historical: false, receivedAt: 0 }),
+    );
+    // The fourth batch started a commit during this very turn; the other six wait for it.
+    expect(f.groups).toEqual([4]);
+    f.hold(false);
+    f.release();
+    const fresh = await Promise.all(all);
+    expect(fresh.every((r) => r.length === 1)).toBe(true);
+    expect(f.groups).toEqual([4, 6]);
+  });
+
   it('coalesces batches that arrive in one turn, and those that arrive during a commit', async () => {
     const f = fakeStore();
     const c = new GroupCommitter(f.store, systemClock, createMetrics(), { windowMs: 0, maxRecords: 5000 });

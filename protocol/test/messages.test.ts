@@ -186,6 +186,19 @@ describe('decodeJson', () => {
     expect(jsonDepth('{"a":"[[[[{{{{","b":[1,[2]]}')).toBe(3);
     expect(jsonDepth('"\\"[[["')).toBe(0);
   });
+  it('limits nesting depth, not the number of brackets', () => {
+    const max = LIMITS.maxJsonDepth;
+    const nest = (d: number) => `${'['.repeat(d)}${']'.repeat(d)}`;
+    expect(decodeJson(nest(max)).ok).toBe(true);
+    const over = decodeJson(nest(max + 1));
+    expect(over.ok).toBe(false);
+    if (!over.ok) expect(over.error.code).toBe('too_deep');
+    // Many brackets side by side (more than the limit in all), and brackets inside strings: fine.
+    expect(decodeJson(`[${Array.from({ length: 3 * max }, () => '{"a":[1]}').join(',')}]`).ok).toBe(true);
+    expect(decodeJson(JSON.stringify({ s: '['.repeat(10 * max) })).ok).toBe(true);
+    // Deep nesting hidden after many shallow brackets is still found.
+    expect(decodeJson(`[${'{},'.repeat(2 * max)}${nest(max)}]`).ok).toBe(false);
+  });
   it('lets a string value named constructor through', () => {
     const r = decodeJson('{"label":"constructor"}');
     expect(r.ok).toBe(true);

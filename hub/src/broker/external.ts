@@ -55,6 +55,9 @@ export class ExternalBroker implements HubBroker {
       },
     });
     this.client = client;
+    // Acks are small packets sent right after a commit: no Nagle delay on the hub's side (see the embedded
+    // broker's listener). The broker's side is its own setting (mosquitto: set_tcp_nodelay true).
+    client.on('connect', () => (client.stream as { setNoDelay?: (on: boolean) => void }).setNoDelay?.(true));
     client.on('error', (err) =>
       this.deps.log.warn({ err: err.message, url: url.toString() }, 'external broker error'),
     );
