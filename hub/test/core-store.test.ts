@@ -5,7 +5,7 @@ import { Accounts } from '../src/auth/accounts.js';
 import { canPublish, canSubscribe } from '../src/auth/acl.js';
 import { INSERT_JSON_SQL } from '../src/ingest/commit.js';
 import { CORE_MIGRATIONS, migrateCore } from '../src/store/schema.js';
-import { SqliteDb } from '../src/store/sqlite.js';
+import { SqliteDb, sqliteAtLeast } from '../src/store/sqlite.js';
 import { tempDir } from './core-helpers.js';
 
 const cleanups: Array<() => Promise<void> | void> = [];
@@ -102,6 +102,16 @@ describe('SqliteDb', () => {
     // Dedupe by (agent, seq) still holds: only the new key comes back from the insert.
     const got = await db.allWrite(INSERT_JSON_SQL, [JSON.stringify([row('a', 2), row('a', 3)])]);
     expect(got).toEqual([{ agent: 'a', seq: 3 }]);
+  });
+
+  it('needs SQLite 3.45 or newer (JSONB), which the bundled library is', async () => {
+    expect(sqliteAtLeast('3.52.0', 3, 45)).toBe(true);
+    expect(sqliteAtLeast('3.45.0', 3, 45)).toBe(true);
+    expect(sqliteAtLeast('3.44.2', 3, 45)).toBe(false);
+    expect(sqliteAtLeast('4.0.0', 3, 45)).toBe(true);
+    const db = await openDb();
+    const v = await db.get<{ v: string }>('SELECT sqlite_version() AS v');
+    expect(sqliteAtLeast(v!.v, 3, 45)).toBe(true);
   });
 
   it('runs a migration once', async () => {

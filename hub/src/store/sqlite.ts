@@ -16,6 +16,12 @@ function open(file: string, mode: number): Promise<sqlite3.Database> {
   });
 }
 
+/** Whether a SQLite version string (e.g. "3.52.0") is at least major.minor. */
+export function sqliteAtLeast(version: string, major: number, minor: number): boolean {
+  const [a = 0, b = 0] = version.split('.').map(Number);
+  return a > major || (a === major && b >= minor);
+}
+
 function wrapErr(err: Error, sql: string): Error {
   const e = new Error(`${err.message} (while running: ${sql.replace(/\s+/g, ' ').slice(0, 160)})`, {
     cause: err,
@@ -83,6 +89,15 @@ export class SqliteDb implements Db {
     if (this.file !== ':memory:') mkdirSync(dirname(this.file), { recursive: true });
     const w = await open(this.file, sqlite3.OPEN_READWRITE | sqlite3.OPEN_CREATE);
     w.configure('busyTimeout', BUSY_TIMEOUT_MS);
+    // The ingest unpacks groups with jsonb_each (SQLite 3.45+). node-sqlite3 bundles a newer SQLite,
+    // but a build against an older system library would only fail at the first record: say so now.
+    const version = (await getOn<{ v: string }>(w, 'SELECT sqlite_version() AS v'))?.v ?? '0';
+    if (!sqliteAtLeast(version, 3, 45)) {
+      await closeConn(w);
+      throw new Error(
+        `SQLite ${version} is too old: the hub needs 3.45 or newer (JSONB); reinstall sqlite3 without --sqlite`,
+      );
+    }
     // WAL lets the reader connection and other processes read while the hub commits;
     // synchronous=NORMAL in WAL is durable across process crashes (kill -9), which is what an ack promises.
     await execOn(w, 'PRAGMA journal_mode=WAL; PRAGMA synchronous=NORMAL; PRAGMA foreign_keys=ON;');
