@@ -70,7 +70,13 @@ export async function startHub(options: HubOptions = {}): Promise<RunningHub> {
   const db = await openStore({ ...config, log: log.child({ module: 'store' }) });
   const cleanup: Array<() => Promise<void>> = [() => db.close()];
   try {
-    await migrateCore(db);
+    const storeLog = log.child({ module: 'store' });
+    await migrateCore(db, ({ name, done, ms }) =>
+      storeLog.info(
+        { migration: name, ms },
+        done ? 'database migration applied' : 'applying database migration',
+      ),
+    );
     const metrics = createMetrics();
     const bus = createBus(new EventEmitter().setMaxListeners(100), log.child({ module: 'bus' }));
     const accounts = new Accounts(db);

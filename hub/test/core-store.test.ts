@@ -86,7 +86,10 @@ describe('SqliteDb', () => {
       { seq },
     ];
     await db.allWrite(INSERT_JSON_SQL, [JSON.stringify([row('a', 1), row('a', 2), row('b', 1)])]);
-    await migrateCore(db);
+    const progress: string[] = [];
+    await migrateCore(db, (e) => progress.push(`${e.name} ${e.done ? 'done' : 'start'}`));
+    // Only the migration with work left is reported, before and after it runs.
+    expect(progress).toEqual(['core-006-records-rowid start', 'core-006-records-rowid done']);
     expect(await schemaOf()).not.toMatch(/WITHOUT ROWID/);
     expect(
       await db.all('SELECT agent, seq, ts, end_ts, room, body FROM records ORDER BY agent, seq'),

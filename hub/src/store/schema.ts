@@ -150,7 +150,29 @@ export const CORE_MIGRATIONS: ReadonlyArray<Migration> = [
   ],
 ];
 
-export async function migrateCore(db: Db): Promise<void> {
-  for (const [name, sql] of CORE_MIGRATIONS)
+/** Names of the migrations already applied (none on a new database). */
+async function appliedMigrations(db: Db): Promise<Set<string>> {
+  try {
+    return new Set((await db.all<{ name: string }>('SELECT name FROM schema_migrations')).map((r) => r.name));
+  } catch {
+    return new Set(); // no bookkeeping table yet
+  }
+}
+
+/**
+ * Applies the core migrations. `onProgress` hears of each one that still has work to do, before and
+ * after it runs: rebuilding a large table (core-006) can take a while at start-up.
+ */
+export async function migrateCore(
+  db: Db,
+  onProgress?: (e: { name: string; done: boolean; ms?: number }) => void,
+): Promise<void> {
+  const applied = onProgress ? await appliedMigrations(db) : new Set<string>();
+  for (const [name, sql] of CORE_MIGRATIONS) {
+    const pending = onProgress !== undefined && !applied.has(name);
+    const t0 = Date.now();
+    if (pending) onProgress({ name, done: false });
     await db.migrate(name, typeof sql === 'string' ? sql : sql[db.dialect]);
+    if (pending) onProgress({ name, done: true, ms: Date.now() - t0 });
+  }
 }
