@@ -35,7 +35,7 @@ export interface HubOptions extends Partial<HubConfig> {
   log?: Logger;
   logLevel?: string;
   clock?: Clock;
-  /** Group-commit window in ms (default 4). */
+  /** Group-commit window in ms (default 0: adaptive, see GroupCommitOptions.windowMs). */
   commitWindowMs?: number;
   /** A group this large is committed at once, without waiting for the rest of the event-loop turn. */
   commitMaxRecords?: number;
