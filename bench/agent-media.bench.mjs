@@ -2,30 +2,39 @@
 //
 // A synthetic H.264+AAC camera (ffmpeg: lavfi testsrc2, a moving picture with texture, plus
 // temporal sensor-like noise; libx264 superfast High profile with CABAC, deblocking and 2 B-frames,
-// GOP 1 s, 2.5 Mb/s at 720p and 4 Mb/s at 1080p; AAC stereo 48 kHz 96 kb/s) is streamed in real time over UDP, through the tee muxer to two ports with the same media:
+// GOP 1 s, 2.5 Mb/s at 720p and 4 Mb/s at 1080p; AAC stereo 48 kHz 96 kb/s) is encoded to a file
+// ahead of the run, then sent in real time over UDP (ffmpeg -re, stream copy, each packet when due)
+// through the tee muxer to two ports with the same media. The camera's encoder is not part of a
+// classroom box's load, so it does not run beside the measured processes; BENCH_MEDIA_LIVE_ENCODE=1
+// encodes live instead, as runs before 2026-12-01 did (it takes most of a core beside them):
 // - the agent's monitor (built code, agent/dist/media) on port A, as the agent runs it;
 // - a naive full-decode analysis on port B: one ffmpeg decoding every frame at full size with
 //   blackdetect, freezedetect, silencedetect and ebur128 (the baseline of the issue).
 // CPU = utime+stime from /proc: for the agent, this node process (process.cpuUsage) plus every
-// ffmpeg its monitor ran; for the naive one, its ffmpeg. The generator is the camera: not counted.
+// ffmpeg its monitor ran; for the naive one, its ffmpeg. The sender is the camera: not counted.
 // The stream carries black, frozen and silent periods; latency = event arrival - fault onset.
 //
 // BENCH_MEDIA_S (default 60) sets the length of each run;
 // BENCH_MEDIA_PROFILES=720p25,1080p30,720p25-gop2-nob (GOP 2 s without B-frames: common IP camera defaults).
 import { spawn } from 'node:child_process';
 import { createSocket } from 'node:dgram';
-import { readdirSync, readFileSync } from 'node:fs';
-import { loadavg } from 'node:os';
+import { mkdtempSync, readdirSync, readFileSync, rmSync } from 'node:fs';
+import { loadavg, tmpdir } from 'node:os';
+import { join } from 'node:path';
 import pino from 'pino';
 
 const { createSourceMonitor, withDefaults } = await import(
   new URL('../agent/dist/media/index.js', import.meta.url).href
 );
+const { buildPlan } = await import(new URL('../agent/dist/media/pipeline.js', import.meta.url).href);
 const { locateFfmpeg } = await import(new URL('../agent/dist/ffmpeg/locate.js', import.meta.url).href);
 
 const D = Number(process.env.BENCH_MEDIA_S ?? 60);
 const PROFILES = (process.env.BENCH_MEDIA_PROFILES ?? '720p25,1080p30,720p25-gop2-nob').split(',');
 const TCK = 100; // Linux USER_HZ
+const LIVE_ENCODE = process.env.BENCH_MEDIA_LIVE_ENCODE === '1';
+const workDir = mkdtempSync(join(tmpdir(), 'bench-media-'));
+process.on('exit', () => rmSync(workDir, { recursive: true, force: true }));
 const tools = locateFfmpeg();
 
 // Fault timeline as fractions of D; min durations scale down for short runs.
@@ -70,7 +79,11 @@ function parseProfile(profile) {
   return { h: Number(m[1]), fps: Number(m[2]), gopS: Number(m[3] ?? 1), bframes: m[4] ? 0 : 2 };
 }
 
-function generator(profile, ports) {
+/**
+ * The camera's media: the profile's picture and sound with the fault timeline, encoded like an IP
+ * camera. `out` is either a file (encoded ahead, as fast as possible) or, with `live`, the UDP tee.
+ */
+function encoderArgs(profile, out, live) {
   const { h, fps, gopS, bframes } = parseProfile(profile);
   const w = Math.round((h * 16) / 9);
   const [b0, b1] = faults.black;
@@ -80,14 +93,12 @@ function generator(profile, ports) {
     `testsrc2=s=${w}x${h}:r=${fps},noise=alls=6:allf=t,drawbox=enable='between(t,${b0},${b1})':c=black:t=fill,` +
     `split[a][b];[a][b]freezeframes=first=${Math.round(f0 * fps)}:last=${Math.round(f1 * fps)}:replace=${Math.round(f0 * fps)}`;
   const a = `sine=f=440:r=48000,volume=enable='between(t,${s0},${s1})':volume=0,pan=stereo|c0=c0|c1=0.5*c0`;
-  // onfail=ignore: the marker port below closes after its first datagram.
-  const tee = ports.map((p) => `[f=mpegts:onfail=ignore]udp://127.0.0.1:${p}?pkt_size=1316`).join('|');
   const args = [
     '-hide_banner',
     '-nostdin',
     '-loglevel',
     'error',
-    '-re',
+    ...(live ? ['-re'] : []),
     '-f',
     'lavfi',
     '-i',
@@ -123,7 +134,51 @@ function generator(profile, ports) {
     '0',
   );
   args.push('-b:v', `${kbps}k`, '-maxrate', `${Math.round(kbps * 1.2)}k`, '-bufsize', `${kbps}k`);
-  args.push('-pix_fmt', 'yuv420p', '-c:a', 'aac', '-b:a', '96k', '-f', 'tee', tee);
+  args.push('-pix_fmt', 'yuv420p', '-c:a', 'aac', '-b:a', '96k');
+  args.push(...(live ? ['-f', 'tee', out] : ['-y', '-f', 'mpegts', out]));
+  return args;
+}
+
+/** UDP destinations of the camera; onfail=ignore: the marker port closes after its first datagram. */
+const teeOf = (ports) =>
+  ports.map((p) => `[f=mpegts:onfail=ignore]udp://127.0.0.1:${p}?pkt_size=1316`).join('|');
+
+/** Encodes the profile's media to a file ahead of the run (a camera's encoder is not the box's load). */
+async function encodeMedia(profile) {
+  const file = join(workDir, `${profile}.ts`);
+  const t0 = Date.now();
+  const p = spawn(tools.ffmpeg.path, encoderArgs(profile, file, false), {
+    stdio: ['ignore', 'ignore', 'inherit'],
+  });
+  const code = await new Promise((r) => p.on('exit', r));
+  if (code !== 0) throw new Error(`encoding the ${profile} media failed (ffmpeg exit ${code})`);
+  console.error(`encoded ${D + 3} s of ${profile} in ${((Date.now() - t0) / 1000).toFixed(1)} s`);
+  return file;
+}
+
+/**
+ * The camera: sends the encoded file in real time (each packet when due, as an encoder would), or
+ * with BENCH_MEDIA_LIVE_ENCODE=1 encodes it live on this machine as the earlier runs did.
+ */
+function camera(profile, file, ports) {
+  const args = LIVE_ENCODE
+    ? encoderArgs(profile, teeOf(ports), true)
+    : [
+        '-hide_banner',
+        '-nostdin',
+        '-loglevel',
+        'error',
+        '-re',
+        '-i',
+        file,
+        '-map',
+        '0',
+        '-c',
+        'copy',
+        '-f',
+        'tee',
+        teeOf(ports),
+      ];
   return spawn(tools.ffmpeg.path, args, { stdio: ['ignore', 'ignore', 'inherit'] });
 }
 
@@ -136,6 +191,7 @@ function naive(port) {
 }
 
 async function runProfile(profile) {
+  const file = LIVE_ENCODE ? null : await encodeMedia(profile);
   const [pa, pb] = [await freeUdpPort(), await freeUdpPort()];
   const events = [];
   const settings = {
@@ -159,7 +215,6 @@ async function runProfile(profile) {
   await mon.start();
   // Let both receivers bind before the camera starts.
   await new Promise((r) => setTimeout(r, 500));
-  const cpu0 = process.cpuUsage();
   // Fault onsets count from the stream's first datagram (a third copy to a marker port), not from
   // the generator's spawn: the encoder's start-up and look-ahead are the camera's, not the agent's.
   const marker = createSocket('udp4');
@@ -172,7 +227,10 @@ async function runProfile(profile) {
       resolve();
     }),
   );
-  const gen = generator(profile, [pa, pb, marker.address().port]);
+  const gen = camera(profile, file, [pa, pb, marker.address().port]);
+  // From here on this process does the agent's work (plus the sampler, measured and taken out);
+  // forking the camera above is the bench's, not the agent's.
+  const cpu0 = process.cpuUsage();
   await Promise.race([firstDatagram, new Promise((r) => setTimeout(r, 10_000))]);
   // Sample every second: a restarted ffmpeg's CPU must not be lost with its process.
   const agentFf = new Map();
@@ -222,16 +280,83 @@ async function runProfile(profile) {
   };
 }
 
+/** utime+stime in seconds of one process, or NaN once it has gone. */
+function cpuOfPid(pid) {
+  try {
+    const stat = readFileSync(`/proc/${pid}/stat`, 'utf8');
+    const f = stat.slice(stat.lastIndexOf(')') + 2).split(' ');
+    return (Number(f[11]) + Number(f[12])) / TCK;
+  } catch {
+    return Number.NaN;
+  }
+}
+
+/**
+ * Where the agent's ffmpeg time goes: one more pass over the same media, the camera sending to one
+ * receiver per part, all at once (same stream, same moment, same machine load). Each receiver opens
+ * the UDP input exactly as the agent's ffmpeg does (the input half of its real command line):
+ * - receive: demultiplex only, the price of reading the stream in real time;
+ * - + keyframe decode: the same plus decoding every keyframe (the agent's decoder options);
+ * - + audio chain: the agent's microphone pipeline (AAC decode and every audio filter);
+ * - agent ffmpeg: the agent's whole camera command (buildPlan, as the monitor runs it);
+ * - naive: the baseline, for the ratio.
+ */
+async function components(profile, file) {
+  const { h, fps } = parseProfile(profile);
+  const probe = {
+    codec: 'h264',
+    width: Math.round((h * 16) / 9),
+    height: h,
+    fps,
+    sampleRate: 48000,
+    channels: 2,
+  };
+  const t = withDefaults({ blackMinS: minS.black, frozenMinS: minS.frozen, silenceMinS: minS.silence });
+  const ports = [];
+  for (let i = 0; i < 5; i++) ports.push(await freeUdpPort());
+  const plan = (kind, port) =>
+    buildPlan({ id: kind, kind, input: `udp://127.0.0.1:${port}` }, probe, t, 'keyframes').args;
+  const inputHalf = (args) => args.slice(0, args.indexOf('-filter_complex'));
+  const camIn = (port) => inputHalf(plan('camera', port)).filter((a) => a !== '-progress' && a !== 'pipe:3');
+  const parts = [
+    ['receive (demultiplex)', [...camIn(ports[0]), '-map', '0', '-c', 'copy', '-f', 'null', '-']],
+    ['receive + keyframe decode', [...camIn(ports[1]), '-map', '0:v:0', '-f', 'null', '-']],
+    ['receive + audio chain (microphone pipeline)', plan('microphone', ports[2])],
+    ['agent ffmpeg (whole camera command)', plan('camera', ports[3])],
+  ];
+  const procs = parts.map(([name, args]) => {
+    const p = spawn(tools.ffmpeg.path, args, { stdio: ['ignore', 'ignore', 'pipe', 'pipe', 'pipe', 'pipe'] });
+    for (const k of [2, 3, 4, 5]) p.stdio[k].resume();
+    return { name, p };
+  });
+  procs.push({ name: 'naive full decode', p: naive(ports[4]) });
+  await new Promise((r) => setTimeout(r, 500));
+  const gen = camera(profile, file, ports);
+  // Past start-up (probing), then a measured span.
+  const span = Math.max(10, D - 10);
+  await new Promise((r) => setTimeout(r, 6000));
+  const c0 = procs.map((x) => cpuOfPid(x.p.pid));
+  await new Promise((r) => setTimeout(r, span * 1000));
+  const c1 = procs.map((x) => cpuOfPid(x.p.pid));
+  gen.kill('SIGKILL');
+  for (const x of procs) x.p.kill('SIGKILL');
+  return { profile, span, parts: procs.map((x, i) => ({ name: x.name, cpu: c1[i] - c0[i] })) };
+}
+
 const load0 = loadavg()
   .map((x) => x.toFixed(2))
   .join(' ');
 const results = [];
 for (const p of PROFILES) results.push(await runProfile(p));
+const parts = [];
+if (!LIVE_ENCODE && process.env.BENCH_MEDIA_COMPONENTS !== '0') {
+  for (const p of PROFILES) parts.push(await components(p, join(workDir, `${p}.ts`)));
+}
 
 console.log(`### Source monitor CPU, ${D} s of UDP H.264+AAC per profile (2-core VM, shared and loaded)\n`);
 console.log(
   'Stream: testsrc2 + temporal noise, libx264 superfast High (CABAC, deblock, 2 B-frames unless -nob), GOP 1 s unless -gopN, ' +
-    '2.5 Mb/s at 720p / 4 Mb/s at 1080p, AAC stereo 48 kHz, MPEG-TS over UDP, real time.',
+    `2.5 Mb/s at 720p / 4 Mb/s at 1080p, AAC stereo 48 kHz, MPEG-TS over UDP, real time; ${LIVE_ENCODE ? 'encoded live beside the measured processes' : 'encoded ahead, sent by stream copy'}.`,
 );
 console.log(
   `Load average at start / end: ${load0} / ${loadavg()
@@ -259,6 +384,22 @@ for (const r of results) {
     const target = minS[name] + 3;
     console.log(
       `| ${r.profile} | ${name} | ${minS[name]} | ${l === null ? 'not detected' : l.toFixed(1)} | ${target} | ${l !== null && l <= target ? 'yes' : 'no'} |`,
+    );
+  }
+}
+for (const c of parts) {
+  const naiveCpu = c.parts.at(-1).cpu;
+  const receive = c.parts[0].cpu;
+  console.log(
+    `\n### Where the agent's ffmpeg time goes, ${c.profile} (${c.span} s, one receiver per part, same stream)\n`,
+  );
+  console.log('| part | CPU s | % of one core | above receive | ÷ naive |');
+  console.log('|---|---:|---:|---:|---:|');
+  for (const x of c.parts) {
+    const above =
+      x === c.parts[0] || x === c.parts.at(-1) ? '' : `+${((100 * (x.cpu - receive)) / c.span).toFixed(2)} %`;
+    console.log(
+      `| ${x.name} | ${x.cpu.toFixed(2)} | ${((100 * x.cpu) / c.span).toFixed(2)} % | ${above} | ${(x.cpu / naiveCpu).toFixed(3)}× |`,
     );
   }
 }
