@@ -53,6 +53,17 @@ const freeUdpPort = async () => {
   return port;
 };
 
+/** utime+stime in seconds of one process, or NaN once it has gone. */
+function cpuOfPid(pid) {
+  try {
+    const stat = readFileSync(`/proc/${pid}/stat`, 'utf8');
+    const f = stat.slice(stat.lastIndexOf(')') + 2).split(' ');
+    return (Number(f[11]) + Number(f[12])) / TCK;
+  } catch {
+    return Number.NaN;
+  }
+}
+
 /** utime+stime in seconds of every process whose command line matches; `cmds` collects the lines. */
 function cpuOf(match, cmds) {
   const out = new Map();
@@ -62,9 +73,8 @@ function cpuOf(match, cmds) {
       const cmd = readFileSync(`/proc/${pid}/cmdline`, 'utf8');
       if (!match(cmd)) continue;
       cmds?.add(cmd);
-      const stat = readFileSync(`/proc/${pid}/stat`, 'utf8');
-      const f = stat.slice(stat.lastIndexOf(')') + 2).split(' ');
-      out.set(pid, (Number(f[11]) + Number(f[12])) / TCK);
+      const cpu = cpuOfPid(pid);
+      if (!Number.isNaN(cpu)) out.set(pid, cpu);
     } catch {
       /* process ended between readdir and read */
     }
@@ -278,17 +288,6 @@ async function runProfile(profile) {
     modes: [...new Set(modes)],
     events: events.map((e) => e.type),
   };
-}
-
-/** utime+stime in seconds of one process, or NaN once it has gone. */
-function cpuOfPid(pid) {
-  try {
-    const stat = readFileSync(`/proc/${pid}/stat`, 'utf8');
-    const f = stat.slice(stat.lastIndexOf(')') + 2).split(' ');
-    return (Number(f[11]) + Number(f[12])) / TCK;
-  } catch {
-    return Number.NaN;
-  }
 }
 
 /**
