@@ -339,6 +339,9 @@ async function components(profile, file) {
   const c1 = procs.map((x) => cpuOfPid(x.p.pid));
   gen.kill('SIGKILL');
   for (const x of procs) x.p.kill('SIGKILL');
+  const gone = procs.filter((_, i) => Number.isNaN(c1[i]));
+  if (gone.length)
+    throw new Error(`components of ${profile}: ${gone.map((x) => x.name).join(', ')} ended early`);
   return { profile, span, parts: procs.map((x, i) => ({ name: x.name, cpu: c1[i] - c0[i] })) };
 }
 
