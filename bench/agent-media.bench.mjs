@@ -82,11 +82,18 @@ function cpuOf(match, cmds) {
   return out;
 }
 
-/** `720p25` (GOP 1 s, 2 B-frames), or with `-gopN` (GOP N s) and `-nob` (no B-frames). */
+/** `720p25` (16:9, GOP 1 s, 2 B-frames), or with `-gopN` (GOP N s) and `-nob` (no B-frames). */
 function parseProfile(profile) {
   const m = /^(\d+)p(\d+)(?:-gop(\d+(?:\.\d+)?))?(-nob)?$/.exec(profile);
   if (!m) throw new Error(`bad profile ${profile}: expected e.g. 720p25, 720p25-gop2-nob`);
-  return { h: Number(m[1]), fps: Number(m[2]), gopS: Number(m[3] ?? 1), bframes: m[4] ? 0 : 2 };
+  const h = Number(m[1]);
+  return {
+    w: Math.round((h * 16) / 9),
+    h,
+    fps: Number(m[2]),
+    gopS: Number(m[3] ?? 1),
+    bframes: m[4] ? 0 : 2,
+  };
 }
 
 /**
@@ -94,8 +101,7 @@ function parseProfile(profile) {
  * camera. `out` is either a file (encoded ahead, as fast as possible) or, with `live`, the UDP tee.
  */
 function encoderArgs(profile, out, live) {
-  const { h, fps, gopS, bframes } = parseProfile(profile);
-  const w = Math.round((h * 16) / 9);
+  const { w, h, fps, gopS, bframes } = parseProfile(profile);
   const [b0, b1] = faults.black;
   const [f0, f1] = faults.frozen;
   const [s0, s1] = faults.silence;
@@ -301,10 +307,10 @@ async function runProfile(profile) {
  * - naive: the baseline, for the ratio.
  */
 async function components(profile, file) {
-  const { h, fps } = parseProfile(profile);
+  const { w, h, fps } = parseProfile(profile);
   const probe = {
     codec: 'h264',
-    width: Math.round((h * 16) / 9),
+    width: w,
     height: h,
     fps,
     sampleRate: 48000,
