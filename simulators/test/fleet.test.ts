@@ -127,8 +127,20 @@ describe('fleet against a real hub', () => {
       }
       // Injected losses made those agents reconnect with a new session each time.
       expect(fleet.agents.some((a) => a.counters.session > 1)).toBe(true);
+      // The hub's view follows within a few telemetry intervals: on a loaded machine a fleet agent
+      // whose timers stall past 3 intervals is `lost` until its next message. A single snapshot
+      // found 49 of 50 online once in CI (availability not recorded then; it is printed now).
+      const allOnline = async () => {
+        const all = await agentsByPrefix('ff-');
+        return all.length === 50 && all.every((a) => a.availability === 'online');
+      };
+      await waitFor(allOnline, 'the hub to show all 50 agents online', 10_000).catch(() => undefined);
       const agents = await agentsByPrefix('ff-');
-      expect(agents.filter((a) => a.availability === 'online')).toHaveLength(50);
+      expect(
+        agents.filter((a) => a.availability !== 'online'),
+        'agents the hub does not show online',
+      ).toEqual([]);
+      expect(agents).toHaveLength(50);
       for (const a of agents) {
         const mine = fleet.agents.find((f) => f.id.agent === a.agent)!;
         expect(a.session).toBe(mine.counters.session);
