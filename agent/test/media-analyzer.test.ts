@@ -187,8 +187,12 @@ describe('Analyzer: silence judged per channel, loudest wins', () => {
 
   it('audio window: energy-mean RMS, max peak, loudness and silence ratio', () => {
     const { a, at } = setup();
-    for (let i = 0; i < 10; i++) a.audioFrame(af(i / 10, -20, -23), at(i / 10));
-    const w = a.closeWindow('mic', at(0), at(1), false, true)!;
+    // ebur128 prints its floor until it has 3 s of audio: no loudness yet, levels as measured.
+    for (let i = 0; i < 3; i++) a.audioFrame(af(i, -20, -120.691), at(i));
+    const first = a.closeWindow('mic', at(0), at(3), false, true)!;
+    expect(first.audio).toEqual({ rmsDb: -20, peakDb: -17, loudnessLufs: null, silenceRatio: 0 });
+    for (let i = 0; i < 10; i++) a.audioFrame(af(3 + i / 10, -20, -23), at(3 + i / 10));
+    const w = a.closeWindow('mic', at(3), at(4), false, true)!;
     expect(w.video).toBeUndefined();
     expect(w.audio).toEqual({ rmsDb: -20, peakDb: -17, loudnessLufs: -23, silenceRatio: 0 });
   });

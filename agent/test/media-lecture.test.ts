@@ -79,6 +79,8 @@ describe('lecture over UDP in real time: black 20–35 s, silent mic 25–45 s',
         expect(w.audio!.silenceRatio).toBe(0);
         expect(w.audio!.rmsDb).toBeGreaterThan(-30);
         expect(w.audio!.peakDb).toBeGreaterThan(w.audio!.rmsDb!);
+        // Short-term loudness needs 3 s of audio: the run's first window may have none yet.
+        if (w === rec.windows[0] && w.audio!.loudnessLufs === null) continue;
         expect(w.audio!.loudnessLufs).toBeGreaterThan(-30);
         expect(w.audio!.loudnessLufs).toBeLessThan(-10);
       }

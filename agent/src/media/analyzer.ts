@@ -42,6 +42,12 @@ const emptyAcc = (): Acc => ({
   loudN: 0,
 });
 
+/**
+ * ebur128's short-term loudness spans 3 s; until it has that much audio it prints its floor
+ * (-120.7 LUFS), which is no reading at all, not a silent room.
+ */
+const SHORT_TERM_S = 3;
+
 const round = (v: number, d = 3): number => Math.round(v * 10 ** d) / 10 ** d;
 const clampDb = (v: number): number | null =>
   Number.isFinite(v) ? round(Math.max(-200, Math.min(200, v)), 2) : null;
@@ -66,6 +72,8 @@ export class Analyzer {
   private silenceEvent = false;
   private silenceSince = 0;
   private prevAudioPts: number | null = null;
+  /** Media time of this run's first audio block: loudness counts from SHORT_TERM_S after it. */
+  private firstAudioPts: number | null = null;
   private keyTimes: number[] = [];
   private keyLags: number[] = [];
   private lastReport: ProgressReport | null = null;
@@ -250,7 +258,8 @@ export class Analyzer {
     this.acc.aFrames++;
     if (rms !== undefined) this.acc.powerSum += rms === Number.NEGATIVE_INFINITY ? 0 : 10 ** (rms / 10);
     if (peak !== undefined && peak > this.acc.peak) this.acc.peak = peak;
-    if (m !== undefined && Number.isFinite(m)) {
+    this.firstAudioPts ??= f.pts;
+    if (m !== undefined && Number.isFinite(m) && f.pts - this.firstAudioPts >= SHORT_TERM_S - 1e-6) {
       this.acc.loudSum += 10 ** (m / 10);
       this.acc.loudN++;
     }
