@@ -23,7 +23,11 @@ const checkers = new Map<string, Promise<Checker>>();
 /** Paths the document leaves out on purpose (schema.hide): the metrics, the document, MQTT, files. */
 function undocumented(pathname: string): boolean {
   return (
-    !pathname.startsWith('/api/') || pathname === '/api/openapi.json' || pathname.startsWith('/api/docs')
+    !pathname.startsWith('/api/') ||
+    pathname === '/api/openapi.json' ||
+    // The WebSocket stream: OpenAPI cannot describe its messages.
+    pathname === '/api/stream' ||
+    pathname.startsWith('/api/docs')
   );
 }
 
