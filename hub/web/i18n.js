@@ -211,3 +211,8 @@ export function formatTime(ms) {
   if (!ms) return '—';
   return new Date(ms).toLocaleString(lang, { hour12: false });
 }
+
+/** Lets a page module bring its own strings ({ 'zh-CN': {…}, en: {…} }) without editing this table. */
+export function addStrings(extra) {
+  for (const l of LANGS) Object.assign(STRINGS[l], extra[l] ?? {});
+}
