@@ -34,7 +34,11 @@ export function describeBrokerError(err: Error & { code?: unknown }, broker: Bro
     } catch {
       // the config schema already checked the URL; keep the raw string if it still does not parse
     }
-    return `TLS: the hub's certificate does not name "${host}" (the host of broker.url); refusing to send credentials: ${err.message} (${code})`;
+    // checkServerIdentity attaches the peer certificate; for an IP host Node's message lists only the
+    // certificate's IP names, so the full list is taken from the certificate itself.
+    const cert = (err as { cert?: { subjectaltname?: string; subject?: { CN?: string } } }).cert;
+    const names = cert?.subjectaltname ?? (cert?.subject?.CN ? `CN=${cert.subject.CN}` : 'none');
+    return `TLS: the hub's certificate does not name "${host}" (the host of broker.url); it names ${names}; refusing to send credentials (${code})`;
   }
   if (code === 'CERT_HAS_EXPIRED')
     return `TLS: the hub's certificate has expired (or this box's clock is wrong): ${err.message} (${code})`;
