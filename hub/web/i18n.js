@@ -1,4 +1,4 @@
-// zh-CN by default, English on request (issue 7). Strings are only ever set with textContent.
+// zh-CN by default, English on request (DESIGN.md "Who uses it"; docs/hub-people.md "Dashboard"). Strings are only ever set with textContent.
 const STRINGS = {
   'zh-CN': {
     title: '教室监控中心',

@@ -1,6 +1,6 @@
 // Provisioning and authentication of MQTT accounts. Both the CLI (`classroom-hub agents add`, a separate
 // process) and the running hub write the same `accounts` table; the hub reads it on every CONNECT, so a
-// new box can connect at once (issue 3, provisioning).
+// new box can connect at once (docs/hub.md "Provisioning").
 import { isValidAgentId, ROOM_ID_PATTERN } from '@classroom/protocol';
 import type { Db } from '../context.js';
 import type { Principal, Role } from './acl.js';

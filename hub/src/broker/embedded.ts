@@ -36,7 +36,7 @@ function authError(message: string, code: 4 | 5): AuthenticateError {
 }
 
 /**
- * Options that keep aedes alive under a large loopback burst (issue 3 §7). mqemitter 7 queues messages
+ * Options that keep aedes alive under a large loopback burst (docs/hub.md "Operations notes", burst safety). mqemitter 7 queues messages
  * once `concurrency` deliveries are in flight, and its `released` callback starts the next queued message
  * synchronously; a queued message with no subscriber (or only synchronous ones) completes at once and
  * releases the next, so a long queue unwinds as one deep recursion: `RangeError: Maximum call stack size
