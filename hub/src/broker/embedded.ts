@@ -156,12 +156,7 @@ export class EmbeddedBroker implements HubBroker {
     // With Nagle's algorithm the ack waits until the box's TCP stack acknowledges the PUBACK, which a box
     // that has nothing to send delays by up to 40 ms (delayed ACK): that wait was most of a box's round
     // trip in the live-ingest benchmark.
-    const server = createServer({ noDelay: true }, (socket) => {
-      this.sockets.add(socket);
-      socket.on('close', () => this.sockets.delete(socket));
-      this.guard(socket, socket.remoteAddress);
-      this.aedes.handle(socket);
-    });
+    const server = createServer({ noDelay: true }, (socket) => this.handleSocket(socket));
     this.tcp = server;
     await new Promise<void>((resolve, reject) => {
       server.once('error', reject);
@@ -207,6 +202,14 @@ export class EmbeddedBroker implements HubBroker {
 
   connectedClients(): number {
     return this.aedes?.connectedClients ?? 0;
+  }
+
+  /** One MQTT connection over TCP, plain or TLS (the MQTTS listener hands its sockets here). */
+  handleSocket(socket: Socket): void {
+    this.sockets.add(socket);
+    socket.on('close', () => this.sockets.delete(socket));
+    this.guard(socket, socket.remoteAddress);
+    this.aedes.handle(socket);
   }
 
   handleStream(stream: Duplex, req: IncomingMessage): void {
