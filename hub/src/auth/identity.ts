@@ -49,8 +49,15 @@ export function checkClientId(who: Principal, clientId: string, clean: boolean):
   };
 }
 
-// Built from a string so the source holds no control characters; these could forge log lines.
-const CONTROL = /[\u0000-\u001f\u007f]/g;
+/** Control characters in a logged value could forge log lines or terminal escapes: shown as \xNN. */
+function escapeControls(s: string): string {
+  let out = '';
+  for (const ch of s) {
+    const c = ch.charCodeAt(0);
+    out += c < 0x20 || c === 0x7f ? `\\x${c.toString(16).padStart(2, '0')}` : ch;
+  }
+  return out;
+}
 
 /**
  * A client-supplied string cut to `max` characters for a log line, with the original length kept so the
@@ -60,7 +67,7 @@ export function clip(value: unknown, max = LOGGED_STRING_MAX): string {
   const s =
     typeof value === 'string' ? value : Buffer.isBuffer(value) ? value.toString('utf8') : String(value);
   const head = s.length > max ? s.slice(0, max) : s;
-  const safe = head.replace(CONTROL, (c) => `\\x${c.charCodeAt(0).toString(16).padStart(2, '0')}`);
+  const safe = escapeControls(head);
   return s.length > max ? `${safe}…(+${s.length - max})` : safe;
 }
 
