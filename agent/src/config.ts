@@ -92,7 +92,7 @@ export const AgentConfigSchema = z
 export type AgentConfig = z.infer<typeof AgentConfigSchema>;
 export type ConfigResult = { ok: true; config: AgentConfig } | { ok: false; errors: string[] };
 
-/** One line per bad field, each starting with its path (issue 5 §6). */
+/** One line per bad field, each starting with its path (DESIGN.md "Agent": a clear message naming the path of every bad field). */
 export function formatIssues(issues: ReadonlyArray<z.core.$ZodIssue>): string[] {
   const out: string[] = [];
   for (const issue of issues) {

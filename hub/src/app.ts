@@ -6,6 +6,8 @@ import { topics } from '@classroom/protocol';
 import type { FastifyInstance } from 'fastify';
 import pino, { type Logger } from 'pino';
 import { Accounts } from './auth/accounts.js';
+import { createIdentityMetrics } from './auth/metrics.js';
+import { type BrokerLimits, resolveLimits } from './broker/connect-guard.js';
 import { EmbeddedBroker } from './broker/embedded.js';
 import { ExternalBroker } from './broker/external.js';
 import type { HubBroker } from './broker/types.js';
@@ -26,6 +28,7 @@ import { GroupCommitter } from './ingest/commit.js';
 import { DeadLetters } from './ingest/deadletter.js';
 import { Ingest } from './ingest/ingest.js';
 import { createMetrics } from './metrics.js';
+import { ProvisionedRoomsModule } from './registry/provisioned-rooms.js';
 import { AgentRegistry } from './registry/registry.js';
 import { openStore, type Store } from './store/open.js';
 import { migrateCore } from './store/schema.js';
@@ -45,6 +48,10 @@ export interface HubOptions extends Partial<HubConfig> {
   features?: boolean;
   /** Extra modules after the feature modules (tests, simulators). */
   modules?: (ctx: HubContext) => HubModule[];
+  /** The embedded broker's abuse limits (docs/hub.md "Abuse limits"); defaults and env fill the rest. */
+  limits?: { [K in keyof BrokerLimits]?: Partial<BrokerLimits[K]> };
+  /** How often moves made by `classroom-hub agents move` are picked up (default 2000 ms). */
+  roomPollMs?: number;
 }
 
 export interface RunningHub {
@@ -89,6 +96,8 @@ export async function startHub(options: HubOptions = {}): Promise<RunningHub> {
       ),
     );
     const metrics = createMetrics();
+    const identityMetrics = createIdentityMetrics(metrics.registry);
+    const limits = resolveLimits(options.limits);
     const bus = createBus(new EventEmitter().setMaxListeners(100), log.child({ module: 'bus' }));
     const accounts = new Accounts(db);
     const registryLog = log.child({ module: 'registry' });
@@ -146,6 +155,14 @@ export async function startHub(options: HubOptions = {}): Promise<RunningHub> {
           metrics,
           accounts,
           onAgentMessage,
+          identity: identityMetrics,
+          limits,
+          // The provisioned room, read with the account at CONNECT, is authoritative (DESIGN.md).
+          onAuthenticated: (who) => {
+            if (who.role === 'agent' && who.room && registry.roomOf(who.username) !== who.room) {
+              registry.ensure(who.username, provisionalRoom(who.room));
+            }
+          },
         });
     metrics.sources.connectedClients = () => broker.connectedClients();
     const ctx: HubContext = {
@@ -197,6 +214,14 @@ export async function startHub(options: HubOptions = {}): Promise<RunningHub> {
     });
     recordsRoutes(http, db, requireAdmin);
     const modules = [
+      new ProvisionedRoomsModule({
+        ctx,
+        accounts,
+        registry,
+        identity: identityMetrics,
+        requireAdmin: requireAdmin as never,
+        ...(options.roomPollMs ? { pollMs: options.roomPollMs } : {}),
+      }),
       ...(options.features === false ? [] : featureModules(ctx)),
       ...(options.modules?.(ctx) ?? []),
     ];

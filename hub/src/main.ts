@@ -3,6 +3,7 @@ import { Command, InvalidArgumentError, Option } from 'commander';
 import { startHub } from './app.js';
 import { Accounts, ProvisioningError } from './auth/accounts.js';
 import { ConfigError, DEFAULTS } from './config.js';
+import { registerAgentMoveCommand } from './registry/cli.js';
 import { registerScheduleCommand } from './schedule/cli.js';
 import { databaseOption } from './store/cli.js';
 import { openStore } from './store/open.js';
@@ -167,6 +168,8 @@ agents
       );
     },
   );
+
+registerAgentMoveCommand(agents);
 
 const accounts = program.command('accounts').description('manage other MQTT accounts');
 accounts

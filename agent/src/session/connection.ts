@@ -34,7 +34,7 @@ export interface ConnectionContext {
 }
 
 /**
- * One MQTT session at a time (issue 5 §1, §3). A fresh MQTT.js client per attempt, because the
+ * One MQTT session at a time (docs/agent.md "MQTT session"). A fresh MQTT.js client per attempt, because the
  * will must carry the new session number; `reconnectPeriod: 0` because MQTT.js retries at a fixed
  * period and we want exponential backoff with jitter; `clean: true` because durability is the
  * outbox's job, not MQTT.js's in-memory store.
