@@ -194,6 +194,7 @@ export async function startHub(options: HubOptions = {}): Promise<RunningHub> {
             metrics: metrics.registry,
             files: config.tls,
             credentials: tlsCredentials,
+            ...(config.broker ? {} : { clientCaFile: await clientCa(config.dataDir, log) }),
           })
         : null;
     const http = await createHttpServer({
@@ -329,6 +330,16 @@ export async function startHub(options: HubOptions = {}): Promise<RunningHub> {
     for (const c of cleanup) await c().catch(() => undefined);
     throw err;
   }
+}
+
+/** The CA of box client certificates, created on the first start with TLS (docs/hub.md "Client certificates"). */
+async function clientCa(dataDir: string, log: Logger): Promise<string> {
+  // Loaded only with TLS: @peculiar/x509 and its Reflect polyfill stay out of a plain hub.
+  const { clientCaFiles, ensureClientCa } = await import('./tls/client-ca.js');
+  const { created } = await ensureClientCa(dataDir);
+  const files = clientCaFiles(dataDir);
+  if (created) log.info({ cert: files.cert }, 'client certificate CA created');
+  return files.cert;
 }
 
 function isLoopback(host: string): boolean {

@@ -8,6 +8,7 @@ import { registerScheduleCommand } from './schedule/cli.js';
 import { databaseOption } from './store/cli.js';
 import { openStore } from './store/open.js';
 import { migrateCore } from './store/schema.js';
+import { certOptions, issueAgentCertificate, registerAgentCertCommand } from './tls/cert-cli.js';
 import { registerTlsReload, tlsOptions } from './tls/cli.js';
 import { VERSION } from './version.js';
 
@@ -142,7 +143,7 @@ function fail(err: unknown): never {
 }
 
 const agents = program.command('agents').description('manage agent (classroom box) accounts');
-agents
+const agentsAdd = agents
   .command('add')
   .description('provision an agent; prints {"agent","username","password"} (works while the hub runs)')
   .requiredOption('--agent <id>', 'agent id, also its MQTT username')
@@ -150,24 +151,30 @@ agents
   .option('--name <name>', 'room display name until the agent’s birth tells the hub')
   .option('--rotate', 'issue a new password for an existing agent')
   .addOption(dataDirOption())
-  .addOption(databaseOption())
-  .action(
-    async (o: {
-      agent: string;
-      room: string;
-      name?: string;
-      rotate?: boolean;
-      dataDir: string;
-      database?: string;
-    }) => {
-      const c = await withAccounts(o, (a) =>
-        a.addAgent({ agent: o.agent, room: o.room, name: o.name, rotate: o.rotate }),
-      ).catch(fail);
-      process.stdout.write(
-        `${JSON.stringify({ agent: c.agent, username: c.username, password: c.password })}\n`,
-      );
-    },
-  );
+  .addOption(databaseOption());
+for (const option of certOptions()) agentsAdd.addOption(option);
+agentsAdd.action(
+  async (o: {
+    agent: string;
+    room: string;
+    name?: string;
+    rotate?: boolean;
+    dataDir: string;
+    database?: string;
+    cert?: boolean;
+    certDir?: string;
+    certDays?: number;
+  }) => {
+    const c = await withAccounts(o, async (a) => {
+      const creds = await a.addAgent({ agent: o.agent, room: o.room, name: o.name, rotate: o.rotate });
+      // docs/hub.md "Client certificates": the certificate is issued once the account exists.
+      return { creds, cert: o.cert ? await issueAgentCertificate(a, creds.agent, o) : null };
+    }).catch(fail);
+    const { agent, username, password } = c.creds;
+    process.stdout.write(`${JSON.stringify({ agent, username, password, ...(c.cert ?? {}) })}\n`);
+  },
+);
+registerAgentCertCommand(agents);
 
 registerAgentMoveCommand(agents);
 

@@ -11,6 +11,9 @@ export interface BrokerOptions {
   password?: string;
   /** Path of a PEM CA bundle for mqtts:// / wss://. */
   ca?: string;
+  /** Paths of a PEM client certificate and its key: login without a password (docs/agent.md). */
+  cert?: string;
+  key?: string;
   keepaliveS: number;
 }
 
@@ -143,12 +146,18 @@ export class Connection {
         retain: true,
       },
     };
-    if (broker.ca) {
+    const files: Array<['ca' | 'cert' | 'key', string | undefined, string]> = [
+      ['ca', broker.ca, 'the CA bundle'],
+      ['cert', broker.cert, 'the client certificate'],
+      ['key', broker.key, 'the client key'],
+    ];
+    for (const [field, file, what] of files) {
+      if (!file) continue;
       try {
-        options.ca = readFileSync(broker.ca);
+        options[field] = readFileSync(file);
       } catch (err) {
         // Never fall back to the system CAs: the box would then trust any public certificate.
-        this.lastError = `broker.ca ${broker.ca}: cannot read the CA bundle: ${(err as Error).message}`;
+        this.lastError = `broker.${field} ${file}: cannot read ${what}: ${(err as Error).message}`;
         this.log.error({ err: this.lastError, session }, 'cannot connect');
         this.scheduleRetry();
         return;

@@ -175,6 +175,30 @@ export class Accounts {
   }
 
   /**
+   * The agent whose current client certificate has this CN and serial (docs/hub.md "Client
+   * certificates"); null for an unknown agent, a platform account, or a replaced certificate.
+   */
+  async certificatePrincipal(cn: string, serial: string): Promise<Principal | null> {
+    const row = await this.db.get<AccountRow & { cert_serial: string | null }>(
+      'SELECT username, role, room, cert_serial FROM accounts WHERE username = ?',
+      [cn],
+    );
+    if (row?.role !== 'agent' || !row.cert_serial || row.cert_serial !== serial) return null;
+    return { username: row.username, role: row.role, room: row.room };
+  }
+
+  /** Records the serial of an agent's newly issued client certificate; any earlier one stops working. */
+  async setCertificateSerial(agent: string, serial: string): Promise<void> {
+    const row = await this.db.get<AccountRow>('SELECT username, role FROM accounts WHERE username = ?', [
+      agent,
+    ]);
+    if (row?.role !== 'agent')
+      throw new ProvisioningError(`unknown agent "${agent.slice(0, 80)}"`, 'not_found');
+    // updated_at is left alone: it tells the hub of room moves (agentRoomsChangedSince).
+    await this.db.run('UPDATE accounts SET cert_serial = ? WHERE username = ?', [serial, agent]);
+  }
+
+  /**
    * Moves an agent to another room (`classroom-hub agents move`): the provisioned room is authoritative
    * for everything the box sends from now on (DESIGN.md "A box is only itself"). Returns the old room.
    */

@@ -2,6 +2,7 @@
 // (REST API, dashboard, WSS /mqtt and /api/stream) on --http-port. One certificate serves both; SIGHUP
 // re-reads it and swaps it in with setSecureContext, which applies to new handshakes only, so every open
 // connection stays up.
+import { readFileSync } from 'node:fs';
 import type { Server as NetServer } from 'node:net';
 import { createServer, type TLSSocket, type Server as TlsServer } from 'node:tls';
 import type { Logger } from 'pino';
@@ -20,6 +21,8 @@ export interface HubTlsDeps {
   files: TlsFiles;
   /** Already loaded and checked at start (a bad pair must stop the hub before anything listens). */
   credentials: TlsCredentials;
+  /** PEM file of the CA whose client certificates MQTTS accepts in place of a password (client-ca.ts). */
+  clientCaFile?: string;
 }
 
 /** MQTT's CONNECT deadline (docs/hub.md) applies after the handshake; the handshake gets the same bound. */
@@ -78,7 +81,14 @@ export class HubTls {
 
   /** Starts MQTT over TLS; each socket goes to `onSocket` once its handshake is done. Returns the port. */
   async listenMqtts(host: string, port: number, onSocket: (socket: TLSSocket) => void): Promise<number> {
-    const server = createServer({ ...this.credentials.options, handshakeTimeout: HANDSHAKE_TIMEOUT_MS });
+    const server = createServer({
+      ...this.mqttsContext(this.credentials),
+      handshakeTimeout: HANDSHAKE_TIMEOUT_MS,
+      // A client certificate is asked for but optional: boxes with passwords, mosquitto clients and
+      // platforms connect without one; an untrusted one is refused at CONNECT (client-cert.ts), not here.
+      requestCert: this.deps.clientCaFile !== undefined,
+      rejectUnauthorized: false,
+    });
     server.on('secureConnection', (socket) => {
       // Same reason as the plain listener (docs/hub.md "External broker"): PUBACK then ack, no Nagle wait.
       socket.setNoDelay(true);
@@ -103,8 +113,10 @@ export class HubTls {
    */
   reload(): ReloadResult {
     let next: TlsCredentials;
+    let mqtts: ReturnType<HubTls['mqttsContext']>;
     try {
       next = loadTlsCredentials(this.deps.files);
+      mqtts = this.mqttsContext(next);
     } catch (err) {
       const error = err instanceof ConfigError ? err.message : String(err);
       this.reloads.inc({ result: 'failed' });
@@ -114,7 +126,8 @@ export class HubTls {
       );
       return { ok: false, error };
     }
-    for (const server of this.servers.values()) server.setSecureContext(next.options);
+    for (const [listener, server] of this.servers)
+      server.setSecureContext(listener === 'mqtts' ? mqtts : next.options);
     const previous = this.credentials.info;
     this.credentials = next;
     this.reloads.inc({ result: 'ok' });
@@ -127,6 +140,16 @@ export class HubTls {
       'TLS certificate reloaded; new connections get it, open ones keep theirs',
     );
     return { ok: true, certificate: next.info };
+  }
+
+  private mqttsContext(c: TlsCredentials): TlsCredentials['options'] & { ca?: Buffer } {
+    const file = this.deps.clientCaFile;
+    if (!file) return c.options;
+    try {
+      return { ...c.options, ca: readFileSync(file) };
+    } catch (err) {
+      throw new ConfigError(`client CA ${file}: cannot read it (${(err as Error).message})`);
+    }
   }
 
   stopAccepting(): void {
