@@ -3,10 +3,12 @@ import { Command, InvalidArgumentError, Option } from 'commander';
 import { startHub } from './app.js';
 import { Accounts, ProvisioningError } from './auth/accounts.js';
 import { ConfigError, DEFAULTS } from './config.js';
+import { registerAgentMoveCommand } from './registry/cli.js';
 import { registerScheduleCommand } from './schedule/cli.js';
 import { databaseOption } from './store/cli.js';
 import { openStore } from './store/open.js';
 import { migrateCore } from './store/schema.js';
+import { registerTlsReload, tlsOptions } from './tls/cli.js';
 import { VERSION } from './version.js';
 
 function portArg(v: string): number {
@@ -25,7 +27,7 @@ const program = new Command('classroom-hub')
   .description('Classroom hub: MQTT broker, ingest, availability, alarms, HTTP API and dashboard')
   .version(VERSION);
 
-program
+const serve = program
   .command('serve')
   .description('run the hub')
   .addOption(dataDirOption())
@@ -33,10 +35,13 @@ program
     new Option('--host <host>', 'address to listen on').env('CLASSROOM_HUB_HOST').default(DEFAULTS.host),
   )
   .addOption(
-    new Option('--mqtt-port <port>', 'MQTT/TCP port (0 = any free port)')
+    // No commander default: with TLS the plain listener runs only when this is given (docs/hub.md "TLS").
+    new Option(
+      '--mqtt-port <port>',
+      `MQTT/TCP port (0 = any free port; default ${DEFAULTS.mqttPort}, none when --tls-cert is given)`,
+    )
       .env('CLASSROOM_HUB_MQTT_PORT')
-      .argParser(portArg)
-      .default(DEFAULTS.mqttPort),
+      .argParser(portArg),
   )
   .addOption(
     new Option('--http-port <port>', 'HTTP port, also MQTT over WebSocket at /mqtt (0 = any free port)')
@@ -55,54 +60,63 @@ program
       'CLASSROOM_HUB_BROKER',
     ),
   )
-  .addOption(databaseOption())
-  .action(
-    async (o: {
-      dataDir: string;
-      host: string;
-      mqttPort: number;
-      httpPort: number;
-      adminToken?: string;
-      broker?: string;
-      database?: string;
-    }) => {
-      let hub: Awaited<ReturnType<typeof startHub>>;
-      try {
-        hub = await startHub({
-          dataDir: o.dataDir,
-          host: o.host,
-          mqttPort: o.mqttPort,
-          httpPort: o.httpPort,
-          ...(o.adminToken ? { adminToken: o.adminToken } : {}),
-          broker: o.broker ?? null,
-          database: o.database ?? null,
-        });
-      } catch (err) {
-        if (err instanceof ConfigError) {
-          console.error(`classroom-hub: ${err.message}`);
-          process.exit(2);
-        }
-        throw err;
+  .addOption(databaseOption());
+for (const option of tlsOptions(portArg)) serve.addOption(option);
+serve.action(
+  async (o: {
+    dataDir: string;
+    host: string;
+    mqttPort?: number;
+    mqttHost?: string;
+    mqttsPort?: number;
+    tlsCert?: string;
+    tlsKey?: string;
+    httpPort: number;
+    adminToken?: string;
+    broker?: string;
+    database?: string;
+  }) => {
+    let hub: Awaited<ReturnType<typeof startHub>>;
+    try {
+      hub = await startHub({
+        dataDir: o.dataDir,
+        host: o.host,
+        ...(o.mqttPort !== undefined ? { mqttPort: o.mqttPort } : {}),
+        ...(o.mqttHost !== undefined ? { mqttHost: o.mqttHost } : {}),
+        ...(o.mqttsPort !== undefined ? { mqttsPort: o.mqttsPort } : {}),
+        ...(o.tlsCert || o.tlsKey ? { tls: { certFile: o.tlsCert ?? '', keyFile: o.tlsKey ?? '' } } : {}),
+        httpPort: o.httpPort,
+        ...(o.adminToken ? { adminToken: o.adminToken } : {}),
+        broker: o.broker ?? null,
+        database: o.database ?? null,
+      });
+    } catch (err) {
+      if (err instanceof ConfigError) {
+        console.error(`classroom-hub: ${err.message}`);
+        process.exit(2);
       }
-      let signals = 0;
-      const onSignal = (signal: string) => {
-        signals++;
-        if (signals > 1) {
-          hub.ctx.log.warn({ signal }, 'second signal: exiting without a clean stop');
+      throw err;
+    }
+    let signals = 0;
+    const onSignal = (signal: string) => {
+      signals++;
+      if (signals > 1) {
+        hub.ctx.log.warn({ signal }, 'second signal: exiting without a clean stop');
+        process.exit(1);
+      }
+      hub.stop().then(
+        () => process.exit(0),
+        (err) => {
+          hub.ctx.log.error({ err }, 'stop failed');
           process.exit(1);
-        }
-        hub.stop().then(
-          () => process.exit(0),
-          (err) => {
-            hub.ctx.log.error({ err }, 'stop failed');
-            process.exit(1);
-          },
-        );
-      };
-      process.on('SIGTERM', () => onSignal('SIGTERM'));
-      process.on('SIGINT', () => onSignal('SIGINT'));
-    },
-  );
+        },
+      );
+    };
+    registerTlsReload(hub);
+    process.on('SIGTERM', () => onSignal('SIGTERM'));
+    process.on('SIGINT', () => onSignal('SIGINT'));
+  },
+);
 
 async function withAccounts<T>(
   o: { dataDir: string; database?: string | undefined },
@@ -154,6 +168,8 @@ agents
       );
     },
   );
+
+registerAgentMoveCommand(agents);
 
 const accounts = program.command('accounts').description('manage other MQTT accounts');
 accounts

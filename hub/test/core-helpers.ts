@@ -187,7 +187,8 @@ export async function connectAgent(
   const client = mqtt.connect(url, {
     username,
     password,
-    clientId: `${username}-${Math.random().toString(36).slice(2, 8)}`,
+    // An agent's client id must equal its agent id (DESIGN.md "A box is only itself").
+    clientId: username,
     reconnectPeriod: 0,
     connectTimeout: 10_000,
     ...opts,

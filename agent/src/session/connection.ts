@@ -3,6 +3,7 @@ import { topics } from '@classroom/protocol';
 import mqtt, { type IClientOptions, type MqttClient } from 'mqtt';
 import type { Logger } from 'pino';
 import { type BackoffOptions, backoffDelay, DEFAULT_BACKOFF } from './backoff.js';
+import { describeBrokerError } from './tls-errors.js';
 
 export interface BrokerOptions {
   url: string;
@@ -142,15 +143,25 @@ export class Connection {
         retain: true,
       },
     };
-    if (broker.ca) options.ca = readFileSync(broker.ca);
+    if (broker.ca) {
+      try {
+        options.ca = readFileSync(broker.ca);
+      } catch (err) {
+        // Never fall back to the system CAs: the box would then trust any public certificate.
+        this.lastError = `broker.ca ${broker.ca}: cannot read the CA bundle: ${(err as Error).message}`;
+        this.log.error({ err: this.lastError, session }, 'cannot connect');
+        this.scheduleRetry();
+        return;
+      }
+    }
     const client = mqtt.connect(broker.url, options);
     this.client = client;
     let closed = false;
     client.on('connect', () => void this.onConnect(client, session));
     client.on('message', (topic, payload) => this.ctx.handlers.onMessage(topic, payload));
     client.on('error', (err) => {
-      this.lastError = err.message;
-      this.log.warn({ err: err.message, session }, 'mqtt error');
+      this.lastError = describeBrokerError(err, broker);
+      this.log.warn({ err: this.lastError, session }, 'mqtt error');
     });
     client.on('close', () => {
       if (closed) return;

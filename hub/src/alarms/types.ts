@@ -2,6 +2,8 @@
 
 export const ALARM_TYPES = [
   'agent.offline',
+  /** The agent's birth names another room than the provisioned one (DESIGN.md "A box is only itself"). */
+  'agent.room_mismatch',
   'source.down',
   'video.black',
   'video.frozen',
