@@ -77,9 +77,9 @@ describe('/api/docs in headless Chromium', () => {
     await op.locator('button.execute').click();
     expect((await answer).status()).toBe(200);
     await op.locator('.responses-wrapper .live-responses-table').waitFor();
-    expect(await op.locator('.live-responses-table tbody .response-col_status').first().textContent()).toContain(
-      '200',
-    );
+    expect(
+      await op.locator('.live-responses-table tbody .response-col_status').first().textContent(),
+    ).toContain('200');
     expect(problems).toEqual([]);
   });
 });

@@ -23,7 +23,8 @@ describe('staff login and audit page in headless Chromium', () => {
     page.on('pageerror', (err) => problems.push(`pageerror: ${String(err)}`));
     page.on('response', (r) => {
       // Chromium asks for /favicon.ico on its own; the dashboard has none.
-      if (r.status() >= 400 && !r.url().endsWith('/favicon.ico')) problems.push(`${r.status()} ${r.request().method()} ${r.url()}`);
+      if (r.status() >= 400 && !r.url().endsWith('/favicon.ico'))
+        problems.push(`${r.status()} ${r.request().method()} ${r.url()}`);
     });
     return { ctx, page, problems };
   }
