@@ -149,7 +149,7 @@ describe('the wire', () => {
   it('every MQTT message the real agents sent matches its exported JSON Schema (ajv)', () => {
     const r = tap.report();
     expect(r.failures).toEqual([]);
-    for (const name of ['state', 'birth', 'telemetry', 'records', 'ack', 'hub-state']) {
+    for (const name of ['state', 'birth', 'telemetry', 'records', 'ack', 'room-summary']) {
       expect(r.counts[name] ?? 0, `${name} messages seen: ${JSON.stringify(r.counts)}`).toBeGreaterThan(0);
     }
   });
