@@ -10,6 +10,7 @@ import { afterAll, describe, expect, it } from 'vitest';
 import { BURST_SAFE_OPTIONS } from '../src/broker/embedded.js';
 import {
   ackCollector,
+  announce,
   batch,
   connectAgent,
   type InProcessHub,
@@ -83,6 +84,7 @@ describe('hub under a loopback burst', () => {
       ).body;
       const c = await connectAgent(h.mqttUrl, `burst-${a}`, creds.password);
       c.on('error', () => undefined);
+      await announce(c, `burst-${a}`, `B${a}`);
       clients.push(c);
       // Half of the boxes do not listen for acks: their acks complete synchronously in the broker,
       // which is the run of queue entries that used to recurse.
