@@ -179,11 +179,14 @@ export class Accounts {
    * certificates"); null for an unknown agent, a platform account, or a replaced certificate.
    */
   async certificatePrincipal(cn: string, serial: string): Promise<Principal | null> {
-    const row = await this.db.get<AccountRow & { cert_serial: string | null }>(
-      'SELECT username, role, room, cert_serial FROM accounts WHERE username = ?',
+    // SELECT *: a `disabled` flag (`agents disable`) must refuse a certificate as it refuses a password,
+    // whichever migration added it.
+    const row = await this.db.get<AccountRow & { cert_serial: string | null; disabled?: unknown }>(
+      'SELECT * FROM accounts WHERE username = ?',
       [cn],
     );
     if (row?.role !== 'agent' || !row.cert_serial || row.cert_serial !== serial) return null;
+    if (Number(row.disabled ?? 0) !== 0) return null;
     return { username: row.username, role: row.role, room: row.room };
   }
 
