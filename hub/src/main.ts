@@ -3,6 +3,7 @@ import { Command, InvalidArgumentError, Option } from 'commander';
 import { startHub } from './app.js';
 import { Accounts, ProvisioningError } from './auth/accounts.js';
 import { ConfigError, DEFAULTS } from './config.js';
+import { type LogFormat, parseLogFormat } from './log.js';
 import { registerScheduleCommand } from './schedule/cli.js';
 import { databaseOption } from './store/cli.js';
 import { openStore } from './store/open.js';
@@ -56,6 +57,18 @@ program
     ),
   )
   .addOption(databaseOption())
+  .addOption(
+    new Option('--log-format <format>', 'auto: readable lines at a terminal, JSON lines otherwise')
+      .env('CLASSROOM_LOG_FORMAT')
+      .argParser((v) => {
+        try {
+          return parseLogFormat(v);
+        } catch (err) {
+          throw new InvalidArgumentError((err as Error).message);
+        }
+      })
+      .default('auto'),
+  )
   .action(
     async (o: {
       dataDir: string;
@@ -65,6 +78,7 @@ program
       adminToken?: string;
       broker?: string;
       database?: string;
+      logFormat: LogFormat;
     }) => {
       let hub: Awaited<ReturnType<typeof startHub>>;
       try {
@@ -76,6 +90,7 @@ program
           ...(o.adminToken ? { adminToken: o.adminToken } : {}),
           broker: o.broker ?? null,
           database: o.database ?? null,
+          logFormat: o.logFormat,
         });
       } catch (err) {
         if (err instanceof ConfigError) {
