@@ -5,6 +5,8 @@ import type { Birth } from '@classroom/protocol';
 import { topics } from '@classroom/protocol';
 import type { FastifyInstance } from 'fastify';
 import type { Logger } from 'pino';
+import { AuditLog } from './audit/log.js';
+import { auditRoutes } from './audit/routes.js';
 import { Accounts } from './auth/accounts.js';
 import { EmbeddedBroker } from './broker/embedded.js';
 import { ExternalBroker } from './broker/external.js';
@@ -28,6 +30,11 @@ import { Ingest } from './ingest/ingest.js';
 import { createLogger, type LogFormat, parseLogFormat } from './log.js';
 import { createMetrics } from './metrics.js';
 import { AgentRegistry } from './registry/registry.js';
+import { installAccess } from './staff/access.js';
+import { staffRoutes } from './staff/routes.js';
+import { StaffSessions } from './staff/sessions.js';
+import { LoginThrottle } from './staff/throttle.js';
+import { StaffUsers } from './staff/users.js';
 import { openStore, type Store } from './store/open.js';
 import { migrateCore } from './store/schema.js';
 
@@ -143,6 +150,7 @@ export async function startHub(options: HubOptions = {}): Promise<RunningHub> {
           onAgentMessage,
         });
     metrics.sources.connectedClients = () => broker.connectedClients();
+    const audit = new AuditLog(db, clock);
     const ctx: HubContext = {
       log,
       config,
@@ -153,6 +161,7 @@ export async function startHub(options: HubOptions = {}): Promise<RunningHub> {
       registry,
       metrics: metrics.registry,
       hooks: { roomDetail: [] },
+      audit,
     };
     ingest = new Ingest({
       log: log.child({ module: 'ingest' }),
@@ -167,6 +176,14 @@ export async function startHub(options: HubOptions = {}): Promise<RunningHub> {
 
     const http = await createHttpServer({ log: log.child({ module: 'http' }) });
     cleanup.unshift(() => http.close());
+    // Before any route: the access hook sees each route as it is added (docs/hub-people.md, "Roles").
+    const sessions = new StaffSessions(db, clock);
+    await installAccess(http, {
+      adminToken: config.adminToken,
+      sessions,
+      audit,
+      log: log.child({ module: 'access' }),
+    });
     const requireAdmin = adminAuth(config.adminToken);
     coreRoutes(http, {
       ctx,
@@ -178,6 +195,14 @@ export async function startHub(options: HubOptions = {}): Promise<RunningHub> {
       syncAccounts,
     });
     recordsRoutes(http, db, requireAdmin);
+    staffRoutes(http, {
+      users: new StaffUsers(db),
+      sessions,
+      throttle: new LoginThrottle(clock),
+      audit,
+      metrics: metrics.registry,
+    });
+    auditRoutes(http, audit);
     const modules = [
       ...(options.features === false ? [] : featureModules(ctx)),
       ...(options.modules?.(ctx) ?? []),

@@ -3,8 +3,10 @@ import { Command, InvalidArgumentError, Option } from 'commander';
 import { startHub } from './app.js';
 import { Accounts, ProvisioningError } from './auth/accounts.js';
 import { ConfigError, DEFAULTS } from './config.js';
+import type { Db } from './context.js';
 import { type LogFormat, parseLogFormat } from './log.js';
 import { registerScheduleCommand } from './schedule/cli.js';
+import { auditCli, registerUsersCommand } from './staff/cli.js';
 import { databaseOption } from './store/cli.js';
 import { openStore } from './store/open.js';
 import { migrateCore } from './store/schema.js';
@@ -121,14 +123,14 @@ program
 
 async function withAccounts<T>(
   o: { dataDir: string; database?: string | undefined },
-  fn: (a: Accounts) => Promise<T>,
+  fn: (a: Accounts, db: Db) => Promise<T>,
 ): Promise<T> {
   // A second connection to the hub's own store: with SQLite, WAL plus busy_timeout let it write while
   // the hub runs; with PostgreSQL (--database) it is just another client.
   const db = await openStore(o);
   try {
     await migrateCore(db);
-    return await fn(new Accounts(db));
+    return await fn(new Accounts(db), db);
   } finally {
     await db.close();
   }
@@ -161,9 +163,11 @@ agents
       dataDir: string;
       database?: string;
     }) => {
-      const c = await withAccounts(o, (a) =>
-        a.addAgent({ agent: o.agent, room: o.room, name: o.name, rotate: o.rotate }),
-      ).catch(fail);
+      const c = await withAccounts(o, async (a, db) => {
+        const created = await a.addAgent({ agent: o.agent, room: o.room, name: o.name, rotate: o.rotate });
+        await auditCli(db, 'agent.provision', o.agent, { room: o.room, rotate: o.rotate ?? false });
+        return created;
+      }).catch(fail);
       process.stdout.write(
         `${JSON.stringify({ agent: c.agent, username: c.username, password: c.password })}\n`,
       );
@@ -179,12 +183,17 @@ accounts
   .addOption(dataDirOption())
   .addOption(databaseOption())
   .action(async (o: { platform: string; rotate?: boolean; dataDir: string; database?: string }) => {
-    const c = await withAccounts(o, (a) => a.addPlatform(o.platform, o.rotate ?? false)).catch(fail);
+    const c = await withAccounts(o, async (a, db) => {
+      const created = await a.addPlatform(o.platform, o.rotate ?? false);
+      await auditCli(db, 'account.provision', o.platform, { role: 'platform', rotate: o.rotate ?? false });
+      return created;
+    }).catch(fail);
     process.stdout.write(
       `${JSON.stringify({ account: c.account, role: c.role, username: c.username, password: c.password })}\n`,
     );
   });
 
 registerScheduleCommand(program);
+registerUsersCommand(program);
 
 await program.parseAsync();
