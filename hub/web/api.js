@@ -27,7 +27,7 @@ export async function apiRaw(method, path) {
   if (res.status === 401) throw new AuthError('unauthorized');
   if (!res.ok) {
     const data = await res.json().catch(() => null);
-    throw new Error(data?.error?.message ?? `HTTP ${res.status}`);
+    throw Object.assign(new Error(data?.error?.message ?? `HTTP ${res.status}`), { code: data?.error?.code });
   }
   return res;
 }

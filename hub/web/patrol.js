@@ -166,6 +166,11 @@ async function refreshThumb(r, gen) {
     tile.dataset.at = res.headers.get('x-thumbnail-at') ?? '';
   } catch (err) {
     if (gen !== wall.generation) return;
+    if (err.code === 'room_private') {
+      // Marked private since the list was read: off the wall at once.
+      wall.rooms = wall.rooms.filter((x) => x.room.id !== r.room.id);
+      return renderPage();
+    }
     note.textContent = t('patrol.noPicture', { why: err.message ?? String(err) });
     note.hidden = false;
     console.warn('thumbnail failed', r.room.id, err);
@@ -180,8 +185,10 @@ function turn(delta) {
 
 function scheduleTurn() {
   clearTimeout(wall.timers.turn);
-  if (!wall.active || wall.paused || pages() <= 1) return;
-  wall.timers.turn = setTimeout(() => turn(1), wall.intervalS * 1000);
+  const on = wall.active && !wall.paused && pages() > 1;
+  // Whether pages turn by themselves, for people and for the browser tests.
+  $('wall').dataset.turning = on ? 'on' : 'off';
+  if (on) wall.timers.turn = setTimeout(() => turn(1), wall.intervalS * 1000);
 }
 
 function renderPause() {
