@@ -1,4 +1,4 @@
-// zh-CN by default, English on request (issue 7). Strings are only ever set with textContent.
+// zh-CN by default, English on request (DESIGN.md "Who uses it"; docs/hub-people.md "Dashboard"). Strings are only ever set with textContent.
 const STRINGS = {
   'zh-CN': {
     title: '教室监控中心',
@@ -90,6 +90,7 @@ const STRINGS = {
     'alarmState.acked': '已确认',
     'alarmState.cleared': '已恢复',
     'alarmType.agent.offline': '终端离线',
+    'alarmType.agent.room_mismatch': '终端上报的教室与登记不符',
     'alarmType.source.down': '设备断开',
     'alarmType.video.black': '黑屏',
     'alarmType.video.frozen': '画面冻结',
@@ -219,6 +220,7 @@ const STRINGS = {
     'alarmState.acked': 'Acknowledged',
     'alarmState.cleared': 'Cleared',
     'alarmType.agent.offline': 'Box offline',
+    'alarmType.agent.room_mismatch': 'Box reports another room than provisioned',
     'alarmType.source.down': 'Source down',
     'alarmType.video.black': 'Black video',
     'alarmType.video.frozen': 'Frozen video',
