@@ -23,6 +23,7 @@ import {
   systemClock,
 } from './context.js';
 import { featureModules } from './features.js';
+import { registerApiDocs } from './http/docs.js';
 import { coreRoutes, provisionalRoom } from './http/routes-core.js';
 import { recordsRoutes } from './http/routes-records.js';
 import { adminAuth, createHttpServer, openApiRoute } from './http/server.js';
@@ -259,6 +260,7 @@ export async function startHub(options: HubOptions = {}): Promise<RunningHub> {
     ];
     for (const m of modules) m.routes?.(http);
     openApiRoute(http);
+    await registerApiDocs(http);
 
     await broker.start();
     cleanup.unshift(() => broker.close());

@@ -32,7 +32,13 @@ afterAll(async () => {
 /** A clock the test moves by hand. */
 function manualClock(start: number): Clock & { advance(ms: number): void } {
   let now = start;
-  return { ...systemClock, now: () => now, advance: (ms) => void (now += ms) };
+  return {
+    ...systemClock,
+    now: () => now,
+    advance: (ms) => {
+      now += ms;
+    },
+  };
 }
 
 let n = 0;

@@ -1,7 +1,7 @@
-// Dashboard entry: login by token, initial load over REST, live updates over /api/stream,
+// Dashboard entry: login as a staff user (session cookie) or by admin token, initial load over REST, live updates over /api/stream,
 // redraws batched per animation frame (smooth with 1,000 rooms).
 import { bindAlarms, renderAlarms } from './alarms.js';
-import { AuthError, api, clearToken, getToken, setToken, streamUrl, takeTokenFromHash } from './api.js';
+import { AuthError, api, clearToken, getToken, streamUrl, takeTokenFromHash } from './api.js';
 import {
   addCaptures,
   closeDetail,
@@ -15,6 +15,7 @@ import {
 import { bindGrid, refreshTiles, renderGrid, renderHeader, updateRooms } from './grid.js';
 import { applyStatic, getLang, setLang, t } from './i18n.js';
 import { bindPatrol, relabelPatrol, startPatrol, stopPatrol } from './patrol.js';
+import { login, logout, showUser, whoami } from './session.js';
 import {
   applyStreamMessage,
   markStructure,
@@ -102,7 +103,8 @@ function showLogin(message) {
   stopPatrol();
   $('detail').hidden = true;
   $('login-error').textContent = message ? t(message) : '';
-  $('token').focus();
+  showUser(null);
+  $('login-name').focus();
 }
 
 /** Operators and admins see the patrol wall (docs/hub-people.md, "Roles"). */
@@ -152,12 +154,10 @@ async function enter() {
   try {
     await loadAll();
   } catch (err) {
-    if (err instanceof AuthError) {
-      clearToken();
-      return showLogin('login.invalid');
-    }
+    if (err instanceof AuthError) return loggedOut();
     return showLogin('login.failed');
   }
+  showUser(await whoami().catch(() => null));
   $('login').hidden = true;
   $('tabs').hidden = false;
   $('logout').hidden = false;
@@ -177,11 +177,16 @@ function applyLang(lang) {
   relabelPatrol();
 }
 
+/** The hub refused the caller: a wrong token says so; an ended session just asks to log in again. */
+function loggedOut() {
+  const hadToken = Boolean(getToken());
+  clearToken();
+  showLogin(hadToken ? 'login.invalid' : undefined);
+}
+
 function reportError(err) {
-  if (err instanceof AuthError) {
-    clearToken();
-    showLogin('login.invalid');
-  } else console.error(err);
+  if (err instanceof AuthError) loggedOut();
+  else console.error(err);
 }
 
 onRender((change) => {
@@ -196,15 +201,21 @@ onRender((change) => {
 });
 
 function bind() {
-  $('login-form').addEventListener('submit', (ev) => {
+  $('login-form').addEventListener('submit', async (ev) => {
     ev.preventDefault();
-    setToken($('token').value.trim());
+    const fields = {
+      name: $('login-name').value.trim(),
+      password: $('login-password').value,
+      token: $('token').value.trim(),
+    };
+    $('login-password').value = '';
     $('token').value = '';
+    const problem = await login(fields).catch(() => 'login.failed');
+    if (problem) return showLogin(problem);
     void enter();
   });
   $('logout').addEventListener('click', () => {
-    clearToken();
-    showLogin();
+    void logout().then(() => showLogin());
   });
   $('lang').addEventListener('click', () => applyLang(getLang() === 'zh-CN' ? 'en' : 'zh-CN'));
   for (const b of document.querySelectorAll('.tab'))
@@ -245,4 +256,8 @@ bind();
 applyLang(localStorage.getItem(LANG_KEY) ?? 'zh-CN');
 takeTokenFromHash();
 if (getToken()) void enter();
-else showLogin();
+else
+  whoami().then(
+    (user) => (user ? enter() : showLogin()),
+    () => showLogin('login.failed'),
+  );

@@ -305,3 +305,8 @@ export function sourceName(s) {
   if (!label || label === s.id || KIND_WORDS.has(label.toLowerCase())) return t(`kind.${s.kind}`);
   return label;
 }
+
+/** Lets a page module bring its own strings ({ 'zh-CN': {…}, en: {…} }) without editing this table. */
+export function addStrings(extra) {
+  for (const l of LANGS) Object.assign(STRINGS[l], extra[l] ?? {});
+}

@@ -59,6 +59,7 @@ export const ROUTE_RULES: Record<string, RouteRule> = {
   'GET /api/alarms': { access: 'viewer' },
   'GET /api/alarms/:id': { access: 'viewer' },
   'GET /api/maintenance': { access: 'viewer' },
+  'GET /api/overview': { access: 'viewer' },
   'GET /api/stream': { access: 'viewer', queryToken: true },
 
   'POST /api/alarms/:id/ack': {
@@ -86,6 +87,10 @@ export const ROUTE_RULES: Record<string, RouteRule> = {
       target: (req) => String(body(req)?.agent ?? ''),
       detail: (req) => pick(req, 'room', 'name', 'rotate'),
     },
+  },
+  'POST /api/agents/:id/move': {
+    access: 'admin',
+    audit: { action: 'agent.move', detail: (req) => pick(req, 'room', 'name') },
   },
   'POST /api/accounts': {
     access: 'admin',
