@@ -171,8 +171,15 @@ export interface HubRegistry {
 export interface HubConfig {
   dataDir: string;
   host: string;
-  mqttPort: number;
+  /** Plain MQTT/TCP port; null: no plain listener (the default once TLS is configured, docs/hub.md "TLS"). */
+  mqttPort: number | null;
+  /** Address of the plain MQTT listener (default: host); docs/hub.md says loopback once TLS is on. */
+  mqttHost: string;
   httpPort: number;
+  /** Certificate and key of the MQTTS and HTTPS listeners; null: plain MQTT and HTTP only. */
+  tls: import('./tls/credentials.js').TlsFiles | null;
+  /** MQTT over TLS port, used when `tls` is set. */
+  mqttsPort: number;
   adminToken: string;
   broker: string | null;
   database: string | null;

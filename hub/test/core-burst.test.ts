@@ -1,4 +1,4 @@
-// Burst survival (issue 3 §7). aedes 1.2 dispatches through mqemitter 7, which queues messages once
+// Burst survival (docs/hub.md "Operations notes", burst safety). aedes 1.2 dispatches through mqemitter 7, which queues messages once
 // `concurrency` (100) deliveries are in flight and starts the next queued one synchronously from the
 // completion of the previous: a long run of queued messages that complete at once (no subscriber)
 // unwinds as one recursion and overflows the stack (mqemitter#204). The hub runs aedes with

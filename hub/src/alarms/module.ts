@@ -1,4 +1,4 @@
-// Alarms feature: turns events and availability into hysteretic alarms, and serves them (issue 7).
+// Alarms feature: turns events and availability into hysteretic alarms, and serves them (docs/hub-people.md "Alarms").
 import type { RecordT } from '@classroom/protocol';
 import type { FastifyInstance } from 'fastify';
 import type { ZodTypeProvider } from 'fastify-type-provider-zod';

@@ -1,4 +1,4 @@
-// Alarm vocabulary shared by the people-facing modules (issue 7, DESIGN.md "Alarms").
+// Alarm vocabulary shared by the people-facing modules (DESIGN.md "Alarms", docs/hub-people.md "Alarms").
 
 export const ALARM_TYPES = [
   'agent.offline',

@@ -1,6 +1,6 @@
 // Provisioning and authentication of MQTT accounts. Both the CLI (`classroom-hub agents add`, a separate
 // process) and the running hub write the same `accounts` table; the hub reads it on every CONNECT, so a
-// new box can connect at once (issue 3, provisioning).
+// new box can connect at once (docs/hub.md "Provisioning").
 import { isValidAgentId, ROOM_ID_PATTERN } from '@classroom/protocol';
 import type { Db } from '../context.js';
 import type { Principal, Role } from './acl.js';
@@ -172,6 +172,30 @@ export class Accounts {
     if (!(await this.verify(password, row.secret_hash))) return null;
     this.cache.add(username, password, row.secret_hash);
     return who;
+  }
+
+  /**
+   * The agent whose current client certificate has this CN and serial (docs/hub.md "Client
+   * certificates"); null for an unknown agent, a platform account, or a replaced certificate.
+   */
+  async certificatePrincipal(cn: string, serial: string): Promise<Principal | null> {
+    const row = await this.db.get<AccountRow & { cert_serial: string | null }>(
+      'SELECT username, role, room, cert_serial FROM accounts WHERE username = ?',
+      [cn],
+    );
+    if (row?.role !== 'agent' || !row.cert_serial || row.cert_serial !== serial) return null;
+    return { username: row.username, role: row.role, room: row.room };
+  }
+
+  /** Records the serial of an agent's newly issued client certificate; any earlier one stops working. */
+  async setCertificateSerial(agent: string, serial: string): Promise<void> {
+    const row = await this.db.get<AccountRow>('SELECT username, role FROM accounts WHERE username = ?', [
+      agent,
+    ]);
+    if (row?.role !== 'agent')
+      throw new ProvisioningError(`unknown agent "${agent.slice(0, 80)}"`, 'not_found');
+    // updated_at is left alone: it tells the hub of room moves (agentRoomsChangedSince).
+    await this.db.run('UPDATE accounts SET cert_serial = ? WHERE username = ?', [serial, agent]);
   }
 
   /**

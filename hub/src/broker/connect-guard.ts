@@ -11,6 +11,7 @@ import type { IdentityMetrics } from '../auth/metrics.js';
 import { DEFAULT_THROTTLE, LoginThrottle, type ThrottleOptions } from '../auth/throttle.js';
 import type { Clock } from '../context.js';
 import type { CoreMetrics } from '../metrics.js';
+import { certificateLogin } from '../tls/client-cert.js';
 import { Admission, type AdmissionOptions, DEFAULT_ADMISSION } from './admission.js';
 import {
   DEFAULT_SESSIONS,
@@ -164,7 +165,31 @@ export class ConnectGuard {
       done(refusal(`client id longer than ${MAX_CLIENT_ID_LENGTH} characters`, 2), false);
       return;
     }
-    if (!username || !password) {
+    // Without a password, a client certificate can stand in for it (docs/hub.md "Client certificates").
+    const byCertificate = password ? null : certificateLogin(client.conn);
+    if (byCertificate && !byCertificate.ok) {
+      metrics.authRefused.inc({ reason: 'bad_certificate' });
+      log.warn(
+        { remote, clientId: clip(client.id), reason: byCertificate.reason },
+        'connection refused: client certificate',
+      );
+      done(refusal(byCertificate.reason, 4), false);
+      return;
+    }
+    if (byCertificate?.ok && username && username !== byCertificate.cn) {
+      metrics.authRefused.inc({ reason: 'bad_certificate' });
+      log.warn(
+        { remote, username: clip(username), cn: clip(byCertificate.cn) },
+        "connection refused: username is not the client certificate's CN",
+      );
+      done(
+        refusal(`client certificate is for "${clip(byCertificate.cn)}", not "${clip(username)}"`, 4),
+        false,
+      );
+      return;
+    }
+    if (byCertificate?.ok) username = byCertificate.cn;
+    if (!username || (!password && !byCertificate)) {
       metrics.authRefused.inc({ reason: 'no_credentials' });
       log.warn({ remote, clientId: clip(client.id) }, 'connection refused: no username or password');
       done(refusal('username and password required', 4), false);
@@ -181,8 +206,22 @@ export class ConnectGuard {
       done(refusal('too many failed logins; retry later', 3), false);
       return;
     }
-    this.d.accounts.authenticate(username, password.toString('utf8')).then(
+    const user = username;
+    const lookup = byCertificate?.ok
+      ? this.d.accounts.certificatePrincipal(byCertificate.cn, byCertificate.serial)
+      : this.d.accounts.authenticate(user, password?.toString('utf8') ?? '');
+    lookup.then(
       (who) => {
+        if (!who && byCertificate?.ok) {
+          this.throttle.failure(remote, user);
+          metrics.authRefused.inc({ reason: 'bad_certificate' });
+          log.warn(
+            { remote, clientId: clip(client.id), cn: clip(user), serial: byCertificate.serial },
+            'connection refused: client certificate replaced or agent unknown',
+          );
+          done(refusal('client certificate is not the current one of a provisioned agent', 4), false);
+          return;
+        }
         if (!who) {
           this.throttle.failure(remote, username);
           metrics.authRefused.inc({ reason: 'bad_credentials' });

@@ -39,7 +39,7 @@ export interface EmbeddedBrokerDeps {
 type AuthedClient = GuardedClient;
 
 /**
- * Options that keep aedes alive under a large loopback burst (issue 3 §7). mqemitter 7 queues messages
+ * Options that keep aedes alive under a large loopback burst (docs/hub.md "Operations notes", burst safety). mqemitter 7 queues messages
  * once `concurrency` deliveries are in flight, and its `released` callback starts the next queued message
  * synchronously; a queued message with no subscriber (or only synchronous ones) completes at once and
  * releases the next, so a long queue unwinds as one deep recursion: `RangeError: Maximum call stack size
@@ -164,11 +164,7 @@ export class EmbeddedBroker implements HubBroker {
     // With Nagle's algorithm the ack waits until the box's TCP stack acknowledges the PUBACK, which a box
     // that has nothing to send delays by up to 40 ms (delayed ACK): that wait was most of a box's round
     // trip in the live-ingest benchmark.
-    const server = createServer({ noDelay: true }, (socket) => {
-      this.sockets.add(socket);
-      socket.on('close', () => this.sockets.delete(socket));
-      if (this.guard(socket, socket.remoteAddress)) this.aedes.handle(socket);
-    });
+    const server = createServer({ noDelay: true }, (socket) => this.handleSocket(socket));
     this.tcp = server;
     await new Promise<void>((resolve, reject) => {
       server.once('error', reject);
@@ -214,6 +210,13 @@ export class EmbeddedBroker implements HubBroker {
 
   connectedClients(): number {
     return this.aedes?.connectedClients ?? 0;
+  }
+
+  /** One MQTT connection over TCP, plain or TLS (the MQTTS listener hands its sockets here). */
+  handleSocket(socket: Socket): void {
+    this.sockets.add(socket);
+    socket.on('close', () => this.sockets.delete(socket));
+    if (this.guard(socket, socket.remoteAddress)) this.aedes.handle(socket);
   }
 
   handleStream(stream: Duplex, req: IncomingMessage): void {

@@ -1,4 +1,4 @@
-// The MQTT edge of the hub (issue 3 §4): every message an agent publishes is parsed with the protocol
+// The MQTT edge of the hub (docs/hub.md "Ingest"): every message an agent publishes is parsed with the protocol
 // schemas here, and nowhere else. Refused input is dead-lettered; valid input updates the registry or
 // is committed, and only then acked.
 import {

@@ -1,4 +1,4 @@
-// Agent availability and the room registry (DESIGN.md "Agent availability", issue 3 §5).
+// Agent availability and the room registry (DESIGN.md "Agent availability", docs/hub.md "Availability").
 // Pure in-memory state machine driven by validated messages and an injected clock; persistence is a
 // callback so that the rules are unit-tested with fake timers.
 import type { AgentState, Availability, Birth, RecordT, Telemetry } from '@classroom/protocol';
