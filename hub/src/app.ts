@@ -4,7 +4,7 @@ import { EventEmitter } from 'node:events';
 import type { Birth } from '@classroom/protocol';
 import { topics } from '@classroom/protocol';
 import type { FastifyInstance } from 'fastify';
-import pino, { type Logger } from 'pino';
+import type { Logger } from 'pino';
 import { AuditLog } from './audit/log.js';
 import { auditRoutes } from './audit/routes.js';
 import { Accounts } from './auth/accounts.js';
@@ -30,6 +30,7 @@ import { adminAuth, createHttpServer, openApiRoute } from './http/server.js';
 import { GroupCommitter } from './ingest/commit.js';
 import { DeadLetters } from './ingest/deadletter.js';
 import { Ingest } from './ingest/ingest.js';
+import { createLogger, type LogFormat, parseLogFormat } from './log.js';
 import { createMetrics } from './metrics.js';
 import { ProvisionedRoomsModule } from './registry/provisioned-rooms.js';
 import { AgentRegistry } from './registry/registry.js';
@@ -47,6 +48,8 @@ export interface HubOptions extends Partial<HubConfig> {
   /** Defaults to a pino logger on stdout at CLASSROOM_HUB_LOG_LEVEL (info). */
   log?: Logger;
   logLevel?: string;
+  /** Output of the default logger: auto (readable at a TTY, JSON otherwise), json or pretty (log.ts). */
+  logFormat?: LogFormat;
   clock?: Clock;
   /** Group-commit window in ms (default 0: adaptive, see GroupCommitOptions.windowMs). */
   commitWindowMs?: number;
@@ -86,10 +89,13 @@ export async function startHub(options: HubOptions = {}): Promise<RunningHub> {
   const tlsCredentials = config.tls ? loadTlsCredentials(config.tls) : null;
   const log =
     options.log ??
-    pino({
-      level: options.logLevel ?? process.env.CLASSROOM_HUB_LOG_LEVEL ?? 'info',
-      base: { name: 'classroom-hub' },
-    });
+    createLogger(
+      {
+        level: options.logLevel ?? process.env.CLASSROOM_HUB_LOG_LEVEL ?? 'info',
+        base: { name: 'classroom-hub' },
+      },
+      options.logFormat ?? parseLogFormat(process.env.CLASSROOM_LOG_FORMAT),
+    );
   const clock = options.clock ?? systemClock;
   const startedAt = clock.now();
 

@@ -4,6 +4,7 @@ import { startHub } from './app.js';
 import { Accounts, ProvisioningError } from './auth/accounts.js';
 import { ConfigError, DEFAULTS } from './config.js';
 import type { Db } from './context.js';
+import { type LogFormat, parseLogFormat } from './log.js';
 import { registerAgentMoveCommand } from './registry/cli.js';
 import { registerScheduleCommand } from './schedule/cli.js';
 import { auditCli, registerUsersCommand } from './staff/cli.js';
@@ -63,7 +64,19 @@ const serve = program
       'CLASSROOM_HUB_BROKER',
     ),
   )
-  .addOption(databaseOption());
+  .addOption(databaseOption())
+  .addOption(
+    new Option('--log-format <format>', 'auto: readable lines at a terminal, JSON lines otherwise')
+      .env('CLASSROOM_LOG_FORMAT')
+      .argParser((v) => {
+        try {
+          return parseLogFormat(v);
+        } catch (err) {
+          throw new InvalidArgumentError((err as Error).message);
+        }
+      })
+      .default('auto'),
+  );
 for (const option of tlsOptions(portArg)) serve.addOption(option);
 serve.action(
   async (o: {
@@ -78,6 +91,7 @@ serve.action(
     adminToken?: string;
     broker?: string;
     database?: string;
+    logFormat: LogFormat;
   }) => {
     let hub: Awaited<ReturnType<typeof startHub>>;
     try {
@@ -92,6 +106,7 @@ serve.action(
         ...(o.adminToken ? { adminToken: o.adminToken } : {}),
         broker: o.broker ?? null,
         database: o.database ?? null,
+        logFormat: o.logFormat,
       });
     } catch (err) {
       if (err instanceof ConfigError) {

@@ -23,6 +23,17 @@ export function takeTokenFromHash() {
   history.replaceState(null, '', location.pathname + location.search);
 }
 
+/** The raw response of an authorised request (for pictures); throws AuthError on 401. */
+export async function apiRaw(method, path) {
+  const res = await fetch(path, { method, headers: { authorization: `Bearer ${getToken() ?? ''}` } });
+  if (res.status === 401) throw new AuthError('unauthorized');
+  if (!res.ok) {
+    const data = await res.json().catch(() => null);
+    throw Object.assign(new Error(data?.error?.message ?? `HTTP ${res.status}`), { code: data?.error?.code });
+  }
+  return res;
+}
+
 export async function api(method, path, body) {
   const res = await fetch(path, {
     method,

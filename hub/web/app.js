@@ -14,6 +14,7 @@ import {
 } from './detail.js';
 import { bindGrid, refreshTiles, renderGrid, renderHeader, updateRooms } from './grid.js';
 import { applyStatic, getLang, setLang, t } from './i18n.js';
+import { bindPatrol, relabelPatrol, startPatrol, stopPatrol } from './patrol.js';
 import { login, logout, showUser, whoami } from './session.js';
 import {
   applyStreamMessage,
@@ -98,29 +99,41 @@ function showLogin(message) {
   $('logout').hidden = true;
   $('view-rooms').hidden = true;
   $('view-alarms').hidden = true;
+  $('view-patrol').hidden = true;
+  stopPatrol();
   $('detail').hidden = true;
   $('login-error').textContent = message ? t(message) : '';
   showUser(null);
   $('login-name').focus();
 }
 
+/** Operators and admins see the patrol wall (docs/hub-people.md, "Roles"). */
+const PATROL_ROLES = new Set(['operator', 'admin']);
+
 function showView(view) {
+  if (view === 'patrol' && !PATROL_ROLES.has(state.role)) view = 'rooms';
   state.view = view;
   $('view-rooms').hidden = view !== 'rooms';
   $('view-alarms').hidden = view !== 'alarms';
+  $('view-patrol').hidden = view !== 'patrol';
+  if (view === 'patrol') startPatrol(reportError);
+  else stopPatrol();
   for (const b of document.querySelectorAll('.tab')) b.classList.toggle('active', b.dataset.view === view);
 }
 
 async function loadAll() {
-  const [rooms, active, acked, overview] = await Promise.all([
+  const [rooms, active, acked, overview, session] = await Promise.all([
     api('GET', '/api/rooms'),
     api('GET', '/api/alarms?state=active&limit=5000'),
     api('GET', '/api/alarms?state=acked&limit=5000'),
     api('GET', '/api/overview'),
+    api('GET', '/api/session'),
   ]);
   setRooms(rooms.rooms);
   setAlarms([...active.alarms, ...acked.alarms]);
   setOverview(overview);
+  state.role = session.user?.role ?? null;
+  document.querySelector('.tab[data-view="patrol"]').hidden = !PATROL_ROLES.has(state.role);
 }
 
 /** The class on now and the header's class share change with the clock, not with events. */
@@ -161,6 +174,7 @@ function applyLang(lang) {
   setConn($('conn').dataset.state === 'on');
   markStructure();
   relabelCharts();
+  relabelPatrol();
 }
 
 /** The hub refused the caller: a wrong token says so; an ended session just asks to log in again. */
@@ -225,6 +239,7 @@ function bind() {
   });
   bindGrid((roomId) => void openDetail(roomId, stream));
   bindAlarms(reportError);
+  bindPatrol((roomId) => void openDetail(roomId, stream), reportError);
   $('d-close').addEventListener('click', () => closeDetail(stream));
   $('d-snap').addEventListener('click', () => void takeSnapshot());
   document.addEventListener('keydown', (e) => {
