@@ -6,6 +6,7 @@ import { join, resolve } from 'node:path';
 import { type Command, InvalidArgumentError, Option } from 'commander';
 import { Accounts, ProvisioningError } from '../auth/accounts.js';
 import { ConfigError, DEFAULTS } from '../config.js';
+import { auditCli } from '../staff/cli.js';
 import { databaseOption } from '../store/cli.js';
 import { openStore } from '../store/open.js';
 import { migrateCore } from '../store/schema.js';
@@ -89,6 +90,7 @@ export function registerAgentCertCommand(agents: Command): void {
       try {
         await migrateCore(db);
         const files = await issueAgentCertificate(new Accounts(db), o.agent, o);
+        await auditCli(db, 'agent.certificate', o.agent);
         process.stdout.write(`${JSON.stringify({ agent: o.agent, ...files })}\n`);
       } catch (err) {
         if (err instanceof ProvisioningError || err instanceof ConfigError) {
