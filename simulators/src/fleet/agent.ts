@@ -203,7 +203,6 @@ export class FleetAgent {
   }
 
   private publishTelemetry(now: number): void {
-    const o = this.hooks.options;
     const t: Telemetry = {
       v: 1,
       session: this.counters.session,
