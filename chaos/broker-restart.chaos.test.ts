@@ -6,7 +6,7 @@ import { type RunningHub, startHub } from '../hub/src/app.js';
 import { TOKEN, tempDir } from '../hub/test/core-helpers.js';
 import { freePort } from '../hub/test/pg-helpers.js';
 import { describeLoad, drain, log, progress, startFleet } from './lib/fleet.js';
-import { storedRecords, tally } from './lib/ledger.js';
+import { storedRecords, tally } from './lib/ledger.mjs';
 import { type Mosquitto, startMosquitto } from './lib/mosquitto.js';
 import { chaosCase } from './lib/report.js';
 

@@ -5,7 +5,7 @@ import { afterAll, describe, expect, it } from 'vitest';
 import { type RunningHub, startHub } from '../hub/src/app.js';
 import { apiFor, TOKEN, tempDir } from '../hub/test/core-helpers.js';
 import { describeLoad, drain, log, progress, startFleet } from './lib/fleet.js';
-import { type StoredRecordView, storedRecords, tally } from './lib/ledger.js';
+import { type StoredRecordView, storedRecords, tally } from './lib/ledger.mjs';
 import { chaosCase } from './lib/report.js';
 import { waitFor } from './lib/wait.js';
 

@@ -10,7 +10,7 @@ import { freePort } from '../hub/test/pg-helpers.js';
 import { FlakyProxy } from '../simulators/src/proxy.js';
 import { type RealAgent, readOutbox, startRealAgent } from './lib/agent.js';
 import { describeLoad, drain, log, progress, startFleet } from './lib/fleet.js';
-import { droppedRanges, storedRecords, tally } from './lib/ledger.js';
+import { droppedRanges, storedRecords, tally } from './lib/ledger.mjs';
 import { chaosCase } from './lib/report.js';
 import { mountTmpfs, type Tmpfs } from './lib/tmpfs.js';
 import { waitFor } from './lib/wait.js';

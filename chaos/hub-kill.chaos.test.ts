@@ -5,7 +5,7 @@ import { afterAll, describe, expect, it } from 'vitest';
 import { type SpawnedHub, spawnHub, TOKEN, tempDir } from '../hub/test/core-helpers.js';
 import { freePort } from '../hub/test/pg-helpers.js';
 import { describeLoad, drain, progress, startFleet } from './lib/fleet.js';
-import { storedRecords, tally } from './lib/ledger.js';
+import { storedRecords, tally } from './lib/ledger.mjs';
 import { chaosCase } from './lib/report.js';
 
 const t = tempDir('chaos-kill-');

@@ -7,7 +7,7 @@ import { type RunningHub, startHub } from '../hub/src/app.js';
 import { TOKEN, tempDir } from '../hub/test/core-helpers.js';
 import { FlakyProxy } from '../simulators/src/proxy.js';
 import { describeLoad, drain, log, progress, startFleet } from './lib/fleet.js';
-import { storedRecords, tally } from './lib/ledger.js';
+import { storedRecords, tally } from './lib/ledger.mjs';
 import { chaosCase } from './lib/report.js';
 import { waitFor } from './lib/wait.js';
 

@@ -8,7 +8,7 @@ import { type RunningHub, startHub } from '../hub/src/app.js';
 import { TOKEN, tempDir } from '../hub/test/core-helpers.js';
 import { startPostgres, type TestPostgres } from '../hub/test/pg-helpers.js';
 import { describeLoad, drain, progress, startFleet } from './lib/fleet.js';
-import { storedRecords, tally } from './lib/ledger.js';
+import { storedRecords, tally } from './lib/ledger.mjs';
 import { chaosCase } from './lib/report.js';
 import { waitFor } from './lib/wait.js';
 

@@ -8,7 +8,7 @@ import { TOKEN, tempDir } from '../hub/test/core-helpers.js';
 import { FlakyProxy } from '../simulators/src/proxy.js';
 import { exitOf, kill, type RealAgent, readOutbox, startRealAgent } from './lib/agent.js';
 import { describeLoad, drain, log, progress, startFleet } from './lib/fleet.js';
-import { storedRecords, tally } from './lib/ledger.js';
+import { storedRecords, tally } from './lib/ledger.mjs';
 import { chaosCase } from './lib/report.js';
 import { waitFor } from './lib/wait.js';
 

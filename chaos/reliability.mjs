@@ -74,7 +74,7 @@ function notes(cases) {
 function soakSection(s) {
   if (!s) return '\n\n## Soak\n\nNot run yet: `node bench/run.mjs soak`.\n';
   const verdict = (m) =>
-    `${m.grows ? '**grows**' : 'does not grow'}: slope ${m.slopePerHour.toFixed(2)} ${m.unit}/h over the second half (threshold ${m.thresholdPerHour} ${m.unit}/h), median ${m.median.toFixed(1)} ${m.unit}, max ${m.max.toFixed(1)} ${m.unit}`;
+    `${m.grows ? '**grows**' : 'does not grow'}: slope ${m.slopePerHour.toFixed(2)} ± ${m.slopeStdErr.toFixed(2)} ${m.unit}/h over the second half (threshold ${m.thresholdPerHour} ${m.unit}/h), median ${m.median.toFixed(1)} ${m.unit}, max ${m.max.toFixed(1)} ${m.unit}`;
   return `\n\n## Soak
 
 \`${cell(s.command)}\`, run ${cell(s.ranAt?.slice(0, 16).replace('T', ' '))} UTC on ${cell(s.machine)}.
@@ -83,7 +83,8 @@ function soakSection(s) {
 - Records: ${s.produced} produced, ${s.stored} stored, ${s.lost} lost, ${s.duplicated} duplicated.
 - Hub RSS ${verdict(s.rss)}.
 - Hub event-loop lag (p99 per sample) ${verdict(s.lag)}.
-- ${s.samples} samples, one every ${s.sampleEveryS} s. "Grows" means the least-squares slope over the second half of the run is above the threshold: the first half is warm-up (caches, SQLite page cache, V8 heap sizing), and a leak shows as a steady slope long after it.
+- ${s.samples} samples, one every ${s.sampleEveryS} s: RSS from \`/proc/<pid>/status\` of the hub process, lag as the p99 of \`classroom_hub_nodejs_eventloop_lag_p99_seconds\` from the hub's \`/metrics\` (prom-client resets it at each scrape, so each sample covers the interval before it).
+- "Grows" means the least-squares slope over the second half of the run is above the threshold **and** more than twice its standard error. The first half is warm-up (SQLite page cache, V8 heap sizing, the registry filling); a leak shows as a steady slope long after it. Thresholds: RSS 20 MiB/h (about 0.5 GiB a day, which would take a hub down within weeks), lag 30 ms/h (a healthy p99 doubled within the hour).
 `;
 }
 

@@ -3,7 +3,7 @@
 // outboxes large enough that nothing is dropped, and some batches published twice.
 import pino from 'pino';
 import { FLEET_DEFAULTS, Fleet, type FleetConfig } from '../../simulators/src/fleet/fleet.js';
-import type { ProducerLedger } from './ledger.js';
+import type { ProducerLedger } from './ledger.mjs';
 import { waitFor } from './wait.js';
 
 export const log = pino({ level: process.env.CHAOS_LOG ?? 'silent' });

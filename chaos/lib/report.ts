@@ -1,6 +1,6 @@
 // A chaos case's row in RELIABILITY.md (rendered by chaos/reliability.mjs at the end of the run).
 import { upsertCase } from '../reliability.mjs';
-import type { Tally } from './ledger.js';
+import type { Tally } from './ledger.mjs';
 
 export interface CaseRow {
   id: string;
