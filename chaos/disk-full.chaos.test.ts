@@ -36,7 +36,10 @@ describe('chaos: full disk', () => {
         id: 'disk-full-box',
         order: 6,
         title: 'Full disk on the box',
-        load: describeLoad(ROOMS, ' + 1 real classroom-agent with its outbox on an 8 MiB tmpfs'),
+        load: describeLoad(
+          ROOMS,
+          ' + 1 real classroom-agent with its outbox on a 16 MiB tmpfs (6 MiB reserve)',
+        ),
       },
       async ({ faults, notes }) => {
         const hubDir = tempDir('chaos-diskbox-hub-');
@@ -60,7 +63,7 @@ describe('chaos: full disk', () => {
         const proxy = new FlakyProxy(log, { targetHost: '127.0.0.1', targetPort: hub.mqttPort });
         const port = await proxy.start();
         cleanups.push(() => proxy.stop());
-        const disk: Tmpfs = mountTmpfs('chaos-boxdisk-', 8);
+        const disk: Tmpfs = mountTmpfs('chaos-boxdisk-', 16);
         cleanups.push(() => disk.unmount());
         const agent: RealAgent = await startRealAgent({
           agent: AGENT,
@@ -69,6 +72,8 @@ describe('chaos: full disk', () => {
           adminToken: TOKEN,
           brokerUrl: `mqtt://127.0.0.1:${port}`,
           dataDir: `${disk.dir}/data`,
+          // The reserve is written only while twice its size is free (docs/agent.md "Full disk").
+          extra: { outbox: { reserveBytes: 6 * 1024 * 1024 } },
         });
         cleanups.push(() => agent.stop());
         const storedOf = async () => (await storedRecords(api, TOKEN, (a) => a === AGENT)).get(AGENT) ?? [];
