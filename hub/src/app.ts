@@ -9,7 +9,7 @@ import { Accounts } from './auth/accounts.js';
 import { EmbeddedBroker } from './broker/embedded.js';
 import { ExternalBroker } from './broker/external.js';
 import type { HubBroker } from './broker/types.js';
-import { resolveConfig } from './config.js';
+import { databaseFile, resolveConfig } from './config.js';
 import {
   type Clock,
   createBus,
@@ -27,6 +27,9 @@ import { DeadLetters } from './ingest/deadletter.js';
 import { Ingest } from './ingest/ingest.js';
 import { createMetrics } from './metrics.js';
 import { AgentRegistry } from './registry/registry.js';
+import { RetentionModule, type RetentionSchedule } from './retention/module.js';
+import { type RetentionPolicy, resolvePolicy } from './retention/policy.js';
+import { ensureIncrementalVacuum } from './retention/vacuum.js';
 import { openStore, type Store } from './store/open.js';
 import { migrateCore } from './store/schema.js';
 
@@ -41,6 +44,8 @@ export interface HubOptions extends Partial<HubConfig> {
   commitMaxRecords?: number;
   /** Wire the feature modules of features.ts (default true; benchmarks of the bare core turn them off). */
   features?: boolean;
+  /** Retention policy (defaults: retention/policy.ts); false runs no retention (benchmarks of the bare core). */
+  retention?: (Partial<RetentionPolicy> & { schedule?: Partial<RetentionSchedule> }) | false;
   /** Extra modules after the feature modules (tests, simulators). */
   modules?: (ctx: HubContext) => HubModule[];
 }
@@ -52,6 +57,8 @@ export interface RunningHub {
   adminToken: string;
   ctx: HubContext;
   http: FastifyInstance;
+  /** The retention pass scheduler (null with `retention: false`). */
+  retention: RetentionModule | null;
   /** Graceful stop (SIGTERM): stop accepting, flush commits, publish hub/state offline, close the store. */
   stop(): Promise<void>;
 }
@@ -77,6 +84,8 @@ export async function startHub(options: HubOptions = {}): Promise<RunningHub> {
         done ? 'database migration applied' : 'applying database migration',
       ),
     );
+    const sqliteFile = db.dialect === 'sqlite' ? databaseFile(config.dataDir) : null;
+    if (sqliteFile) await ensureIncrementalVacuum(db, sqliteFile, storeLog);
     const metrics = createMetrics();
     const bus = createBus(new EventEmitter().setMaxListeners(100), log.child({ module: 'bus' }));
     const accounts = new Accounts(db);
@@ -172,8 +181,21 @@ export async function startHub(options: HubOptions = {}): Promise<RunningHub> {
       syncAccounts,
     });
     recordsRoutes(http, db, requireAdmin);
-    const modules = [
+    const { schedule: retentionSchedule, ...retentionPolicy } = options.retention || {};
+    const retention =
+      options.retention === false
+        ? null
+        : new RetentionModule({
+            log: log.child({ module: 'retention' }),
+            clock,
+            db,
+            policy: resolvePolicy(retentionPolicy),
+            file: sqliteFile,
+            ...(retentionSchedule ? { schedule: retentionSchedule } : {}),
+          });
+    const modules: HubModule[] = [
       ...(options.features === false ? [] : featureModules(ctx)),
+      ...(retention ? [retention] : []),
       ...(options.modules?.(ctx) ?? []),
     ];
     for (const m of modules) m.routes?.(http);
@@ -240,7 +262,7 @@ export async function startHub(options: HubOptions = {}): Promise<RunningHub> {
       })();
       return stopping;
     };
-    return { config, httpPort, mqttPort, adminToken: config.adminToken, ctx, http, stop };
+    return { config, httpPort, mqttPort, adminToken: config.adminToken, ctx, http, retention, stop };
   } catch (err) {
     for (const c of cleanup) await c().catch(() => undefined);
     throw err;

@@ -3,6 +3,8 @@ import { Command, InvalidArgumentError, Option } from 'commander';
 import { startHub } from './app.js';
 import { Accounts, ProvisioningError } from './auth/accounts.js';
 import { ConfigError, DEFAULTS } from './config.js';
+import { registerRetentionCommand } from './retention/cli.js';
+import { policyFromOptions, retentionOptions } from './retention/policy.js';
 import { registerScheduleCommand } from './schedule/cli.js';
 import { databaseOption } from './store/cli.js';
 import { openStore } from './store/open.js';
@@ -25,7 +27,7 @@ const program = new Command('classroom-hub')
   .description('Classroom hub: MQTT broker, ingest, availability, alarms, HTTP API and dashboard')
   .version(VERSION);
 
-program
+const serve = program
   .command('serve')
   .description('run the hub')
   .addOption(dataDirOption())
@@ -55,54 +57,56 @@ program
       'CLASSROOM_HUB_BROKER',
     ),
   )
-  .addOption(databaseOption())
-  .action(
-    async (o: {
-      dataDir: string;
-      host: string;
-      mqttPort: number;
-      httpPort: number;
-      adminToken?: string;
-      broker?: string;
-      database?: string;
-    }) => {
-      let hub: Awaited<ReturnType<typeof startHub>>;
-      try {
-        hub = await startHub({
-          dataDir: o.dataDir,
-          host: o.host,
-          mqttPort: o.mqttPort,
-          httpPort: o.httpPort,
-          ...(o.adminToken ? { adminToken: o.adminToken } : {}),
-          broker: o.broker ?? null,
-          database: o.database ?? null,
-        });
-      } catch (err) {
-        if (err instanceof ConfigError) {
-          console.error(`classroom-hub: ${err.message}`);
-          process.exit(2);
-        }
-        throw err;
+  .addOption(databaseOption());
+for (const opt of retentionOptions()) serve.addOption(opt);
+serve.action(
+  async (o: {
+    dataDir: string;
+    host: string;
+    mqttPort: number;
+    httpPort: number;
+    adminToken?: string;
+    broker?: string;
+    database?: string;
+  }) => {
+    let hub: Awaited<ReturnType<typeof startHub>>;
+    try {
+      hub = await startHub({
+        dataDir: o.dataDir,
+        host: o.host,
+        mqttPort: o.mqttPort,
+        httpPort: o.httpPort,
+        ...(o.adminToken ? { adminToken: o.adminToken } : {}),
+        broker: o.broker ?? null,
+        database: o.database ?? null,
+        retention: policyFromOptions(o),
+      });
+    } catch (err) {
+      if (err instanceof ConfigError) {
+        console.error(`classroom-hub: ${err.message}`);
+        process.exit(2);
       }
-      let signals = 0;
-      const onSignal = (signal: string) => {
-        signals++;
-        if (signals > 1) {
-          hub.ctx.log.warn({ signal }, 'second signal: exiting without a clean stop');
+      throw err;
+    }
+    let signals = 0;
+    const onSignal = (signal: string) => {
+      signals++;
+      if (signals > 1) {
+        hub.ctx.log.warn({ signal }, 'second signal: exiting without a clean stop');
+        process.exit(1);
+      }
+      hub.stop().then(
+        () => process.exit(0),
+        (err) => {
+          hub.ctx.log.error({ err }, 'stop failed');
           process.exit(1);
-        }
-        hub.stop().then(
-          () => process.exit(0),
-          (err) => {
-            hub.ctx.log.error({ err }, 'stop failed');
-            process.exit(1);
-          },
-        );
-      };
-      process.on('SIGTERM', () => onSignal('SIGTERM'));
-      process.on('SIGINT', () => onSignal('SIGINT'));
-    },
-  );
+        },
+      );
+    };
+    process.on('SIGTERM', () => onSignal('SIGTERM'));
+    process.on('SIGINT', () => onSignal('SIGINT'));
+  },
+);
 
 async function withAccounts<T>(
   o: { dataDir: string; database?: string | undefined },
@@ -171,5 +175,6 @@ accounts
   });
 
 registerScheduleCommand(program);
+registerRetentionCommand(program);
 
 await program.parseAsync();
