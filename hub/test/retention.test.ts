@@ -305,3 +305,73 @@ describe('classroom-hub retention run', () => {
     }
   });
 });
+
+describe('the retention schedule', () => {
+  it('runs its first pass after firstMs and then every everyMs of the injected clock', async () => {
+    const { RetentionModule } = await import('../src/retention/module.js');
+    const { SqliteDb } = await import('../src/store/sqlite.js');
+    const { migrateCore } = await import('../src/store/schema.js');
+    const pino = (await import('pino')).default;
+    const t = tempDir('hub-retention-clock-');
+    const db = new SqliteDb(join(t.dir, 'hub.db'));
+    await db.open();
+    await migrateCore(db);
+    // A manual clock: timers fire only when the test says so, at the time it says.
+    let clockNow = now;
+    const timers: Array<{ at: number; fn: () => void }> = [];
+    const clock = {
+      now: () => clockNow,
+      setTimeout: (fn: () => void, ms: number) => {
+        const t0 = { at: clockNow + ms, fn };
+        timers.push(t0);
+        return { unref() {} } as unknown as NodeJS.Timeout;
+      },
+      clearTimeout: () => undefined,
+      setInterval: () => ({}) as NodeJS.Timeout,
+      clearInterval: () => undefined,
+    };
+    const passes: number[] = [];
+    const m = new RetentionModule({
+      log: pino({ level: 'silent' }),
+      clock,
+      db,
+      policy: { ...DEFAULT_RETENTION, deadLettersDays: 1 },
+      file: join(t.dir, 'hub.db'),
+      schedule: { firstMs: 60_000, everyMs: 3_600_000 },
+      onPass: (r) => passes.push(r.deleted.dead_letters),
+    });
+    /** Advances the clock to the next timer and fires it (the pass's own pauses included). */
+    const fireNext = () => {
+      timers.sort((a, b) => a.at - b.at);
+      const next = timers.shift();
+      if (!next) return false;
+      clockNow = Math.max(clockNow, next.at);
+      next.fn();
+      return true;
+    };
+    try {
+      await m.start();
+      expect(timers.map((x) => x.at - now)).toEqual([60_000]);
+      await db.run(
+        'INSERT INTO dead_letters (ts, reason, detail, topic, agent, size, payload, encoding) VALUES (?,?,?,?,?,?,?,?)',
+        [now - 2 * DAY, 'bad_json', '', 't', null, 1, '{', 'utf8'],
+      );
+      fireNext();
+      await waitFor('first pass', () => passes.length === 1 || (fireNext() && false));
+      expect(passes).toEqual([1]);
+      // The next pass is armed an hour of clock time after the first ran.
+      await waitFor('re-armed', () => timers.some((x) => x.at >= now + 60_000 + 3_600_000));
+      await db.run(
+        'INSERT INTO dead_letters (ts, reason, detail, topic, agent, size, payload, encoding) VALUES (?,?,?,?,?,?,?,?)',
+        [clockNow - 2 * DAY, 'bad_json', '', 't', null, 1, '{', 'utf8'],
+      );
+      fireNext();
+      await waitFor('second pass', () => passes.length === 2 || (fireNext() && false));
+      expect(passes).toEqual([1, 1]);
+    } finally {
+      await m.stop();
+      await db.close();
+      t.remove();
+    }
+  });
+});
