@@ -2,6 +2,7 @@
 import { Command, InvalidArgumentError, Option } from 'commander';
 import { startHub } from './app.js';
 import { Accounts, ProvisioningError } from './auth/accounts.js';
+import { registerBackupCommand } from './backup/cli.js';
 import { ConfigError, DEFAULTS } from './config.js';
 import { registerRetentionCommand } from './retention/cli.js';
 import { policyFromOptions, retentionOptions } from './retention/policy.js';
@@ -176,5 +177,6 @@ accounts
 
 registerScheduleCommand(program);
 registerRetentionCommand(program);
+registerBackupCommand(program);
 
 await program.parseAsync();
