@@ -30,6 +30,7 @@ import { AgentRegistry } from './registry/registry.js';
 import { RetentionModule, type RetentionSchedule } from './retention/module.js';
 import { type RetentionPolicy, resolvePolicy } from './retention/policy.js';
 import { ensureIncrementalVacuum } from './retention/vacuum.js';
+import { StoreHealth } from './store/health.js';
 import { openStore, type Store } from './store/open.js';
 import { migrateCore } from './store/schema.js';
 
@@ -116,7 +117,9 @@ export async function startHub(options: HubOptions = {}): Promise<RunningHub> {
       syncRegistry(accounts, registry).catch((err) => registryLog.error({ err }, 'reading accounts failed'));
     metrics.sources.agents = () => registry.counts();
 
+    const storeHealth = new StoreHealth(metrics.registry, storeLog, () => clock.now());
     const committer = new GroupCommitter(db, clock, metrics, {
+      onOutcome: (err) => (err ? storeHealth.commitFailed(err) : storeHealth.commitSucceeded()),
       windowMs: options.commitWindowMs ?? 0,
       // 32 records start a commit at once instead of at the end of the event-loop turn: with many boxes
       // sending in step, the writer then commits while the main thread still reads and validates the rest,
@@ -179,6 +182,7 @@ export async function startHub(options: HubOptions = {}): Promise<RunningHub> {
       broker,
       startedAt,
       syncAccounts,
+      storeHealth: () => storeHealth.status(),
     });
     recordsRoutes(http, db, requireAdmin);
     const { schedule: retentionSchedule, ...retentionPolicy } = options.retention || {};

@@ -66,6 +66,8 @@ export interface GroupCommitOptions {
   windowMs: number;
   /** A group this large is written without waiting for the window. */
   maxRecords: number;
+  /** Hears each commit's outcome (null on success), for /api/health (store/health.ts). */
+  onOutcome?: (err: Error | null) => void;
 }
 
 function row(p: CommitRequest, r: RecordT): unknown[] {
@@ -212,7 +214,9 @@ export class GroupCommitter {
       this.metrics.recordsDuplicate.inc(total - fresh);
       this.metrics.commitSeconds.observe((performance.now() - started) / 1000);
       this.metrics.commitRecords.observe(total);
+      this.opts.onOutcome?.(null);
     } catch (err) {
+      this.opts.onOutcome?.(err as Error);
       for (const p of group) p.reject(err as Error);
     }
   }
