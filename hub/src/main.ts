@@ -4,12 +4,15 @@ import { startHub } from './app.js';
 import { Accounts, ProvisioningError } from './auth/accounts.js';
 import { registerBackupCommand } from './backup/cli.js';
 import { ConfigError, DEFAULTS } from './config.js';
+import { registerAgentMoveCommand } from './registry/cli.js';
 import { registerRetentionCommand } from './retention/cli.js';
 import { policyFromOptions, retentionOptions } from './retention/policy.js';
 import { registerScheduleCommand } from './schedule/cli.js';
 import { databaseOption } from './store/cli.js';
 import { openStore } from './store/open.js';
 import { migrateCore } from './store/schema.js';
+import { certOptions, issueAgentCertificate, registerAgentCertCommand } from './tls/cert-cli.js';
+import { registerTlsReload, tlsOptions } from './tls/cli.js';
 import { VERSION } from './version.js';
 
 function portArg(v: string): number {
@@ -36,10 +39,13 @@ const serve = program
     new Option('--host <host>', 'address to listen on').env('CLASSROOM_HUB_HOST').default(DEFAULTS.host),
   )
   .addOption(
-    new Option('--mqtt-port <port>', 'MQTT/TCP port (0 = any free port)')
+    // No commander default: with TLS the plain listener runs only when this is given (docs/hub.md "TLS").
+    new Option(
+      '--mqtt-port <port>',
+      `MQTT/TCP port (0 = any free port; default ${DEFAULTS.mqttPort}, none when --tls-cert is given)`,
+    )
       .env('CLASSROOM_HUB_MQTT_PORT')
-      .argParser(portArg)
-      .default(DEFAULTS.mqttPort),
+      .argParser(portArg),
   )
   .addOption(
     new Option('--http-port <port>', 'HTTP port, also MQTT over WebSocket at /mqtt (0 = any free port)')
@@ -60,11 +66,16 @@ const serve = program
   )
   .addOption(databaseOption());
 for (const opt of retentionOptions()) serve.addOption(opt);
+for (const option of tlsOptions(portArg)) serve.addOption(option);
 serve.action(
   async (o: {
     dataDir: string;
     host: string;
-    mqttPort: number;
+    mqttPort?: number;
+    mqttHost?: string;
+    mqttsPort?: number;
+    tlsCert?: string;
+    tlsKey?: string;
     httpPort: number;
     adminToken?: string;
     broker?: string;
@@ -75,7 +86,10 @@ serve.action(
       hub = await startHub({
         dataDir: o.dataDir,
         host: o.host,
-        mqttPort: o.mqttPort,
+        ...(o.mqttPort !== undefined ? { mqttPort: o.mqttPort } : {}),
+        ...(o.mqttHost !== undefined ? { mqttHost: o.mqttHost } : {}),
+        ...(o.mqttsPort !== undefined ? { mqttsPort: o.mqttsPort } : {}),
+        ...(o.tlsCert || o.tlsKey ? { tls: { certFile: o.tlsCert ?? '', keyFile: o.tlsKey ?? '' } } : {}),
         httpPort: o.httpPort,
         ...(o.adminToken ? { adminToken: o.adminToken } : {}),
         broker: o.broker ?? null,
@@ -104,6 +118,7 @@ serve.action(
         },
       );
     };
+    registerTlsReload(hub);
     process.on('SIGTERM', () => onSignal('SIGTERM'));
     process.on('SIGINT', () => onSignal('SIGINT'));
   },
@@ -133,7 +148,7 @@ function fail(err: unknown): never {
 }
 
 const agents = program.command('agents').description('manage agent (classroom box) accounts');
-agents
+const agentsAdd = agents
   .command('add')
   .description('provision an agent; prints {"agent","username","password"} (works while the hub runs)')
   .requiredOption('--agent <id>', 'agent id, also its MQTT username')
@@ -141,24 +156,32 @@ agents
   .option('--name <name>', 'room display name until the agent’s birth tells the hub')
   .option('--rotate', 'issue a new password for an existing agent')
   .addOption(dataDirOption())
-  .addOption(databaseOption())
-  .action(
-    async (o: {
-      agent: string;
-      room: string;
-      name?: string;
-      rotate?: boolean;
-      dataDir: string;
-      database?: string;
-    }) => {
-      const c = await withAccounts(o, (a) =>
-        a.addAgent({ agent: o.agent, room: o.room, name: o.name, rotate: o.rotate }),
-      ).catch(fail);
-      process.stdout.write(
-        `${JSON.stringify({ agent: c.agent, username: c.username, password: c.password })}\n`,
-      );
-    },
-  );
+  .addOption(databaseOption());
+for (const option of certOptions()) agentsAdd.addOption(option);
+agentsAdd.action(
+  async (o: {
+    agent: string;
+    room: string;
+    name?: string;
+    rotate?: boolean;
+    dataDir: string;
+    database?: string;
+    cert?: boolean;
+    certDir?: string;
+    certDays?: number;
+  }) => {
+    const c = await withAccounts(o, async (a) => {
+      const creds = await a.addAgent({ agent: o.agent, room: o.room, name: o.name, rotate: o.rotate });
+      // docs/hub.md "Client certificates": the certificate is issued once the account exists.
+      return { creds, cert: o.cert ? await issueAgentCertificate(a, creds.agent, o) : null };
+    }).catch(fail);
+    const { agent, username, password } = c.creds;
+    process.stdout.write(`${JSON.stringify({ agent, username, password, ...(c.cert ?? {}) })}\n`);
+  },
+);
+registerAgentCertCommand(agents);
+
+registerAgentMoveCommand(agents);
 
 const accounts = program.command('accounts').description('manage other MQTT accounts');
 accounts

@@ -150,6 +150,12 @@ export const CORE_MIGRATIONS: ReadonlyArray<Migration> = [
     },
   ],
   [
+    // The serial of the one client certificate a box may log in with (docs/hub.md "Client
+    // certificates"); issuing a new one replaces it, which revokes the old one without a CRL.
+    'tls-001-accounts-cert-serial',
+    'ALTER TABLE accounts ADD COLUMN cert_serial TEXT;',
+  ],
+  [
     // PostgreSQL: records in declarative partitions by kind and week, so retention drops whole partitions
     // (retention/partitions.ts, docs/hub-postgres.md). SQLite deletes in batches and vacuums instead.
     'core-007-records-partitioned',
