@@ -91,9 +91,19 @@ export const AgentConfigSchema = z
           .min(1024 * 1024)
           .max(1024 ** 4)
           .default(512 * 1024 * 1024),
+        /**
+         * Disk space held back for drop-oldest on a full disk (docs/agent.md "Full disk"); 0 holds none.
+         * It must cover a checkpoint of the WAL (up to ~4 MiB at SQLite's default autocheckpoint), hence 8 MiB.
+         */
+        reserveBytes: z
+          .number()
+          .int()
+          .min(0)
+          .max(1024 ** 3)
+          .default(8 * 1024 * 1024),
       })
       .strict()
-      .default({ maxRecords: 500_000, maxBytes: 512 * 1024 * 1024 }),
+      .default({ maxRecords: 500_000, maxBytes: 512 * 1024 * 1024, reserveBytes: 8 * 1024 * 1024 }),
     /** host or host:port of an NTP server for clockOffsetMs; without it the offset is null. */
     ntpServer: z.string().min(1).max(255).optional(),
     logLevel: z.enum(['fatal', 'error', 'warn', 'info', 'debug', 'trace']).default('info'),

@@ -2,8 +2,11 @@
 import { Command, InvalidArgumentError, Option } from 'commander';
 import { startHub } from './app.js';
 import { Accounts, ProvisioningError } from './auth/accounts.js';
+import { registerBackupCommand } from './backup/cli.js';
 import { ConfigError, DEFAULTS } from './config.js';
 import { registerAgentMoveCommand } from './registry/cli.js';
+import { registerRetentionCommand } from './retention/cli.js';
+import { policyFromOptions, retentionOptions } from './retention/policy.js';
 import { registerScheduleCommand } from './schedule/cli.js';
 import { databaseOption } from './store/cli.js';
 import { openStore } from './store/open.js';
@@ -62,6 +65,7 @@ const serve = program
     ),
   )
   .addOption(databaseOption());
+for (const opt of retentionOptions()) serve.addOption(opt);
 for (const option of tlsOptions(portArg)) serve.addOption(option);
 serve.action(
   async (o: {
@@ -90,6 +94,7 @@ serve.action(
         ...(o.adminToken ? { adminToken: o.adminToken } : {}),
         broker: o.broker ?? null,
         database: o.database ?? null,
+        retention: policyFromOptions(o),
       });
     } catch (err) {
       if (err instanceof ConfigError) {
@@ -194,5 +199,7 @@ accounts
   });
 
 registerScheduleCommand(program);
+registerRetentionCommand(program);
+registerBackupCommand(program);
 
 await program.parseAsync();
