@@ -88,10 +88,17 @@ describe('chaos: full disk', () => {
 
         // The hub is out of reach, so everything the box makes must go to its outbox on a full disk.
         proxy.cut();
+        // A backlog first, so that drop-oldest has capture windows to give up when the disk fills.
+        await waitFor(
+          async () => (await readOutbox(agent.dataDir)).pending.length >= 10,
+          'a backlog in the box outbox',
+          60_000,
+          500,
+        );
         const filled = disk.fill();
         const atFull = (await readOutbox(agent.dataDir)).lastSeq;
         faults.push(
-          `link cut, then the box's 8 MiB tmpfs filled to ENOSPC (${(filled / 1048576).toFixed(1)} MiB of filler)`,
+          `link cut until 10 records waited in the outbox, then the box's 16 MiB tmpfs filled to ENOSPC (${(filled / 1048576).toFixed(1)} MiB of filler)`,
         );
         await waitFor(
           async () => (await readOutbox(agent.dataDir)).lastSeq >= atFull + 10,
@@ -126,7 +133,8 @@ describe('chaos: full disk', () => {
         expect(agent.proc.child.exitCode).toBeNull();
         const mine = await storedOf();
         const types = new Set(mine.map((r) => r.record.type));
-        expect(types.has('disk.low')).toBe(true);
+        if (!types.has('disk.low'))
+          throw new Error(`no disk.low stored for the box; it said: ${agent.output().slice(-2500)}`);
         notes.push(
           `agent process never restarted; events stored: ${['disk.low', 'outbox.dropped'].filter((t) => types.has(t)).join(', ')}`,
         );
