@@ -87,7 +87,7 @@ describe('chaos: partition', () => {
         const ledgers = await drain(fleet);
         const stored = await storedRecords(api, TOKEN, (a) => a.startsWith('part-'));
         notes.push(
-          `${fleet.stats.connects} box connects, ${fleet.stats.duplicates} duplicate batches published, ${proxy.stats().accepted} proxied connections`,
+          `${fleet.stats.connects} box connects, ${fleet.stats.duplicates} duplicate batches published, ${proxy.stats().accepted} proxied connections, ${proxy.stats().swallowedBytes} bytes swallowed by the black hole`,
         );
         const result = tally(ledgers, stored);
         expect(result.produced).toBeGreaterThan(ROOMS * 2 * 4);

@@ -103,7 +103,7 @@ describe('chaos: box power loss mid-batch', () => {
           `${KILLS}× SIGKILL of the agent (process group, with its ffmpeg) after the hub stored its backlog batch and before the ack came back (link cut, then 1.5 s delay each way); restarted on the same outbox`,
         );
         notes.push(
-          `outbox still held ${killedWith.join(', ')} records at the kills (stored but unacked: resent after restart)`,
+          `the outbox held ${killedWith.join(', ')} records at the kills, among them the batch the hub had stored but not yet acked (resent after the restart and not stored twice)`,
         );
         // The agent's own ledger: every seq it assigned up to now must reach the hub exactly once.
         const { lastSeq } = await readOutbox(agent.dataDir);

@@ -26,6 +26,7 @@ export class FlakyProxy {
   private delayMs = 0;
   private cuts = 0;
   private blackholes = 0;
+  private swallowed = 0;
   private accepted = 0;
 
   constructor(
@@ -54,8 +55,15 @@ export class FlakyProxy {
     return this.up;
   }
 
-  stats(): { cuts: number; blackholes: number; accepted: number; open: number } {
-    return { cuts: this.cuts, blackholes: this.blackholes, accepted: this.accepted, open: this.pairs.size };
+  /** `swallowedBytes`: bytes that reached the proxy during a black hole and went nowhere. */
+  stats(): { cuts: number; blackholes: number; swallowedBytes: number; accepted: number; open: number } {
+    return {
+      cuts: this.cuts,
+      blackholes: this.blackholes,
+      swallowedBytes: this.swallowed,
+      accepted: this.accepted,
+      open: this.pairs.size,
+    };
   }
 
   /** Forwards nothing until restore(), without closing anything (bytes sent meanwhile are lost). */
@@ -135,12 +143,16 @@ export class FlakyProxy {
       const now = Date.now();
       while (queue.length > 0 && queue[0]!.due <= now) {
         const { chunk } = queue.shift()!;
-        if (!this.blackholed && !to.destroyed) to.write(chunk);
+        if (this.blackholed) this.swallowed += chunk.length;
+        else if (!to.destroyed) to.write(chunk);
       }
       if (queue.length > 0) timer = setTimeout(drain, queue[0]!.due - now);
     };
     from.on('data', (chunk: Buffer) => {
-      if (this.blackholed) return;
+      if (this.blackholed) {
+        this.swallowed += chunk.length;
+        return;
+      }
       if (this.delayMs === 0 && queue.length === 0) {
         to.write(chunk);
         return;
