@@ -70,6 +70,7 @@ describe('chaos: box power loss mid-batch', () => {
           () => agent!.output(),
         );
         const killedWith: number[] = [];
+        const storedButHeld: number[] = [];
         for (let i = 1; i <= KILLS; i++) {
           // A backlog builds up while the link is cut...
           proxy.cut();
@@ -94,6 +95,9 @@ describe('chaos: box power loss mid-batch', () => {
           await exitOf(agent.proc);
           proxy.setDelay(0);
           const o = await readOutbox(agent.dataDir);
+          // Mid-batch: records the hub already holds are still in the dead box's outbox (unacked).
+          const atHub = new Set((await storedOf()).map((r) => r.record.seq));
+          storedButHeld.push(o.pending.filter((seq) => atHub.has(seq)).length);
           killedWith.push(o.pending.length);
           expect(o.lastSeq).toBeGreaterThan(before);
           agent.restart();
@@ -103,8 +107,9 @@ describe('chaos: box power loss mid-batch', () => {
           `${KILLS}× SIGKILL of the agent (process group, with its ffmpeg) after the hub stored its backlog batch and before the ack came back (link cut, then 1.5 s delay each way); restarted on the same outbox`,
         );
         notes.push(
-          `the outbox held ${killedWith.join(', ')} records at the kills, among them the batch the hub had stored but not yet acked (resent after the restart and not stored twice)`,
+          `at the kills the outbox held ${killedWith.join(', ')} records, of which ${storedButHeld.join(', ')} were already stored at the hub but unacked (resent after the restart, not stored twice)`,
         );
+        expect(storedButHeld.some((n) => n > 0)).toBe(true);
         // The agent's own ledger: every seq it assigned up to now must reach the hub exactly once.
         const { lastSeq } = await readOutbox(agent.dataDir);
         await waitFor(
