@@ -15,3 +15,7 @@ export { PgDb, toPgPlaceholders } from './store/postgres.js';
 export { migrateCore } from './store/schema.js';
 export { SqliteDb } from './store/sqlite.js';
 export { VERSION } from './version.js';
+export { INSERT_JSON_SQL, INSERT_JSON_SQL_PG } from './ingest/commit.js';
+export { DEFAULT_RETENTION, type RetentionPolicy } from './retention/policy.js';
+export { type RetentionReport, runPass } from './retention/sweep.js';
+export { backupSqlite } from './backup/sqlite.js';
