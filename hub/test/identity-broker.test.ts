@@ -3,7 +3,7 @@
 // source addresses (docs/security-tests-identity.md).
 import { execFile } from 'node:child_process';
 import { promisify } from 'node:util';
-import type { MqttClient } from 'mqtt';
+import mqtt, { type MqttClient } from 'mqtt';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import {
   type Api,
@@ -104,6 +104,27 @@ describe('a box is only itself', () => {
       'online',
     );
     expect(logs.lines.some((l) => l.includes('identifier rejected') && l.includes('box-a'))).toBe(true);
+  });
+
+  it('applies the same rule over MQTT over WebSocket (/mqtt)', async () => {
+    const c = mqtt.connect(`ws://127.0.0.1:${h.hub.httpPort}/mqtt`, {
+      clientId: 'box-b',
+      username: 'box-a',
+      password: passwords.get('box-a'),
+      reconnectPeriod: 0,
+    });
+    const err = await new Promise<Error>((resolve) => c.once('error', resolve));
+    c.end(true);
+    expect((err as { code?: number }).code).toBe(2);
+    const ok = track(
+      await mqtt.connectAsync(`ws://127.0.0.1:${h.hub.httpPort}/mqtt`, {
+        clientId: 'box-q',
+        username: 'box-q',
+        password: passwords.get('box-q'),
+        reconnectPeriod: 0,
+      }),
+    );
+    await ok.endAsync();
   });
 
   it('lets a platform account use its name or <name>-…, nothing else', async () => {
