@@ -7,7 +7,9 @@ import { Accounts } from '../src/auth/accounts.js';
 import { addressKey, checkClientId, clip, MAX_CLIENT_ID_LENGTH } from '../src/auth/identity.js';
 import { LoginThrottle } from '../src/auth/throttle.js';
 import { Admission } from '../src/broker/admission.js';
+import { DEFAULT_LIMITS, resolveLimits } from '../src/broker/connect-guard.js';
 import { PersistentSessions, type SessionPersistence } from '../src/broker/sessions.js';
+import { ConfigError } from '../src/config.js';
 import { type Clock, createBus, type HubEvents } from '../src/context.js';
 import { AgentRegistry } from '../src/registry/registry.js';
 import { openStore } from '../src/store/open.js';
@@ -70,6 +72,28 @@ describe('client id rules', () => {
     expect(addressKey('2001:db8:1:2:bbbb:cccc:dddd:eeee')).toBe('2001:db8:1:2::/64');
     expect(addressKey('::1')).toBe('0:0:0:0::/64');
     expect(addressKey(undefined)).toBe('unknown');
+  });
+});
+
+describe('limit settings', () => {
+  it('defaults to a 10 s CONNECT deadline and takes the environment variables', () => {
+    expect(resolveLimits({}, {}).admission.connectTimeoutMs).toBe(10_000);
+    expect(DEFAULT_LIMITS.sessions.expiryMs).toBe(2 * 3600_000);
+    const l = resolveLimits(
+      {},
+      {
+        CLASSROOM_HUB_MQTT_CONNECT_TIMEOUT_S: '2.5',
+        CLASSROOM_HUB_MQTT_MAX_UNAUTHENTICATED: '8',
+        CLASSROOM_HUB_MQTT_SESSION_EXPIRY_S: '60',
+        CLASSROOM_HUB_MQTT_SESSION_MAX_QUEUED: '10',
+      },
+    );
+    expect(l.admission).toEqual({ connectTimeoutMs: 2500, maxUnauthenticatedPerAddress: 8 });
+    expect(l.sessions).toMatchObject({ expiryMs: 60_000, maxQueued: 10 });
+    expect(() => resolveLimits({}, { CLASSROOM_HUB_MQTT_CONNECT_TIMEOUT_S: 'soon' })).toThrow(ConfigError);
+    expect(() => resolveLimits({}, { CLASSROOM_HUB_MQTT_CONNECT_TIMEOUT_S: 'soon' })).toThrow(
+      /CLASSROOM_HUB_MQTT_CONNECT_TIMEOUT_S must be a positive number, got "soon"/,
+    );
   });
 });
 
