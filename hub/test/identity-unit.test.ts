@@ -185,7 +185,7 @@ describe('Admission', () => {
     expect(timedOut).toEqual(['127.0.0.2']);
   });
 
-  it('caps unauthenticated sockets per address; other addresses and authenticated sockets do not count', async () => {
+  it('caps sockets without CONNECT per address; other addresses and sockets whose CONNECT arrived do not count', async () => {
     const refused: string[] = [];
     const a = new Admission(
       fakeClock,
@@ -199,7 +199,7 @@ describe('Admission', () => {
     expect(over.destroyed).toBe(true);
     expect(refused).toEqual(['127.0.0.2']);
     expect(a.admit(new PassThrough(), '127.0.0.3')).toBe(true);
-    a.authenticated(s[0] as PassThrough);
+    a.connectArrived(s[0] as PassThrough);
     expect(a.admit(new PassThrough(), '127.0.0.2')).toBe(true);
     (s[1] as PassThrough).destroy();
     await vi.waitFor(() => expect(a.unauthenticated()).toBe(3));
