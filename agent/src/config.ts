@@ -113,13 +113,18 @@ export const AgentConfigSchema = z
 export type AgentConfig = z.infer<typeof AgentConfigSchema>;
 export type ConfigResult = { ok: true; config: AgentConfig } | { ok: false; errors: string[] };
 
+/** A key as it can be read in a "path: reason" line: quoted when empty or holding blanks, dots or colons. */
+function readableKey(key: string): string {
+  return key === '' || /[\s.:"]/.test(key) ? JSON.stringify(key) : key;
+}
+
 /** One line per bad field, each starting with its path (DESIGN.md "Agent": a clear message naming the path of every bad field). */
 export function formatIssues(issues: ReadonlyArray<z.core.$ZodIssue>): string[] {
   const out: string[] = [];
   for (const issue of issues) {
     const base = issue.path.map(String).join('.');
     if (issue.code === 'unrecognized_keys') {
-      for (const key of issue.keys) out.push(`${base ? `${base}.` : ''}${key}: unknown field`);
+      for (const key of issue.keys) out.push(`${base ? `${base}.` : ''}${readableKey(key)}: unknown field`);
     } else {
       out.push(`${base || '(root)'}: ${issue.message}`);
     }

@@ -4,7 +4,9 @@ import { EventEmitter } from 'node:events';
 import type { Birth } from '@classroom/protocol';
 import { topics } from '@classroom/protocol';
 import type { FastifyInstance } from 'fastify';
-import pino, { type Logger } from 'pino';
+import type { Logger } from 'pino';
+import { AuditLog } from './audit/log.js';
+import { auditRoutes } from './audit/routes.js';
 import { Accounts } from './auth/accounts.js';
 import { createIdentityMetrics } from './auth/metrics.js';
 import { type BrokerLimits, resolveLimits } from './broker/connect-guard.js';
@@ -21,18 +23,25 @@ import {
   systemClock,
 } from './context.js';
 import { featureModules } from './features.js';
+import { registerApiDocs } from './http/docs.js';
 import { coreRoutes, provisionalRoom } from './http/routes-core.js';
 import { recordsRoutes } from './http/routes-records.js';
 import { adminAuth, createHttpServer, openApiRoute } from './http/server.js';
 import { GroupCommitter } from './ingest/commit.js';
 import { DeadLetters } from './ingest/deadletter.js';
 import { Ingest } from './ingest/ingest.js';
+import { createLogger, type LogFormat, parseLogFormat } from './log.js';
 import { createMetrics } from './metrics.js';
 import { ProvisionedRoomsModule } from './registry/provisioned-rooms.js';
 import { AgentRegistry } from './registry/registry.js';
 import { RetentionModule, type RetentionSchedule } from './retention/module.js';
 import { type RetentionPolicy, resolvePolicy } from './retention/policy.js';
 import { ensureIncrementalVacuum } from './retention/vacuum.js';
+import { installAccess } from './staff/access.js';
+import { staffRoutes } from './staff/routes.js';
+import { StaffSessions } from './staff/sessions.js';
+import { LoginThrottle } from './staff/throttle.js';
+import { StaffUsers } from './staff/users.js';
 import { StoreHealth } from './store/health.js';
 import { openStore, type Store } from './store/open.js';
 import { migrateCore } from './store/schema.js';
@@ -43,6 +52,8 @@ export interface HubOptions extends Partial<HubConfig> {
   /** Defaults to a pino logger on stdout at CLASSROOM_HUB_LOG_LEVEL (info). */
   log?: Logger;
   logLevel?: string;
+  /** Output of the default logger: auto (readable at a TTY, JSON otherwise), json or pretty (log.ts). */
+  logFormat?: LogFormat;
   clock?: Clock;
   /** Group-commit window in ms (default 0: adaptive, see GroupCommitOptions.windowMs). */
   commitWindowMs?: number;
@@ -86,10 +97,13 @@ export async function startHub(options: HubOptions = {}): Promise<RunningHub> {
   const tlsCredentials = config.tls ? loadTlsCredentials(config.tls) : null;
   const log =
     options.log ??
-    pino({
-      level: options.logLevel ?? process.env.CLASSROOM_HUB_LOG_LEVEL ?? 'info',
-      base: { name: 'classroom-hub' },
-    });
+    createLogger(
+      {
+        level: options.logLevel ?? process.env.CLASSROOM_HUB_LOG_LEVEL ?? 'info',
+        base: { name: 'classroom-hub' },
+      },
+      options.logFormat ?? parseLogFormat(process.env.CLASSROOM_LOG_FORMAT),
+    );
   const clock = options.clock ?? systemClock;
   const startedAt = clock.now();
 
@@ -177,6 +191,7 @@ export async function startHub(options: HubOptions = {}): Promise<RunningHub> {
           },
         });
     metrics.sources.connectedClients = () => broker.connectedClients();
+    const audit = new AuditLog(db, clock);
     const ctx: HubContext = {
       log,
       config,
@@ -187,6 +202,7 @@ export async function startHub(options: HubOptions = {}): Promise<RunningHub> {
       registry,
       metrics: metrics.registry,
       hooks: { roomDetail: [] },
+      audit,
     };
     ingest = new Ingest({
       log: log.child({ module: 'ingest' }),
@@ -206,6 +222,7 @@ export async function startHub(options: HubOptions = {}): Promise<RunningHub> {
             metrics: metrics.registry,
             files: config.tls,
             credentials: tlsCredentials,
+            clock,
             ...(config.broker ? {} : { clientCaFile: await clientCa(config.dataDir, log) }),
           })
         : null;
@@ -215,6 +232,15 @@ export async function startHub(options: HubOptions = {}): Promise<RunningHub> {
     });
     cleanup.unshift(() => http.close());
     if (tls) tls.attachHttps(http.server);
+    // Before any route: the access hook sees each route as it is added (docs/hub-people.md, "Roles").
+    const sessions = new StaffSessions(db, clock);
+    await installAccess(http, {
+      adminToken: config.adminToken,
+      sessions,
+      audit,
+      log: log.child({ module: 'access' }),
+      metrics: metrics.registry,
+    });
     const requireAdmin = adminAuth(config.adminToken);
     coreRoutes(http, {
       ctx,
@@ -239,6 +265,14 @@ export async function startHub(options: HubOptions = {}): Promise<RunningHub> {
             file: sqliteFile,
             ...(retentionSchedule ? { schedule: retentionSchedule } : {}),
           });
+    staffRoutes(http, {
+      users: new StaffUsers(db),
+      sessions,
+      throttle: new LoginThrottle(clock),
+      audit,
+      metrics: metrics.registry,
+    });
+    auditRoutes(http, audit);
     const modules: HubModule[] = [
       new ProvisionedRoomsModule({
         ctx,
@@ -254,6 +288,7 @@ export async function startHub(options: HubOptions = {}): Promise<RunningHub> {
     ];
     for (const m of modules) m.routes?.(http);
     openApiRoute(http);
+    await registerApiDocs(http);
 
     await broker.start();
     cleanup.unshift(() => broker.close());

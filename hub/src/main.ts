@@ -4,10 +4,13 @@ import { startHub } from './app.js';
 import { Accounts, ProvisioningError } from './auth/accounts.js';
 import { registerBackupCommand } from './backup/cli.js';
 import { ConfigError, DEFAULTS } from './config.js';
+import type { Db } from './context.js';
+import { type LogFormat, parseLogFormat } from './log.js';
 import { registerAgentMoveCommand } from './registry/cli.js';
 import { registerRetentionCommand } from './retention/cli.js';
 import { policyFromOptions, retentionOptions } from './retention/policy.js';
 import { registerScheduleCommand } from './schedule/cli.js';
+import { auditCli, registerUsersCommand } from './staff/cli.js';
 import { databaseOption } from './store/cli.js';
 import { openStore } from './store/open.js';
 import { migrateCore } from './store/schema.js';
@@ -64,7 +67,19 @@ const serve = program
       'CLASSROOM_HUB_BROKER',
     ),
   )
-  .addOption(databaseOption());
+  .addOption(databaseOption())
+  .addOption(
+    new Option('--log-format <format>', 'auto: readable lines at a terminal, JSON lines otherwise')
+      .env('CLASSROOM_LOG_FORMAT')
+      .argParser((v) => {
+        try {
+          return parseLogFormat(v);
+        } catch (err) {
+          throw new InvalidArgumentError((err as Error).message);
+        }
+      })
+      .default('auto'),
+  );
 for (const opt of retentionOptions()) serve.addOption(opt);
 for (const option of tlsOptions(portArg)) serve.addOption(option);
 serve.action(
@@ -80,6 +95,7 @@ serve.action(
     adminToken?: string;
     broker?: string;
     database?: string;
+    logFormat: LogFormat;
   }) => {
     let hub: Awaited<ReturnType<typeof startHub>>;
     try {
@@ -95,6 +111,7 @@ serve.action(
         broker: o.broker ?? null,
         database: o.database ?? null,
         retention: policyFromOptions(o),
+        logFormat: o.logFormat,
       });
     } catch (err) {
       if (err instanceof ConfigError) {
@@ -126,14 +143,14 @@ serve.action(
 
 async function withAccounts<T>(
   o: { dataDir: string; database?: string | undefined },
-  fn: (a: Accounts) => Promise<T>,
+  fn: (a: Accounts, db: Db) => Promise<T>,
 ): Promise<T> {
   // A second connection to the hub's own store: with SQLite, WAL plus busy_timeout let it write while
   // the hub runs; with PostgreSQL (--database) it is just another client.
   const db = await openStore(o);
   try {
     await migrateCore(db);
-    return await fn(new Accounts(db));
+    return await fn(new Accounts(db), db);
   } finally {
     await db.close();
   }
@@ -170,8 +187,13 @@ agentsAdd.action(
     certDir?: string;
     certDays?: number;
   }) => {
-    const c = await withAccounts(o, async (a) => {
+    const c = await withAccounts(o, async (a, db) => {
       const creds = await a.addAgent({ agent: o.agent, room: o.room, name: o.name, rotate: o.rotate });
+      await auditCli(db, 'agent.provision', o.agent, {
+        room: o.room,
+        rotate: o.rotate ?? false,
+        cert: o.cert ?? false,
+      });
       // docs/hub.md "Client certificates": the certificate is issued once the account exists.
       return { creds, cert: o.cert ? await issueAgentCertificate(a, creds.agent, o) : null };
     }).catch(fail);
@@ -192,7 +214,11 @@ accounts
   .addOption(dataDirOption())
   .addOption(databaseOption())
   .action(async (o: { platform: string; rotate?: boolean; dataDir: string; database?: string }) => {
-    const c = await withAccounts(o, (a) => a.addPlatform(o.platform, o.rotate ?? false)).catch(fail);
+    const c = await withAccounts(o, async (a, db) => {
+      const created = await a.addPlatform(o.platform, o.rotate ?? false);
+      await auditCli(db, 'account.provision', o.platform, { role: 'platform', rotate: o.rotate ?? false });
+      return created;
+    }).catch(fail);
     process.stdout.write(
       `${JSON.stringify({ account: c.account, role: c.role, username: c.username, password: c.password })}\n`,
     );
@@ -201,5 +227,6 @@ accounts
 registerScheduleCommand(program);
 registerRetentionCommand(program);
 registerBackupCommand(program);
+registerUsersCommand(program);
 
 await program.parseAsync();

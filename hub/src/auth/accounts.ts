@@ -179,12 +179,22 @@ export class Accounts {
    * certificates"); null for an unknown agent, a platform account, or a replaced certificate.
    */
   async certificatePrincipal(cn: string, serial: string): Promise<Principal | null> {
-    const row = await this.db.get<AccountRow & { cert_serial: string | null }>(
-      'SELECT username, role, room, cert_serial FROM accounts WHERE username = ?',
+    // SELECT *: a `disabled` flag (`agents disable`) must refuse a certificate as it refuses a password,
+    // whichever migration added it.
+    const row = await this.db.get<AccountRow & { cert_serial: string | null; disabled?: unknown }>(
+      'SELECT * FROM accounts WHERE username = ?',
       [cn],
     );
     if (row?.role !== 'agent' || !row.cert_serial || row.cert_serial !== serial) return null;
+    if (Number(row.disabled ?? 0) !== 0) return null;
     return { username: row.username, role: row.role, room: row.room };
+  }
+
+  async isAgent(username: string): Promise<boolean> {
+    const row = await this.db.get<AccountRow>('SELECT username, role FROM accounts WHERE username = ?', [
+      username,
+    ]);
+    return row?.role === 'agent';
   }
 
   /** Records the serial of an agent's newly issued client certificate; any earlier one stops working. */

@@ -11,6 +11,7 @@ import mqtt, { type MqttClient } from 'mqtt';
 import { VERSION } from '../version.js';
 import type { FleetHooks } from './hooks.js';
 import { MemoryOutbox } from './outbox.js';
+import { testCard } from './testcard.js';
 
 export interface AgentIdentity {
   agent: string;
@@ -41,6 +42,8 @@ export class FleetAgent {
   connected = false;
   everConnected = false;
   sleeping = false;
+  /** No new capture windows (the fleet is draining its outboxes); see Fleet.quiesce. */
+  quiesced = false;
   nextTelemetryAt = 0;
   nextWindowAt = 0;
   lastSendAt = 0;
@@ -201,7 +204,6 @@ export class FleetAgent {
   }
 
   private publishTelemetry(now: number): void {
-    const o = this.hooks.options;
     const t: Telemetry = {
       v: 1,
       session: this.counters.session,
@@ -213,7 +215,7 @@ export class FleetAgent {
       diskTotalBytes: 32_000_000_000,
       temperatureC: 45 + Math.round(this.hooks.rng() * 10),
       uptimeS: Math.round((now - this.startedAt) / 1000),
-      clockOffsetMs: o.clockSkewMs > 0 ? this.skewMs : 0,
+      clockOffsetMs: this.skewMs,
       outboxPending: this.outbox.size,
     };
     this.client?.publish(topics.telemetry(this.id.agent), JSON.stringify(t), { qos: 0 });
@@ -222,7 +224,7 @@ export class FleetAgent {
 
   /** Emits the capture windows of the window that just closed, and the events of fault transitions. */
   private closeWindow(now: number): void {
-    if (this.sleeping) return;
+    if (this.sleeping || this.quiesced) return;
     this.windowIndex++;
     const o = this.hooks.options;
     const end = now + this.skewMs;
@@ -280,7 +282,7 @@ export class FleetAgent {
             silenceRatio: 0.1 * r(),
           },
     });
-    if (o.clockSkewMs > 0 && !this.skewReported && Math.abs(this.skewMs) > 2000) {
+    if (!this.skewReported && Math.abs(this.skewMs) > 2000) {
       this.skewReported = true;
       this.addEvent(null, end, 'clock.skew', { offsetMs: this.skewMs });
     }
@@ -408,6 +410,29 @@ export class FleetAgent {
         return;
       case 'snapshot':
         reply('error', 'a protocol-level simulated agent has no camera to snapshot');
+        return;
+      case 'thumbnail':
+        // A test card stands in for the picture, so patrol walls can be tested with many rooms.
+        testCard().then(
+          (jpeg) =>
+            this.client?.publish(
+              topics.cmdResult(this.id.agent),
+              JSON.stringify({
+                v: 1,
+                id: cmd.id,
+                status: 'ok',
+                data: {
+                  source: 'cam',
+                  contentType: 'image/jpeg',
+                  bytes: jpeg.length,
+                  at: this.now(),
+                  jpeg: jpeg.toString('base64'),
+                },
+              }),
+              { qos: 1 },
+            ),
+          (err: Error) => reply('error', `no test card: ${err.message}`.slice(0, 250)),
+        );
         return;
       case 'restart-source':
       case 'set-config':
