@@ -5,7 +5,10 @@ import type { Birth } from '@classroom/protocol';
 import { topics } from '@classroom/protocol';
 import type { FastifyInstance } from 'fastify';
 import pino, { type Logger } from 'pino';
+import { AgentControlModule } from './agents/routes.js';
 import { Accounts } from './auth/accounts.js';
+import { AdminToken, registerLiveAdminToken } from './auth/admin-token.js';
+import { SecurityWatch } from './auth/watch.js';
 import { EmbeddedBroker } from './broker/embedded.js';
 import { ExternalBroker } from './broker/external.js';
 import type { HubBroker } from './broker/types.js';
@@ -25,6 +28,7 @@ import { adminAuth, createHttpServer, openApiRoute } from './http/server.js';
 import { GroupCommitter } from './ingest/commit.js';
 import { DeadLetters } from './ingest/deadletter.js';
 import { Ingest } from './ingest/ingest.js';
+import { redactingLogOptions } from './log-redact.js';
 import { createMetrics } from './metrics.js';
 import { AgentRegistry } from './registry/registry.js';
 import { openStore, type Store } from './store/open.js';
@@ -43,6 +47,10 @@ export interface HubOptions extends Partial<HubConfig> {
   features?: boolean;
   /** Extra modules after the feature modules (tests, simulators). */
   modules?: (ctx: HubContext) => HubModule[];
+  /** Logged once the logger exists (main.ts: an admin token on the command line, a readable token file). */
+  startupWarnings?: string[];
+  /** How often the hub reads CLI changes to accounts and the admin token (default 1000 ms, auth/watch.ts). */
+  securityPollMs?: number;
 }
 
 export interface RunningHub {
@@ -63,7 +71,9 @@ export async function startHub(options: HubOptions = {}): Promise<RunningHub> {
     pino({
       level: options.logLevel ?? process.env.CLASSROOM_HUB_LOG_LEVEL ?? 'info',
       base: { name: 'classroom-hub' },
+      ...redactingLogOptions,
     });
+  for (const w of options.startupWarnings ?? []) log.warn(w);
   const clock = options.clock ?? systemClock;
   const startedAt = clock.now();
 
@@ -161,6 +171,9 @@ export async function startHub(options: HubOptions = {}): Promise<RunningHub> {
 
     const http = await createHttpServer({ log: log.child({ module: 'http' }) });
     cleanup.unshift(() => http.close());
+    const adminToken = new AdminToken(config.adminToken);
+    const unregisterToken = registerLiveAdminToken(config.adminToken, adminToken);
+    cleanup.unshift(async () => unregisterToken());
     const requireAdmin = adminAuth(config.adminToken);
     coreRoutes(http, {
       ctx,
@@ -172,7 +185,17 @@ export async function startHub(options: HubOptions = {}): Promise<RunningHub> {
       syncAccounts,
     });
     recordsRoutes(http, db, requireAdmin);
-    const modules = [
+    const security = new SecurityWatch({
+      db,
+      clock,
+      log: log.child({ module: 'security' }),
+      adminToken,
+      broker,
+      ...(options.securityPollMs ? { pollMs: options.securityPollMs } : {}),
+    });
+    const modules: HubModule[] = [
+      security,
+      new AgentControlModule(ctx, security),
       ...(options.features === false ? [] : featureModules(ctx)),
       ...(options.modules?.(ctx) ?? []),
     ];
@@ -236,6 +259,7 @@ export async function startHub(options: HubOptions = {}): Promise<RunningHub> {
         await http.close();
         await deadLetters.stop();
         await db.close();
+        unregisterToken();
         lifecycle.info({ event: 'hub.stopped' }, 'hub stopped');
       })();
       return stopping;

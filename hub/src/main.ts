@@ -1,11 +1,14 @@
 // classroom-hub: parses argv and handles signals; everything else is in app.ts (DESIGN.md "Hub").
 import { Command, InvalidArgumentError, Option } from 'commander';
+import { registerAdminTokenCommand, registerAgentControlCommands } from './agents/cli.js';
+import { AgentControlError } from './agents/control.js';
 import { startHub } from './app.js';
+import { readAdminTokenFile } from './auth/admin-token.js';
 import { Accounts, ProvisioningError } from './auth/accounts.js';
 import { ConfigError, DEFAULTS } from './config.js';
 import { registerScheduleCommand } from './schedule/cli.js';
 import { databaseOption } from './store/cli.js';
-import { openStore } from './store/open.js';
+import { openStore, type Store } from './store/open.js';
 import { migrateCore } from './store/schema.js';
 import { VERSION } from './version.js';
 
@@ -51,6 +54,14 @@ program
     ).env('CLASSROOM_HUB_ADMIN_TOKEN'),
   )
   .addOption(
+    new Option(
+      '--admin-token-file <file>',
+      'read the Bearer token from this file (mode 0600), so it never appears on a command line',
+    )
+      .env('CLASSROOM_HUB_ADMIN_TOKEN_FILE')
+      .conflicts('adminToken'),
+  )
+  .addOption(
     new Option('--broker <url>', 'external MQTT 5 broker (Mosquitto, EMQX) instead of the embedded one').env(
       'CLASSROOM_HUB_BROKER',
     ),
@@ -63,12 +74,24 @@ program
       mqttPort: number;
       httpPort: number;
       adminToken?: string;
+      adminTokenFile?: string;
       broker?: string;
       database?: string;
-    }) => {
+    }, cmd: Command) => {
       let hub: Awaited<ReturnType<typeof startHub>>;
       try {
+        const warnings: string[] = [];
+        if (cmd.getOptionValueSource('adminToken') === 'cli')
+          warnings.push(
+            '--admin-token on the command line is visible to every user in ps; use --admin-token-file or CLASSROOM_HUB_ADMIN_TOKEN',
+          );
+        if (o.adminTokenFile) {
+          const f = readAdminTokenFile(o.adminTokenFile);
+          o.adminToken = f.token;
+          if (f.warning) warnings.push(f.warning);
+        }
         hub = await startHub({
+          startupWarnings: warnings,
           dataDir: o.dataDir,
           host: o.host,
           mqttPort: o.mqttPort,
@@ -104,23 +127,30 @@ program
     },
   );
 
-async function withAccounts<T>(
+async function withStore<T>(
   o: { dataDir: string; database?: string | undefined },
-  fn: (a: Accounts) => Promise<T>,
+  fn: (db: Store) => Promise<T>,
 ): Promise<T> {
   // A second connection to the hub's own store: with SQLite, WAL plus busy_timeout let it write while
   // the hub runs; with PostgreSQL (--database) it is just another client.
   const db = await openStore(o);
   try {
     await migrateCore(db);
-    return await fn(new Accounts(db));
+    return await fn(db);
   } finally {
     await db.close();
   }
 }
 
+function withAccounts<T>(
+  o: { dataDir: string; database?: string | undefined },
+  fn: (a: Accounts) => Promise<T>,
+): Promise<T> {
+  return withStore(o, (db) => fn(new Accounts(db)));
+}
+
 function fail(err: unknown): never {
-  if (err instanceof ProvisioningError || err instanceof ConfigError) {
+  if (err instanceof ProvisioningError || err instanceof ConfigError || err instanceof AgentControlError) {
     console.error(`classroom-hub: ${err.message}`);
     process.exit(2);
   }
@@ -154,6 +184,16 @@ agents
       );
     },
   );
+
+const storeCommands = {
+  dataDirOption,
+  databaseOption,
+  withStore: <T>(o: { dataDir: string; database?: string | undefined }, fn: (db: Store) => Promise<T>) =>
+    withStore(o, fn),
+  fail,
+};
+registerAgentControlCommands(agents, storeCommands);
+registerAdminTokenCommand(program, storeCommands);
 
 const accounts = program.command('accounts').description('manage other MQTT accounts');
 accounts

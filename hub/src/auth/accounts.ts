@@ -20,6 +20,7 @@ interface AccountRow {
   room: string | null;
   name: string | null;
   secret_hash: string;
+  disabled?: number | null;
 }
 
 export class ProvisioningError extends Error {
@@ -30,6 +31,9 @@ export class ProvisioningError extends Error {
     super(message);
   }
 }
+
+/** The account exists and the password is right, but it is disabled (`classroom-hub agents disable`). */
+export class AccountDisabledError extends Error {}
 
 export interface AgentAccountInput {
   agent: string;
@@ -142,13 +146,16 @@ export class Accounts {
    */
   async authenticate(username: string, password: string): Promise<Principal | null> {
     const row = await this.db.get<AccountRow>(
-      'SELECT username, role, secret_hash FROM accounts WHERE username = ?',
+      'SELECT username, role, secret_hash, disabled FROM accounts WHERE username = ?',
       [username],
     );
     if (!row) return null;
-    if (this.cache.has(username, password, row.secret_hash)) return { username, role: row.role };
-    if (!(await verifySecret(password, row.secret_hash))) return null;
-    this.cache.add(username, password, row.secret_hash);
+    if (!this.cache.has(username, password, row.secret_hash)) {
+      if (!(await verifySecret(password, row.secret_hash))) return null;
+      this.cache.add(username, password, row.secret_hash);
+    }
+    // Told only to a client that knows the password, so it reveals nothing to a guesser.
+    if (Number(row.disabled ?? 0) !== 0) throw new AccountDisabledError(`account ${username} is disabled`);
     return { username, role: row.role };
   }
 }

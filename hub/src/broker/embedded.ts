@@ -7,7 +7,7 @@ import { createServer, type Server, type Socket } from 'node:net';
 import type { Duplex } from 'node:stream';
 import { Aedes, type AuthenticateError, type Client, type PublishPacket } from 'aedes';
 import type { Logger } from 'pino';
-import type { Accounts } from '../auth/accounts.js';
+import { AccountDisabledError, type Accounts } from '../auth/accounts.js';
 import { canPublish, canSubscribe, type Principal } from '../auth/acl.js';
 import type { Clock, Db } from '../context.js';
 import type { CoreMetrics } from '../metrics.js';
@@ -85,6 +85,12 @@ export class EmbeddedBroker implements HubBroker {
             done(null, true);
           },
           (err) => {
+            if (err instanceof AccountDisabledError) {
+              metrics.authRefused.inc({ reason: 'disabled' });
+              log.warn({ username: username.slice(0, 80) }, 'connection refused: account disabled');
+              done(authError('account disabled (classroom-hub agents enable)', 5), false);
+              return;
+            }
             metrics.authRefused.inc({ reason: 'error' });
             log.error({ err, username: username.slice(0, 80) }, 'authentication failed with an error');
             const e = authError('server unavailable', 5);
@@ -207,6 +213,17 @@ export class EmbeddedBroker implements HubBroker {
 
   connectedClients(): number {
     return this.aedes?.connectedClients ?? 0;
+  }
+
+  disconnectUser(username: string): number {
+    const clients = (this.aedes as unknown as { clients: Record<string, AuthedClient> }).clients;
+    let n = 0;
+    for (const c of Object.values(clients)) {
+      if (c.principal?.username !== username) continue;
+      c.close();
+      n++;
+    }
+    return n;
   }
 
   handleStream(stream: Duplex, req: IncomingMessage): void {

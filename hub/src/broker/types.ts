@@ -12,4 +12,6 @@ export interface HubBroker extends HubMqtt {
   connectedClients(): number;
   /** MQTT over WebSocket, embedded broker only. */
   handleStream?(stream: Duplex, req: IncomingMessage): void;
+  /** Closes every live connection of an account (agents disable); returns how many. Embedded broker only. */
+  disconnectUser?(username: string): number;
 }
