@@ -3,8 +3,8 @@ import { Command, InvalidArgumentError, Option } from 'commander';
 import { registerAdminTokenCommand, registerAgentControlCommands } from './agents/cli.js';
 import { AgentControlError } from './agents/control.js';
 import { startHub } from './app.js';
-import { readAdminTokenFile } from './auth/admin-token.js';
 import { Accounts, ProvisioningError } from './auth/accounts.js';
+import { readAdminTokenFile } from './auth/admin-token.js';
 import { ConfigError, DEFAULTS } from './config.js';
 import { registerScheduleCommand } from './schedule/cli.js';
 import { databaseOption } from './store/cli.js';
@@ -68,16 +68,19 @@ program
   )
   .addOption(databaseOption())
   .action(
-    async (o: {
-      dataDir: string;
-      host: string;
-      mqttPort: number;
-      httpPort: number;
-      adminToken?: string;
-      adminTokenFile?: string;
-      broker?: string;
-      database?: string;
-    }, cmd: Command) => {
+    async (
+      o: {
+        dataDir: string;
+        host: string;
+        mqttPort: number;
+        httpPort: number;
+        adminToken?: string;
+        adminTokenFile?: string;
+        broker?: string;
+        database?: string;
+      },
+      cmd: Command,
+    ) => {
       let hub: Awaited<ReturnType<typeof startHub>>;
       try {
         const warnings: string[] = [];

@@ -60,7 +60,10 @@ export function registerAdminTokenCommand(program: Command, d: StoreCommandDeps)
     .addOption(d.databaseOption())
     .action(async (o: { adminTokenFile?: string; dataDir: string; database?: string }) => {
       // With SQLite the data dir's token file is the hub's default token source: keep it current.
-      const files = [...(o.database ? [] : [join(o.dataDir, ADMIN_TOKEN_FILE)]), ...(o.adminTokenFile ? [o.adminTokenFile] : [])];
+      const files = [
+        ...(o.database ? [] : [join(o.dataDir, ADMIN_TOKEN_FILE)]),
+        ...(o.adminTokenFile ? [o.adminTokenFile] : []),
+      ];
       const token = await d.withStore(o, (db) => rotateAdminToken(db, files)).catch(d.fail);
       print({ adminToken: token, files });
     });

@@ -23,7 +23,11 @@ export async function resetAgentPassword(
   const hash = await hashSecret(password);
   await db.transaction(async () => {
     await requireAgent(db, agent);
-    await db.run('UPDATE accounts SET secret_hash = ?, updated_at = ? WHERE username = ?', [hash, now, agent]);
+    await db.run('UPDATE accounts SET secret_hash = ?, updated_at = ? WHERE username = ?', [
+      hash,
+      now,
+      agent,
+    ]);
     await db.run('INSERT INTO account_changes (ts, username, action) VALUES (?, ?, ?)', [
       now,
       agent,

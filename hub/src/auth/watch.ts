@@ -34,7 +34,9 @@ export class SecurityWatch implements HubModule {
   constructor(private readonly d: SecurityWatchDeps) {}
 
   async start(): Promise<void> {
-    const row = await this.d.db.get<{ id: number | string | null }>('SELECT MAX(id) AS id FROM account_changes');
+    const row = await this.d.db.get<{ id: number | string | null }>(
+      'SELECT MAX(id) AS id FROM account_changes',
+    );
     this.lastId = Number(row?.id ?? 0);
     await this.loadAdminToken(false);
     this.timer = this.d.clock.setInterval(() => {
