@@ -2,6 +2,7 @@ import { Command } from 'commander';
 import pino from 'pino';
 import { AgentApp } from './app.js';
 import { loadConfig } from './config.js';
+import { redactingLogHooks } from './redact.js';
 import { VERSION } from './version.js';
 
 function checkConfig(file: string): never {
@@ -24,7 +25,7 @@ async function run(file: string): Promise<void> {
     for (const e of r.errors) console.error(`  ${e}`);
     process.exit(1);
   }
-  const log = pino({ level: r.config.logLevel, base: { agent: r.config.agent } });
+  const log = pino({ level: r.config.logLevel, base: { agent: r.config.agent }, hooks: redactingLogHooks });
   const app = new AgentApp({ config: r.config, log });
   let stopping = false;
   const shutdown = (signal: string): void => {

@@ -10,7 +10,7 @@ export class AgentControlError extends Error {
 
 async function requireAgent(db: Db, agent: string): Promise<void> {
   const row = await db.get<{ role: string }>('SELECT role FROM accounts WHERE username = ?', [agent]);
-  if (!row || row.role !== 'agent') throw new AgentControlError(`no agent "${agent.slice(0, 80)}"`);
+  if (row?.role !== 'agent') throw new AgentControlError(`no agent "${agent.slice(0, 80)}"`);
 }
 
 /** A new password for the box; the old one is refused from now on and its live session is closed. */
