@@ -66,5 +66,6 @@ export function resolveConfig(input: Partial<HubConfig>): HubConfig {
     adminToken: input.adminToken || loadOrCreateAdminToken(dataDir),
     broker: input.broker || null,
     database: input.database || null,
+    webhookAllowPrivate: input.webhookAllowPrivate === true,
   };
 }

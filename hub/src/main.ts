@@ -67,6 +67,12 @@ program
     ),
   )
   .addOption(databaseOption())
+  .addOption(
+    new Option(
+      '--webhook-allow-private',
+      'allow webhook targets on loopback, link-local, private and multicast addresses (refused by default)',
+    ).env('CLASSROOM_HUB_WEBHOOK_ALLOW_PRIVATE'),
+  )
   .action(
     async (
       o: {
@@ -76,6 +82,7 @@ program
         httpPort: number;
         adminToken?: string;
         adminTokenFile?: string;
+        webhookAllowPrivate?: boolean;
         broker?: string;
         database?: string;
       },
@@ -95,6 +102,7 @@ program
         }
         hub = await startHub({
           startupWarnings: warnings,
+          webhookAllowPrivate: o.webhookAllowPrivate === true,
           dataDir: o.dataDir,
           host: o.host,
           mqttPort: o.mqttPort,
