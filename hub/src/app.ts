@@ -27,7 +27,9 @@ import { recordsRoutes } from './http/routes-records.js';
 import { adminAuth, createHttpServer, openApiRoute } from './http/server.js';
 import { GroupCommitter } from './ingest/commit.js';
 import { DeadLetters } from './ingest/deadletter.js';
+import { DEFAULT_DEAD_LETTER_LIMITS, type DeadLetterLimits } from './ingest/deadletter-limits.js';
 import { Ingest } from './ingest/ingest.js';
+import { limitCounter } from './limits.js';
 import { redactingLogOptions } from './log-redact.js';
 import { createMetrics } from './metrics.js';
 import { AgentRegistry } from './registry/registry.js';
@@ -49,6 +51,8 @@ export interface HubOptions extends Partial<HubConfig> {
   modules?: (ctx: HubContext) => HubModule[];
   /** Logged once the logger exists (main.ts: an admin token on the command line, a readable token file). */
   startupWarnings?: string[];
+  /** Per-agent dead-letter rate and row caps (defaults in ingest/deadletter-limits.ts). */
+  deadLetterLimits?: Partial<DeadLetterLimits>;
   /** How often the hub reads CLI changes to accounts and the admin token (default 1000 ms, auth/watch.ts). */
   securityPollMs?: number;
 }
@@ -91,10 +95,12 @@ export async function startHub(options: HubOptions = {}): Promise<RunningHub> {
     const bus = createBus(new EventEmitter().setMaxListeners(100), log.child({ module: 'bus' }));
     const accounts = new Accounts(db);
     const registryLog = log.child({ module: 'registry' });
+    const limits = limitCounter(metrics.registry);
     const registry = new AgentRegistry({
       clock,
       bus,
       log: registryLog,
+      limited: (limit) => limits.inc({ limit }),
       persist: (a) => {
         db.run(
           `INSERT INTO agents (agent, room, birth, session, availability, since, last_seen) VALUES (?,?,?,?,?,?,?)
@@ -125,7 +131,10 @@ export async function startHub(options: HubOptions = {}): Promise<RunningHub> {
       // waiting for the turn, 32 best).
       maxRecords: options.commitMaxRecords ?? 32,
     });
-    const deadLetters = new DeadLetters(db, clock, metrics, log.child({ module: 'deadletter' }));
+    const deadLetters = new DeadLetters(db, clock, metrics, log.child({ module: 'deadletter' }), 100, {
+      ...DEFAULT_DEAD_LETTER_LIMITS,
+      ...options.deadLetterLimits,
+    });
     let ingest: Ingest | null = null;
     const onAgentMessage = (agent: string, topic: string, payload: Buffer) =>
       ingest ? ingest.handle(agent, topic, payload) : Promise.resolve();

@@ -1,6 +1,7 @@
 // Tables of the hub's secrets that CLI commands change while the hub runs (docs/hub.md "Secrets"):
 // the rotated admin token, the disabled flag of an account, and the journal of changes that the running
-// hub polls to apply them (auth/watch.ts).
+// hub polls to apply them (auth/watch.ts); and the index that keeps the dead-letter cap per agent cheap
+// (ingest/deadletter-limits.ts).
 type Migration = [name: string, sql: string | { sqlite: string; postgres: string }];
 
 export const SECURITY_MIGRATIONS: ReadonlyArray<Migration> = [
@@ -31,4 +32,6 @@ export const SECURITY_MIGRATIONS: ReadonlyArray<Migration> = [
      );`,
     },
   ],
+  ['dead-letters-agent', 'CREATE INDEX dead_letters_agent ON dead_letters (agent, id);'],
+  ['dead-letters-agent', 'CREATE INDEX dead_letters_agent ON dead_letters (agent, id);'],
 ];
