@@ -1,4 +1,4 @@
-// Cost and detection latency of the agent's source monitor (issue 4).
+// Cost and detection latency of the agent's source monitor (docs/agent-media.md "Cost").
 //
 // A synthetic H.264+AAC camera (ffmpeg: lavfi testsrc2, a moving picture with texture, plus
 // temporal sensor-like noise; libx264 superfast High profile with CABAC, deblocking and 2 B-frames,

@@ -1,4 +1,4 @@
-// Outbox drain after an outage (issue 5): buffer 100,000 records while the hub is down, start the
+// Outbox drain after an outage (docs/agent.md "Benchmark"): buffer 100,000 records while the hub is down, start the
 // hub, and time until every record is acked (committed by the hub). Baseline in the same run: the
 // same records handed to MQTT.js's own offline store (clean: false, one record per message, as a
 // naive agent would publish each window) and replayed by MQTT.js on reconnect, acked by the same hub.

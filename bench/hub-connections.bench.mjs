@@ -1,4 +1,4 @@
-// Connections (issue 3): 5,000 boxes connected to one `classroom-hub serve` process. Reports the hub's
+// Connections (docs/hub-perf.md; BENCHMARKS.md "Connections"): 5,000 boxes connected to one `classroom-hub serve` process. Reports the hub's
 // RSS idle and with every box online, and the time from the first CONNECT until the hub lists all of
 // them `online` (each box authenticates with its own scrypt-hashed password, then publishes state and
 // birth). Baseline in the same run: the idle hub's RSS. Clients are MQTT.js in this process; loopback.

@@ -1,4 +1,4 @@
-// Dashboard smoothness with 1,000 rooms (issue 7): real headless Chromium (/usr/bin/chromium via
+// Dashboard smoothness with 1,000 rooms (docs/hub-people.md "Dashboard"; BENCHMARKS.md "Dashboard"): real headless Chromium (/usr/bin/chromium via
 // playwright-core) loading the dashboard from a real in-process hub (`@classroom/hub`, built). The
 // room list and /api/stream are replaced with Playwright routes so 1,000 rooms and bursts of live
 // changes need no fleet. Baseline in the same run and the same page: a naive renderer that rebuilds

@@ -1,4 +1,4 @@
-// Live ingest (issue 3): 300 boxes each send 1-record messages, one at a time; a box sends its next
+// Live ingest (docs/hub-perf.md; BENCHMARKS.md "Live ingest"): 300 boxes each send 1-record messages, one at a time; a box sends its next
 // record only when the hub's ack (published after the commit) arrived. Baseline in the same run: bare
 // aedes (no auth, no store) passing the same QoS 1 messages through to one subscriber, each box waiting
 // for its PUBACK. Both run in this process with the same MQTT.js clients, on loopback.

@@ -1,4 +1,4 @@
-// Replay storm (issue 3): 100 boxes each replay 2,000 records in batches of 100 (historical), as fast
+// Replay storm (DESIGN.md "Delivery": a replay is sent in batches and fast; BENCHMARKS.md "Replay storm"): 100 boxes each replay 2,000 records in batches of 100 (historical), as fast
 // as the hub acks them. Baseline in the same run: raw sqlite3 writing the same rows, batch by batch,
 // with INSERT OR IGNORE in one transaction per batch, into the same schema with the same pragmas.
 // Loopback; the hub runs in this process with the MQTT.js clients.

@@ -1,5 +1,5 @@
 #!/usr/bin/env node
-// Fleet scale on loopback (issue 6): a `classroom-hub serve` process and a `classroom-sim fleet`
+// Fleet scale on loopback (docs/simulators.md "Benchmark"): a `classroom-hub serve` process and a `classroom-sim fleet`
 // process of N protocol-level agents. Measures time until every agent is connected and has sent its
 // birth, and the RSS of both processes. The baseline is the same measurement at N/10 in the same
 // run, so the ratio column shows how the per-agent cost scales.

@@ -39,7 +39,7 @@ function stringArg(args: Record<string, unknown>, key: string): string | undefin
 }
 
 /**
- * Remote commands (issue 5 §5). Each one is answered `accepted` when it will run, then `ok` with
+ * Remote commands (docs/agent.md "Commands"; DESIGN.md "Commands"). Each one is answered `accepted` when it will run, then `ok` with
  * its data or `error` with the reason. Expired and replayed ids get `error` and do not run.
  */
 export class Commands {

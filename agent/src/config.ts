@@ -46,6 +46,9 @@ export const AgentConfigSchema = z
         /** Path of a file holding the password, so the config itself can be world-readable. */
         passwordFile: z.string().min(1).optional(),
         ca: z.string().min(1).optional(),
+        /** Client certificate and its key (PEM files) for login without a password (docs/agent.md). */
+        cert: z.string().min(1).optional(),
+        key: z.string().min(1).optional(),
         keepaliveS: z.number().int().min(2).max(300).default(10),
         /** Reconnect backoff: first delay and ceiling (exponential with jitter in between). */
         reconnectMinMs: z.number().int().min(100).max(600_000).default(1000),
@@ -55,6 +58,14 @@ export const AgentConfigSchema = z
       .refine((b) => !(b.password !== undefined && b.passwordFile !== undefined), {
         message: 'give password or passwordFile, not both',
         path: ['passwordFile'],
+      })
+      .refine((b) => (b.cert === undefined) === (b.key === undefined), {
+        message: 'give cert and key together (the client certificate and its private key)',
+        path: ['key'],
+      })
+      .refine((b) => b.cert === undefined || /^(mqtts|wss):\/\//.test(b.url), {
+        message: 'a client certificate needs an mqtts:// or wss:// broker.url',
+        path: ['cert'],
       }),
     dataDir: z.string().min(1),
     sources: z
@@ -92,7 +103,7 @@ export const AgentConfigSchema = z
 export type AgentConfig = z.infer<typeof AgentConfigSchema>;
 export type ConfigResult = { ok: true; config: AgentConfig } | { ok: false; errors: string[] };
 
-/** One line per bad field, each starting with its path (issue 5 §6). */
+/** One line per bad field, each starting with its path (DESIGN.md "Agent": a clear message naming the path of every bad field). */
 export function formatIssues(issues: ReadonlyArray<z.core.$ZodIssue>): string[] {
   const out: string[] = [];
   for (const issue of issues) {
@@ -113,6 +124,8 @@ export function parseConfig(value: unknown, baseDir = process.cwd()): ConfigResu
   const config = r.data;
   config.dataDir = resolve(baseDir, config.dataDir);
   if (config.broker.ca) config.broker.ca = resolve(baseDir, config.broker.ca);
+  if (config.broker.cert) config.broker.cert = resolve(baseDir, config.broker.cert);
+  if (config.broker.key) config.broker.key = resolve(baseDir, config.broker.key);
   if (config.broker.passwordFile) {
     const file = resolve(baseDir, config.broker.passwordFile);
     try {

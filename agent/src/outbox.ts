@@ -42,7 +42,7 @@ interface Pending {
 const MAX_RECORD_BYTES = LIMITS.maxPayloadBytes - 1024;
 
 /**
- * The durable outbox (issue 5 §2). A record is committed with its seq before anyone may publish
+ * The durable outbox (docs/agent.md "Durable outbox"; DESIGN.md "Delivery is at-least-once"). A record is committed with its seq before anyone may publish
  * it, and deleted only when a hub ack covers it. Appends that arrive while a commit runs are
  * group-committed in the next transaction, so a burst costs one fsync, not one per record.
  */
@@ -213,7 +213,7 @@ export class Outbox {
 
   /**
    * Deletes the oldest capture windows until the outbox is back under its bound, with 1 % slack so
-   * a full outbox does not drop on every append. Events are never dropped (issue 5 §2).
+   * a full outbox does not drop on every append. Events are never dropped (docs/agent.md "Durable outbox").
    */
   private async enforceBound(
     count: number,

@@ -20,7 +20,7 @@ interface Persisted {
 /**
  * The runtime-changeable settings (set-config, retained `config`). The config file stays the
  * operator's; remote changes are persisted beside the outbox in dataDir/settings.json and laid
- * over the file's values at start, so they survive restarts (issue 5 §5).
+ * over the file's values at start, so they survive restarts (docs/agent.md "Commands"; DESIGN.md `set-config`).
  */
 export class SettingsStore {
   private version = 0;

@@ -47,7 +47,7 @@ export class Sources {
         ffmpeg = locateFfmpeg();
       } catch (err) {
         // Not fatal: telemetry and the session keep running; the monitors report no-ffmpeg and
-        // birth carries the reason (issue 5 §7).
+        // birth carries the reason (DESIGN.md "Agent": a failed source reports `source.down` and retries).
         this.ffmpegError = (err as Error).message;
         this.log.error({ err: this.ffmpegError }, 'ffmpeg missing; sources cannot run');
       }

@@ -17,7 +17,7 @@ import {
   writeAgentConfig,
 } from './helpers/procs.js';
 
-// A real hub process, a real agent process and a synthetic UDP camera (issue 5, tests).
+// A real hub process, a real agent process and a synthetic UDP camera (docs/agent.md "Tests").
 describe('end to end: classroom-hub + classroom-agent on a UDP test stream', () => {
   let hubDir: string;
   let agentDir: string;

@@ -1,4 +1,4 @@
-// RTSP input for real (issue 4, inputs): a GStreamer RTSP server (helpers/rtsp_server.py) serves an
+// RTSP input for real (docs/agent-media.md "Supported inputs"): a GStreamer RTSP server (helpers/rtsp_server.py) serves an
 // H.264 + AAC camera; the monitor reads it over TCP interleaved transport with a socket timeout. The
 // server is frozen (SIGSTOP: the connection stays open, no data — a hung camera), then killed and
 // started again on the same port.

@@ -8,7 +8,9 @@ import pino, { type Logger } from 'pino';
 import { AgentControlModule } from './agents/routes.js';
 import { Accounts } from './auth/accounts.js';
 import { AdminToken, registerLiveAdminToken } from './auth/admin-token.js';
+import { createIdentityMetrics } from './auth/metrics.js';
 import { SecurityWatch } from './auth/watch.js';
+import { type BrokerLimits, resolveLimits } from './broker/connect-guard.js';
 import { EmbeddedBroker } from './broker/embedded.js';
 import { ExternalBroker } from './broker/external.js';
 import type { HubBroker } from './broker/types.js';
@@ -32,9 +34,12 @@ import { Ingest } from './ingest/ingest.js';
 import { limitCounter } from './limits.js';
 import { redactingLogOptions } from './log-redact.js';
 import { createMetrics } from './metrics.js';
+import { ProvisionedRoomsModule } from './registry/provisioned-rooms.js';
 import { AgentRegistry } from './registry/registry.js';
 import { openStore, type Store } from './store/open.js';
 import { migrateCore } from './store/schema.js';
+import { loadTlsCredentials } from './tls/credentials.js';
+import { HubTls, logged, type ReloadResult } from './tls/listeners.js';
 
 export interface HubOptions extends Partial<HubConfig> {
   /** Defaults to a pino logger on stdout at CLASSROOM_HUB_LOG_LEVEL (info). */
@@ -55,12 +60,23 @@ export interface HubOptions extends Partial<HubConfig> {
   deadLetterLimits?: Partial<DeadLetterLimits>;
   /** How often the hub reads CLI changes to accounts and the admin token (default 1000 ms, auth/watch.ts). */
   securityPollMs?: number;
+  /** The embedded broker's abuse limits (docs/hub.md "Abuse limits"); defaults and env fill the rest. */
+  limits?: { [K in keyof BrokerLimits]?: Partial<BrokerLimits[K]> };
+  /** How often moves made by `classroom-hub agents move` are picked up (default 2000 ms). */
+  roomPollMs?: number;
 }
 
 export interface RunningHub {
   config: HubConfig;
   httpPort: number;
+  /** Port of the plain MQTT listener; 0 when there is none (TLS without --mqtt-port, or --broker). */
   mqttPort: number;
+  /** Port of MQTT over TLS; null without TLS or with an external broker. */
+  mqttsPort: number | null;
+  /** True when HTTP and MQTT are served over TLS. */
+  tls: boolean;
+  /** Re-reads the TLS certificate and key (SIGHUP); open connections are untouched. */
+  reloadTls(): ReloadResult;
   adminToken: string;
   ctx: HubContext;
   http: FastifyInstance;
@@ -70,6 +86,8 @@ export interface RunningHub {
 
 export async function startHub(options: HubOptions = {}): Promise<RunningHub> {
   const config = resolveConfig(options);
+  // A bad certificate or key must stop the hub before it opens the store or listens (docs/hub.md "TLS").
+  const tlsCredentials = config.tls ? loadTlsCredentials(config.tls) : null;
   const log =
     options.log ??
     pino({
@@ -92,15 +110,17 @@ export async function startHub(options: HubOptions = {}): Promise<RunningHub> {
       ),
     );
     const metrics = createMetrics();
+    const identityMetrics = createIdentityMetrics(metrics.registry);
+    const limits = resolveLimits(options.limits);
     const bus = createBus(new EventEmitter().setMaxListeners(100), log.child({ module: 'bus' }));
     const accounts = new Accounts(db);
     const registryLog = log.child({ module: 'registry' });
-    const limits = limitCounter(metrics.registry);
+    const limitRefusals = limitCounter(metrics.registry);
     const registry = new AgentRegistry({
       clock,
       bus,
       log: registryLog,
-      limited: (limit) => limits.inc({ limit }),
+      limited: (limit) => limitRefusals.inc({ limit }),
       persist: (a) => {
         db.run(
           `INSERT INTO agents (agent, room, birth, session, availability, since, last_seen) VALUES (?,?,?,?,?,?,?)
@@ -154,6 +174,14 @@ export async function startHub(options: HubOptions = {}): Promise<RunningHub> {
           metrics,
           accounts,
           onAgentMessage,
+          identity: identityMetrics,
+          limits,
+          // The provisioned room, read with the account at CONNECT, is authoritative (DESIGN.md).
+          onAuthenticated: (who) => {
+            if (who.role === 'agent' && who.room && registry.roomOf(who.username) !== who.room) {
+              registry.ensure(who.username, provisionalRoom(who.room));
+            }
+          },
         });
     metrics.sources.connectedClients = () => broker.connectedClients();
     const ctx: HubContext = {
@@ -178,11 +206,25 @@ export async function startHub(options: HubOptions = {}): Promise<RunningHub> {
       deadLetters,
     });
 
-    const http = await createHttpServer({ log: log.child({ module: 'http' }) });
+    const tls =
+      config.tls && tlsCredentials
+        ? new HubTls({
+            log: log.child({ module: 'tls' }),
+            metrics: metrics.registry,
+            files: config.tls,
+            credentials: tlsCredentials,
+            ...(config.broker ? {} : { clientCaFile: await clientCa(config.dataDir, log) }),
+          })
+        : null;
+    const http = await createHttpServer({
+      log: log.child({ module: 'http' }),
+      ...(tls ? { https: tls.httpsOptions() } : {}),
+    });
     cleanup.unshift(() => http.close());
     const adminToken = new AdminToken(config.adminToken);
     const unregisterToken = registerLiveAdminToken(config.adminToken, adminToken);
     cleanup.unshift(async () => unregisterToken());
+    if (tls) tls.attachHttps(http.server);
     const requireAdmin = adminAuth(config.adminToken);
     coreRoutes(http, {
       ctx,
@@ -205,6 +247,14 @@ export async function startHub(options: HubOptions = {}): Promise<RunningHub> {
     const modules: HubModule[] = [
       security,
       new AgentControlModule(ctx, security),
+      new ProvisionedRoomsModule({
+        ctx,
+        accounts,
+        registry,
+        identity: identityMetrics,
+        requireAdmin: requireAdmin as never,
+        ...(options.roomPollMs ? { pollMs: options.roomPollMs } : {}),
+      }),
       ...(options.features === false ? [] : featureModules(ctx)),
       ...(options.modules?.(ctx) ?? []),
     ];
@@ -235,26 +285,48 @@ export async function startHub(options: HubOptions = {}): Promise<RunningHub> {
     await http.listen({ host: config.host, port: config.httpPort });
     const httpAddr = http.server.address();
     const httpPort = typeof httpAddr === 'object' && httpAddr ? httpAddr.port : config.httpPort;
-    const mqttPort = await broker.listen(config.host, config.mqttPort);
+    const mqttPort = config.mqttPort === null ? 0 : await broker.listen(config.mqttHost, config.mqttPort);
+    const handleSocket = broker.handleSocket?.bind(broker);
+    const mqttsPort =
+      tls && handleSocket ? await tls.listenMqtts(config.host, config.mqttsPort, handleSocket) : null;
+    cleanup.unshift(async () => tls?.stopAccepting());
     // Lifecycle lines are part of the contract (DESIGN.md: hub.listening), so they print at any log
     // level except 'silent' (in-process use by tests and benchmarks).
     const lifecycle = log.level === 'silent' ? log : log.child({}, { level: 'info' });
+    const plainMqtt = config.mqttPort === null ? null : mqttPort;
     lifecycle.info(
       {
         event: 'hub.listening',
         host: config.host,
-        mqttPort,
+        mqttPort: plainMqtt,
         httpPort,
+        ...(tls
+          ? {
+              tls: true,
+              mqttsPort,
+              ...(plainMqtt !== null ? { mqttHost: config.mqttHost } : {}),
+              certificate: logged(tls.certificate()),
+            }
+          : { tls: false }),
         dataDir: config.dataDir,
         store: db.dialect,
       },
-      `hub listening: mqtt://${config.host}:${mqttPort} http://${config.host}:${httpPort}`,
+      tls
+        ? `hub listening: ${mqttsPort !== null ? `mqtts://${config.host}:${mqttsPort} ` : ''}${plainMqtt !== null ? `mqtt://${config.mqttHost}:${plainMqtt} ` : ''}https://${config.host}:${httpPort}`
+        : `hub listening: mqtt://${config.host}:${mqttPort} http://${config.host}:${httpPort}`,
     );
+    if (tls && plainMqtt !== null && !isLoopback(config.mqttHost)) {
+      log.warn(
+        { mqttHost: config.mqttHost, mqttPort: plainMqtt },
+        'plain MQTT listener beside TLS is reachable from the network: passwords cross it in clear; bind it to loopback (--mqtt-host 127.0.0.1, docs/hub.md "TLS")',
+      );
+    }
 
     let stopping: Promise<void> | null = null;
     const stop = () => {
       stopping ??= (async () => {
         lifecycle.info({ event: 'hub.stopping' }, 'hub stopping');
+        tls?.stopAccepting();
         await broker.stopAccepting();
         for (const m of [...started].reverse()) {
           await m.stop().catch((err) => log.error({ err, module: m.name }, 'module stop failed'));
@@ -273,11 +345,38 @@ export async function startHub(options: HubOptions = {}): Promise<RunningHub> {
       })();
       return stopping;
     };
-    return { config, httpPort, mqttPort, adminToken: config.adminToken, ctx, http, stop };
+    const reloadTls = (): ReloadResult =>
+      tls ? tls.reload() : { ok: false, error: 'no TLS configured (--tls-cert/--tls-key)' };
+    return {
+      config,
+      httpPort,
+      mqttPort,
+      mqttsPort,
+      tls: tls !== null,
+      reloadTls,
+      adminToken: config.adminToken,
+      ctx,
+      http,
+      stop,
+    };
   } catch (err) {
     for (const c of cleanup) await c().catch(() => undefined);
     throw err;
   }
+}
+
+/** The CA of box client certificates, created on the first start with TLS (docs/hub.md "Client certificates"). */
+async function clientCa(dataDir: string, log: Logger): Promise<string> {
+  // Loaded only with TLS: @peculiar/x509 and its Reflect polyfill stay out of a plain hub.
+  const { clientCaFiles, ensureClientCa } = await import('./tls/client-ca.js');
+  const { created } = await ensureClientCa(dataDir);
+  const files = clientCaFiles(dataDir);
+  if (created) log.info({ cert: files.cert }, 'client certificate CA created');
+  return files.cert;
+}
+
+function isLoopback(host: string): boolean {
+  return host === 'localhost' || host === '::1' || /^127\./.test(host);
 }
 
 async function loadRegistry(db: Store, accounts: Accounts, registry: AgentRegistry): Promise<void> {

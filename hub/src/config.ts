@@ -9,6 +9,7 @@ export const DEFAULTS = {
   dataDir: './data',
   host: '127.0.0.1',
   mqttPort: 1883,
+  mqttsPort: 8883,
   httpPort: 8080,
 } as const;
 
@@ -58,14 +59,36 @@ export function resolveConfig(input: Partial<HubConfig>): HubConfig {
       `--database ${input.database.replace(/:[^:@/]*@/, ':***@')}: expected a postgres:// or postgresql:// URL; omit it to use SQLite in ${dataDir}`,
     );
   }
+  const tls = resolveTls(input);
+  const host = input.host ?? DEFAULTS.host;
   return {
     dataDir,
-    host: input.host ?? DEFAULTS.host,
-    mqttPort: port(input.mqttPort, DEFAULTS.mqttPort, 'mqtt port'),
+    host,
+    // docs/hub.md "TLS": with a certificate, plain MQTT runs only when a port is asked for explicitly.
+    mqttPort:
+      input.mqttPort === null || (input.mqttPort === undefined && tls)
+        ? null
+        : port(input.mqttPort, DEFAULTS.mqttPort, 'mqtt port'),
+    mqttHost: input.mqttHost ?? host,
+    tls,
+    mqttsPort: port(input.mqttsPort, DEFAULTS.mqttsPort, 'mqtts port'),
     httpPort: port(input.httpPort, DEFAULTS.httpPort, 'http port'),
     adminToken: input.adminToken || loadOrCreateAdminToken(dataDir),
     broker: input.broker || null,
     database: input.database || null,
     webhookAllowPrivate: input.webhookAllowPrivate === true,
   };
+}
+
+function resolveTls(input: Partial<HubConfig>): HubConfig['tls'] {
+  const cert = input.tls?.certFile;
+  const key = input.tls?.keyFile;
+  if (!cert && !key) {
+    if (input.mqttsPort !== undefined)
+      throw new ConfigError('--mqtts-port needs --tls-cert and --tls-key (the certificate it serves)');
+    return null;
+  }
+  if (!cert) throw new ConfigError('--tls-key needs --tls-cert (the certificate that goes with the key)');
+  if (!key) throw new ConfigError('--tls-cert needs --tls-key (the private key of the certificate)');
+  return { certFile: resolve(cert), keyFile: resolve(key) };
 }

@@ -25,7 +25,27 @@ export const systemClock: Clock = {
 /** Events on the in-process bus, named as `area.what`. Payloads are already validated. */
 export interface HubEvents {
   /** A birth was accepted; the room registry has been updated. */
-  'agent.birth': { agent: string; birth: Birth; ts: number };
+  'agent.birth': {
+    agent: string;
+    birth: Birth;
+    ts: number;
+    /** The room the birth is filed under: the provisioned one, whatever the birth says (DESIGN.md). */
+    room: Birth['room'] | null;
+  };
+  /**
+   * Whether the agent's current birth names a room other than its provisioned one; sent on every such
+   * birth and when a birth or a move ends the mismatch.
+   */
+  'agent.room_mismatch': {
+    agent: string;
+    room: string | null;
+    claimed: string;
+    mismatch: boolean;
+    cause: 'birth' | 'move';
+    ts: number;
+  };
+  /** The agent's provisioned room changed (`agents move`); summaries of both rooms are out of date. */
+  'agent.moved': { agent: string; from: string | null; to: string | null; ts: number };
   /** Availability changed (online, offline, lost, sleeping, unknown). */
   'agent.availability': {
     agent: string;
@@ -151,8 +171,15 @@ export interface HubRegistry {
 export interface HubConfig {
   dataDir: string;
   host: string;
-  mqttPort: number;
+  /** Plain MQTT/TCP port; null: no plain listener (the default once TLS is configured, docs/hub.md "TLS"). */
+  mqttPort: number | null;
+  /** Address of the plain MQTT listener (default: host); docs/hub.md says loopback once TLS is on. */
+  mqttHost: string;
   httpPort: number;
+  /** Certificate and key of the MQTTS and HTTPS listeners; null: plain MQTT and HTTP only. */
+  tls: import('./tls/credentials.js').TlsFiles | null;
+  /** MQTT over TLS port, used when `tls` is set. */
+  mqttsPort: number;
   adminToken: string;
   broker: string | null;
   database: string | null;

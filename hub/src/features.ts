@@ -7,6 +7,7 @@ import { AlarmsModule } from './alarms/module.js';
 import { CommandsModule } from './commands/module.js';
 import type { HubContext, HubModule } from './context.js';
 import { DashboardModule } from './dashboard/module.js';
+import { OverviewModule } from './overview/module.js';
 import { RollupsModule } from './rollups/module.js';
 import { ScheduleModule } from './schedule/module.js';
 import { StreamModule } from './stream/module.js';
@@ -54,6 +55,7 @@ export interface PeopleModules {
   stream: StreamModule;
   summaries: SummariesModule;
   dashboard: DashboardModule;
+  overview: OverviewModule;
 }
 
 export function createPeopleModules(
@@ -72,11 +74,22 @@ export function createPeopleModules(
     stream: new StreamModule(ctx, people),
     summaries: new SummariesModule(ctx, people, alarms.engine),
     dashboard: new DashboardModule(ctx),
+    overview: new OverviewModule(ctx, alarms.engine),
   };
 }
 
 /** Start order: alarms before webhooks/stream/summaries (they listen to alarm transitions). */
 export function featureModules(ctx: HubContext): HubModule[] {
   const m = createPeopleModules(ctx);
-  return [m.alarms, m.webhooks, m.commands, m.rollups, m.schedule, m.stream, m.summaries, m.dashboard];
+  return [
+    m.alarms,
+    m.webhooks,
+    m.commands,
+    m.rollups,
+    m.schedule,
+    m.stream,
+    m.summaries,
+    m.dashboard,
+    m.overview,
+  ];
 }

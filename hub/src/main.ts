@@ -6,10 +6,13 @@ import { startHub } from './app.js';
 import { Accounts, ProvisioningError } from './auth/accounts.js';
 import { readAdminTokenFile } from './auth/admin-token.js';
 import { ConfigError, DEFAULTS } from './config.js';
+import { registerAgentMoveCommand } from './registry/cli.js';
 import { registerScheduleCommand } from './schedule/cli.js';
 import { databaseOption } from './store/cli.js';
 import { openStore, type Store } from './store/open.js';
 import { migrateCore } from './store/schema.js';
+import { certOptions, issueAgentCertificate, registerAgentCertCommand } from './tls/cert-cli.js';
+import { registerTlsReload, tlsOptions } from './tls/cli.js';
 import { VERSION } from './version.js';
 
 function portArg(v: string): number {
@@ -28,7 +31,7 @@ const program = new Command('classroom-hub')
   .description('Classroom hub: MQTT broker, ingest, availability, alarms, HTTP API and dashboard')
   .version(VERSION);
 
-program
+const serve = program
   .command('serve')
   .description('run the hub')
   .addOption(dataDirOption())
@@ -36,10 +39,13 @@ program
     new Option('--host <host>', 'address to listen on').env('CLASSROOM_HUB_HOST').default(DEFAULTS.host),
   )
   .addOption(
-    new Option('--mqtt-port <port>', 'MQTT/TCP port (0 = any free port)')
+    // No commander default: with TLS the plain listener runs only when this is given (docs/hub.md "TLS").
+    new Option(
+      '--mqtt-port <port>',
+      `MQTT/TCP port (0 = any free port; default ${DEFAULTS.mqttPort}, none when --tls-cert is given)`,
+    )
       .env('CLASSROOM_HUB_MQTT_PORT')
-      .argParser(portArg)
-      .default(DEFAULTS.mqttPort),
+      .argParser(portArg),
   )
   .addOption(
     new Option('--http-port <port>', 'HTTP port, also MQTT over WebSocket at /mqtt (0 = any free port)')
@@ -72,71 +78,80 @@ program
       '--webhook-allow-private',
       'allow webhook targets on loopback, link-local, private and multicast addresses (refused by default)',
     ).env('CLASSROOM_HUB_WEBHOOK_ALLOW_PRIVATE'),
-  )
-  .action(
-    async (
-      o: {
-        dataDir: string;
-        host: string;
-        mqttPort: number;
-        httpPort: number;
-        adminToken?: string;
-        adminTokenFile?: string;
-        webhookAllowPrivate?: boolean;
-        broker?: string;
-        database?: string;
-      },
-      cmd: Command,
-    ) => {
-      let hub: Awaited<ReturnType<typeof startHub>>;
-      try {
-        const warnings: string[] = [];
-        if (cmd.getOptionValueSource('adminToken') === 'cli')
-          warnings.push(
-            '--admin-token on the command line is visible to every user in ps; use --admin-token-file or CLASSROOM_HUB_ADMIN_TOKEN',
-          );
-        if (o.adminTokenFile) {
-          const f = readAdminTokenFile(o.adminTokenFile);
-          o.adminToken = f.token;
-          if (f.warning) warnings.push(f.warning);
-        }
-        hub = await startHub({
-          startupWarnings: warnings,
-          webhookAllowPrivate: o.webhookAllowPrivate === true,
-          dataDir: o.dataDir,
-          host: o.host,
-          mqttPort: o.mqttPort,
-          httpPort: o.httpPort,
-          ...(o.adminToken ? { adminToken: o.adminToken } : {}),
-          broker: o.broker ?? null,
-          database: o.database ?? null,
-        });
-      } catch (err) {
-        if (err instanceof ConfigError) {
-          console.error(`classroom-hub: ${err.message}`);
-          process.exit(2);
-        }
-        throw err;
-      }
-      let signals = 0;
-      const onSignal = (signal: string) => {
-        signals++;
-        if (signals > 1) {
-          hub.ctx.log.warn({ signal }, 'second signal: exiting without a clean stop');
-          process.exit(1);
-        }
-        hub.stop().then(
-          () => process.exit(0),
-          (err) => {
-            hub.ctx.log.error({ err }, 'stop failed');
-            process.exit(1);
-          },
-        );
-      };
-      process.on('SIGTERM', () => onSignal('SIGTERM'));
-      process.on('SIGINT', () => onSignal('SIGINT'));
-    },
   );
+for (const option of tlsOptions(portArg)) serve.addOption(option);
+serve.action(
+  async (
+    o: {
+      dataDir: string;
+      host: string;
+      mqttPort?: number;
+      mqttHost?: string;
+      mqttsPort?: number;
+      tlsCert?: string;
+      tlsKey?: string;
+      httpPort: number;
+      adminToken?: string;
+      adminTokenFile?: string;
+      webhookAllowPrivate?: boolean;
+      broker?: string;
+      database?: string;
+    },
+    cmd: Command,
+  ) => {
+    let hub: Awaited<ReturnType<typeof startHub>>;
+    try {
+      const warnings: string[] = [];
+      if (cmd.getOptionValueSource('adminToken') === 'cli')
+        warnings.push(
+          '--admin-token on the command line is visible to every user in ps; use --admin-token-file or CLASSROOM_HUB_ADMIN_TOKEN',
+        );
+      if (o.adminTokenFile) {
+        const f = readAdminTokenFile(o.adminTokenFile);
+        o.adminToken = f.token;
+        if (f.warning) warnings.push(f.warning);
+      }
+      hub = await startHub({
+        startupWarnings: warnings,
+        webhookAllowPrivate: o.webhookAllowPrivate === true,
+        dataDir: o.dataDir,
+        host: o.host,
+        ...(o.mqttPort !== undefined ? { mqttPort: o.mqttPort } : {}),
+        ...(o.mqttHost !== undefined ? { mqttHost: o.mqttHost } : {}),
+        ...(o.mqttsPort !== undefined ? { mqttsPort: o.mqttsPort } : {}),
+        ...(o.tlsCert || o.tlsKey ? { tls: { certFile: o.tlsCert ?? '', keyFile: o.tlsKey ?? '' } } : {}),
+        httpPort: o.httpPort,
+        ...(o.adminToken ? { adminToken: o.adminToken } : {}),
+        broker: o.broker ?? null,
+        database: o.database ?? null,
+      });
+    } catch (err) {
+      if (err instanceof ConfigError) {
+        console.error(`classroom-hub: ${err.message}`);
+        process.exit(2);
+      }
+      throw err;
+    }
+    let signals = 0;
+    const onSignal = (signal: string) => {
+      signals++;
+      if (signals > 1) {
+        hub.ctx.log.warn({ signal }, 'second signal: exiting without a clean stop');
+        process.exit(1);
+      }
+      hub.stop().then(
+        () => process.exit(0),
+        (err) => {
+          hub.ctx.log.error({ err }, 'stop failed');
+          process.exit(1);
+        },
+      );
+    };
+    registerTlsReload(hub);
+    process.on('SIGTERM', () => onSignal('SIGTERM'));
+    process.on('SIGINT', () => onSignal('SIGINT'));
+  },
+);
 
 async function withStore<T>(
   o: { dataDir: string; database?: string | undefined },
@@ -169,7 +184,7 @@ function fail(err: unknown): never {
 }
 
 const agents = program.command('agents').description('manage agent (classroom box) accounts');
-agents
+const agentsAdd = agents
   .command('add')
   .description('provision an agent; prints {"agent","username","password"} (works while the hub runs)')
   .requiredOption('--agent <id>', 'agent id, also its MQTT username')
@@ -177,24 +192,32 @@ agents
   .option('--name <name>', 'room display name until the agent’s birth tells the hub')
   .option('--rotate', 'issue a new password for an existing agent')
   .addOption(dataDirOption())
-  .addOption(databaseOption())
-  .action(
-    async (o: {
-      agent: string;
-      room: string;
-      name?: string;
-      rotate?: boolean;
-      dataDir: string;
-      database?: string;
-    }) => {
-      const c = await withAccounts(o, (a) =>
-        a.addAgent({ agent: o.agent, room: o.room, name: o.name, rotate: o.rotate }),
-      ).catch(fail);
-      process.stdout.write(
-        `${JSON.stringify({ agent: c.agent, username: c.username, password: c.password })}\n`,
-      );
-    },
-  );
+  .addOption(databaseOption());
+for (const option of certOptions()) agentsAdd.addOption(option);
+agentsAdd.action(
+  async (o: {
+    agent: string;
+    room: string;
+    name?: string;
+    rotate?: boolean;
+    dataDir: string;
+    database?: string;
+    cert?: boolean;
+    certDir?: string;
+    certDays?: number;
+  }) => {
+    const c = await withAccounts(o, async (a) => {
+      const creds = await a.addAgent({ agent: o.agent, room: o.room, name: o.name, rotate: o.rotate });
+      // docs/hub.md "Client certificates": the certificate is issued once the account exists.
+      return { creds, cert: o.cert ? await issueAgentCertificate(a, creds.agent, o) : null };
+    }).catch(fail);
+    const { agent, username, password } = c.creds;
+    process.stdout.write(`${JSON.stringify({ agent, username, password, ...(c.cert ?? {}) })}\n`);
+  },
+);
+registerAgentCertCommand(agents);
+
+registerAgentMoveCommand(agents);
 
 const storeCommands = {
   dataDirOption,

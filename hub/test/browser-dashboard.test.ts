@@ -103,6 +103,12 @@ describe('dashboard in headless Chromium', () => {
     expect(await page.isVisible('#login-form')).toBe(false);
     expect(await page.isVisible('.tile[data-room="A-101"] .tile-badge')).toBe(true);
     expect(await page.isVisible('.tile[data-room="A-201"] .tile-badge')).toBe(false);
+    // The black-video alarm is in the tile's colour and words, not only in its badge.
+    expect(await page.getAttribute('.tile[data-room="A-101"]', 'class')).toContain('status-alarm');
+    expect(await page.textContent('.tile[data-room="A-101"] .tile-status')).toContain('黑屏');
+    expect(await page.textContent('.tile[data-room="A-201"] .tile-status')).toBe('正常');
+    expect(await page.textContent('#h-online')).toBe('在线 3 / 3 间');
+    expect(await page.textContent('#h-alarms')).toContain('1');
     expect(await page.evaluate(() => localStorage.getItem('classroom.hub.token'))).toBe(t.token);
     await page.waitForSelector('#conn[data-state="on"]');
     await page.screenshot({ path: join(ARTIFACTS, 'dashboard-rooms-zh.png'), fullPage: true });
@@ -123,7 +129,7 @@ describe('dashboard in headless Chromium', () => {
     expect(new URL(p2.url()).hash).toBe('');
     await p2.waitForSelector('#conn[data-state="on"]');
     await agents[1]!.event('source.down', 'mic');
-    await p2.waitForSelector('.tile[data-room="A-201"].status-fault');
+    await p2.waitForSelector('.tile[data-room="A-201"][data-problem="down"]');
     await p2.check('#f-attention');
     await p2.waitForFunction(() => document.querySelectorAll('#grid .tile').length === 2);
     const shown = await p2.$$eval('#grid .tile', (els) =>

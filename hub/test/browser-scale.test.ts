@@ -25,6 +25,18 @@ describe('dashboard with 1,000 rooms', () => {
     page.on('pageerror', (err) => pageErrors.push(String(err)));
     await page.route('**/api/rooms', (route) => route.fulfill({ json: { rooms } }));
     await page.route('**/api/alarms?*', (route) => route.fulfill({ json: { alarms: [], nextCursor: null } }));
+    await page.route('**/api/overview', (route) =>
+      route.fulfill({
+        json: {
+          ts: Date.now(),
+          rooms: [],
+          roomsTotal: rooms.length,
+          roomsOnline: rooms.length,
+          alarms: { open: 0, active: 0 },
+          classes: { counted: 0, healthy: 0, share: null },
+        },
+      }),
+    );
     await page.routeWebSocket('**/api/stream**', (ws) => {
       socket = ws;
       ws.send(JSON.stringify({ type: 'hello', ts: Date.now(), data: { version: 1 } }));
@@ -65,7 +77,7 @@ describe('dashboard with 1,000 rooms', () => {
       );
     }
     await page.waitForFunction(
-      () => document.querySelectorAll('#grid .tile.status-fault').length === 1000,
+      () => document.querySelectorAll('#grid .tile.status-warn[data-problem="down"]').length === 1000,
       undefined,
       {
         timeout: 30_000,
@@ -91,7 +103,7 @@ describe('dashboard with 1,000 rooms', () => {
         }),
       );
     }
-    await page.waitForFunction(() => document.querySelectorAll('#grid .tile.has-alarm').length === 50);
+    await page.waitForFunction(() => document.querySelectorAll('#grid .tile.status-alarm[data-problem="down"]').length === 50);
     await page.selectOption('#f-building', 'Building C');
     await page.waitForFunction(() => document.querySelectorAll('#grid .tile').length === 100);
     await page.selectOption('#f-building', 'all');

@@ -1,4 +1,4 @@
-// Unit test of the group committer's adaptive window (issue 3 live ingest): an idle writer commits on the
+// Unit test of the group committer's adaptive window (docs/hub-perf.md "Group commit window"): an idle writer commits on the
 // next turn of the event loop instead of waiting a timer, and batches that arrive while a commit is in
 // flight form the next group together. The store is a stand-in that records every statement.
 import type { RecordT } from '@classroom/protocol';

@@ -1,4 +1,4 @@
-// The read API (issue 3 §6): auth, one error body, records filters and cursor paging, CSV, OpenAPI,
+// The read API (docs/hub.md "HTTP API (core part)"): auth, one error body, records filters and cursor paging, CSV, OpenAPI,
 // metrics, and MQTT over WebSocket at /mqtt.
 import type { MqttClient } from 'mqtt';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';

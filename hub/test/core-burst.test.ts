@@ -1,4 +1,4 @@
-// Burst survival (issue 3 §7). aedes 1.2 dispatches through mqemitter 7, which queues messages once
+// Burst survival (docs/hub.md "Operations notes", burst safety). aedes 1.2 dispatches through mqemitter 7, which queues messages once
 // `concurrency` (100) deliveries are in flight and starts the next queued one synchronously from the
 // completion of the previous: a long run of queued messages that complete at once (no subscriber)
 // unwinds as one recursion and overflows the stack (mqemitter#204). The hub runs aedes with
@@ -10,6 +10,7 @@ import { afterAll, describe, expect, it } from 'vitest';
 import { BURST_SAFE_OPTIONS } from '../src/broker/embedded.js';
 import {
   ackCollector,
+  announce,
   batch,
   connectAgent,
   type InProcessHub,
@@ -83,6 +84,7 @@ describe('hub under a loopback burst', () => {
       ).body;
       const c = await connectAgent(h.mqttUrl, `burst-${a}`, creds.password);
       c.on('error', () => undefined);
+      await announce(c, `burst-${a}`, `B${a}`);
       clients.push(c);
       // Half of the boxes do not listen for acks: their acks complete synchronously in the broker,
       // which is the run of queue entries that used to recurse.

@@ -187,7 +187,8 @@ export async function connectAgent(
   const client = mqtt.connect(url, {
     username,
     password,
-    clientId: `${username}-${Math.random().toString(36).slice(2, 8)}`,
+    // An agent's client id must equal its agent id (DESIGN.md "A box is only itself").
+    clientId: username,
     reconnectPeriod: 0,
     connectTimeout: 10_000,
     ...opts,
@@ -277,4 +278,14 @@ export async function ackCollector(client: MqttClient, agent: string): Promise<S
   });
   await client.subscribeAsync(`classroom/v1/${agent}/ack`, { qos: 0 });
   return acked;
+}
+
+/**
+ * Publishes a birth with the sources `cam` and `mic`, as every agent does before its records: a record
+ * whose source is not in the agent's current birth is dead-lettered (DESIGN.md "A box is only itself").
+ */
+export async function announce(client: MqttClient, agent: string, room: string, session = 1): Promise<void> {
+  await client.publishAsync(`classroom/v1/${agent}/birth`, JSON.stringify(birth(agent, room, session)), {
+    qos: 1,
+  });
 }

@@ -1,4 +1,4 @@
-// Auth/ACL and durable ingest against a real in-process hub with real MQTT.js clients (issue 3).
+// Auth/ACL and durable ingest against a real in-process hub with real MQTT.js clients (docs/hub.md "MQTT authentication and ACL", "Ingest").
 import type { MqttClient } from 'mqtt';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import type { HubEvents } from '../src/context.js';

@@ -6,8 +6,10 @@ import { promisify } from 'node:util';
 import type { MqttClient } from 'mqtt';
 import { afterEach, describe, expect, it } from 'vitest';
 import {
+  announce,
   apiFor,
   batch,
+  birth,
   connectAgent,
   range,
   type SpawnedHub,
@@ -79,6 +81,7 @@ class Sender {
       }
     });
     await c.subscribeAsync(`classroom/v1/${this.agent}/ack`, { qos: 0 });
+    await announce(c, this.agent, 'R');
     this.client = c;
   }
 
@@ -196,22 +199,23 @@ describe('classroom-hub serve (real process)', () => {
       '-P',
       creds.password,
     ];
-    const sub = run(
-      'mosquitto_sub',
-      [...common, '-i', 'box-m-sub', '-t', 'classroom/v1/box-m/ack', '-C', '1', '-W', '30'],
-      { timeout: 40_000 },
-    );
-    // The subscription must be in place before the records go out: poll the hub for the second client.
-    const api = apiFor(hub.httpPort, 'core-test-admin-token');
-    await waitFor(
-      'mosquitto_sub connected',
-      async () => (await api<{ mqttClients: number }>('GET', '/api/health')).body.mqttClients >= 1,
-    );
-    await new Promise((r) => setTimeout(r, 300)); // SUBSCRIBE follows CONNECT; no hub-side signal for it
+    // A box has one client id, its agent id (DESIGN.md "A box is only itself"), so the Debian clients
+    // take turns: mosquitto_pub sends a birth and the records, then the hub holds them.
     await run('mosquitto_pub', [
       ...common,
       '-i',
-      'box-m-pub',
+      'box-m',
+      '-q',
+      '1',
+      '-t',
+      'classroom/v1/box-m/birth',
+      '-m',
+      JSON.stringify(birth('box-m', 'R501')),
+    ]);
+    await run('mosquitto_pub', [
+      ...common,
+      '-i',
+      'box-m',
       '-q',
       '1',
       '-t',
@@ -219,8 +223,39 @@ describe('classroom-hub serve (real process)', () => {
       '-m',
       batch([1, 2, 3]),
     ]);
-    const { stdout } = await sub;
-    expect(JSON.parse(stdout.trim())).toEqual({ v: 1, ranges: [[1, 3]] });
+    const api = apiFor(hub.httpPort, 'core-test-admin-token');
+    const stored = await waitFor('records stored', async () => {
+      const r = await api<{ records: Array<{ record: { seq: number } }> }>('GET', '/api/records?agent=box-m');
+      return r.body.records.length === 3 ? r.body.records : null;
+    });
+    expect(stored.map((r) => r.record.seq)).toEqual([1, 2, 3]);
+    // mosquitto_sub as the box reads the retained hub/state.
+    const { stdout } = await run('mosquitto_sub', [
+      ...common,
+      '-i',
+      'box-m',
+      '-t',
+      'classroom/v1/hub/state',
+      '-C',
+      '1',
+      '-W',
+      '20',
+    ]);
+    expect(JSON.parse(stdout.trim())).toMatchObject({ v: 1, online: true });
+    // Another client id with the box's credentials is refused (identifier rejected).
+    await expect(
+      run('mosquitto_pub', [
+        ...common,
+        '-i',
+        'box-other',
+        '-q',
+        '1',
+        '-t',
+        'classroom/v1/box-m/records',
+        '-m',
+        batch([4]),
+      ]),
+    ).rejects.toMatchObject({ stderr: expect.stringMatching(/identifier rejected/i) });
     // A wrong password is refused (mosquitto_sub exits non-zero).
     await expect(
       run('mosquitto_sub', [

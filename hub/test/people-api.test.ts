@@ -267,6 +267,8 @@ describe('people API on a running hub', () => {
     const client = await mqtt.connectAsync(`mqtt://127.0.0.1:${t.hub.mqttPort}`, {
       username: acct.body.username,
       password: acct.body.password,
+      // A platform client id is its username or starts with `<username>-` (docs/hub.md).
+      clientId: `${acct.body.username}-summaries`,
       reconnectPeriod: 0,
     });
     try {

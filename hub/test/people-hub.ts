@@ -107,7 +107,7 @@ export class FakeAgent {
     this.client = await mqtt.connectAsync(`mqtt://127.0.0.1:${this.t.hub.mqttPort}`, {
       username: cred.body.username,
       password: cred.body.password,
-      clientId: `agent-${this.agent}`,
+      clientId: this.agent,
       reconnectPeriod: 0,
       will: {
         topic: topics.state(this.agent),

@@ -6,7 +6,17 @@ import type { MqttClient } from 'mqtt';
 import pino from 'pino';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { type RunningHub, startHub } from '../src/app.js';
-import { ackCollector, apiFor, batch, connectAgent, range, TOKEN, tempDir, waitFor } from './core-helpers.js';
+import {
+  ackCollector,
+  announce,
+  apiFor,
+  batch,
+  connectAgent,
+  range,
+  TOKEN,
+  tempDir,
+  waitFor,
+} from './core-helpers.js';
 import { startPostgres, type TestPostgres } from './pg-helpers.js';
 
 let pgServer: TestPostgres;
@@ -58,6 +68,7 @@ describe('hub on PostgreSQL across a database restart', () => {
     );
     cleanups.push(() => void client.end(true));
     const acked = await ackCollector(client, 'box-r');
+    await announce(client, 'box-r', 'R-r');
     await client.publishAsync('classroom/v1/box-r/records', batch(range(1, 10)), { qos: 1 });
     await waitFor('first batch acked', () => acked.size === 10, 30_000);
 

@@ -50,7 +50,8 @@ describe('dead letters', () => {
       (await t.hub.ctx.db.get<{ n: number }>("SELECT COUNT(*) AS n FROM dead_letters WHERE agent = 'noisy'"))
         ?.n;
     await waitFor('5 stored', async () => (await stored()) === 5);
-    const reason = (await t.hub.ctx.db.get<{ reason: string }>('SELECT reason FROM dead_letters LIMIT 1'))?.reason;
+    const reason = (await t.hub.ctx.db.get<{ reason: string }>('SELECT reason FROM dead_letters LIMIT 1'))
+      ?.reason;
     let m = (await t.api('GET', '/metrics')).text;
     expect(metric(m, `classroom_hub_dead_letters_total{reason="${reason}"}`)).toBe(50);
     expect(metric(m, 'classroom_hub_dead_letters_unstored_total{cause="rate"}')).toBe(45);

@@ -40,3 +40,20 @@ export function streamUrl() {
   const proto = location.protocol === 'https:' ? 'wss:' : 'ws:';
   return `${proto}//${location.host}/api/stream?token=${encodeURIComponent(getToken() ?? '')}`;
 }
+
+/**
+ * Follows `nextCursor` until the last page (or `maxPages`), returning the concatenated `key` arrays.
+ * `stop()` ends early, e.g. when the view that asked has been closed.
+ */
+export async function apiPages(path, key, stop = () => false, maxPages = 50) {
+  const out = [];
+  let cursor = null;
+  for (let i = 0; i < maxPages; i++) {
+    const sep = path.includes('?') ? '&' : '?';
+    const page = await api('GET', cursor ? `${path}${sep}cursor=${encodeURIComponent(cursor)}` : path);
+    out.push(...page[key]);
+    cursor = page.nextCursor;
+    if (!cursor || stop()) break;
+  }
+  return out;
+}

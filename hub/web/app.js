@@ -12,9 +12,17 @@ import {
   resizeCharts,
   takeSnapshot,
 } from './detail.js';
-import { bindGrid, renderGrid, updateRooms } from './grid.js';
+import { bindGrid, refreshTiles, renderGrid, renderHeader, updateRooms } from './grid.js';
 import { applyStatic, getLang, setLang, t } from './i18n.js';
-import { applyStreamMessage, markStructure, onRender, setAlarms, setRooms, state } from './state.js';
+import {
+  applyStreamMessage,
+  markStructure,
+  onRender,
+  setAlarms,
+  setOverview,
+  setRooms,
+  state,
+} from './state.js';
 
 const $ = (id) => document.getElementById(id);
 const LANG_KEY = 'classroom.hub.lang';
@@ -83,6 +91,7 @@ function setConn(on) {
 
 function showLogin(message) {
   stream.stop();
+  clearInterval(overviewTimer);
   $('login').hidden = false;
   $('tabs').hidden = true;
   $('logout').hidden = true;
@@ -101,13 +110,29 @@ function showView(view) {
 }
 
 async function loadAll() {
-  const [rooms, active, acked] = await Promise.all([
+  const [rooms, active, acked, overview] = await Promise.all([
     api('GET', '/api/rooms'),
     api('GET', '/api/alarms?state=active&limit=5000'),
     api('GET', '/api/alarms?state=acked&limit=5000'),
+    api('GET', '/api/overview'),
   ]);
   setRooms(rooms.rooms);
   setAlarms([...active.alarms, ...acked.alarms]);
+  setOverview(overview);
+}
+
+/** The class on now and the header's class share change with the clock, not with events. */
+const OVERVIEW_REFRESH_MS = 30_000;
+let overviewTimer = 0;
+
+function startOverviewRefresh() {
+  clearInterval(overviewTimer);
+  overviewTimer = setInterval(() => {
+    api('GET', '/api/overview')
+      .then((ov) => setOverview(ov))
+      .catch(reportError);
+    refreshTiles();
+  }, OVERVIEW_REFRESH_MS);
 }
 
 async function enter() {
@@ -125,6 +150,7 @@ async function enter() {
   $('logout').hidden = false;
   showView(state.view);
   stream.start();
+  startOverviewRefresh();
 }
 
 function applyLang(lang) {
@@ -147,7 +173,10 @@ function reportError(err) {
 onRender((change) => {
   if (change.structural) renderGrid();
   else if (change.rooms.size) updateRooms(change.rooms);
-  if (change.alarms || change.structural) renderAlarms();
+  if (change.alarms || change.structural) {
+    renderAlarms();
+    renderHeader();
+  }
   if (state.detailRoom && (change.structural || change.alarms || change.rooms.has(state.detailRoom)))
     renderDetail();
 });

@@ -1,8 +1,8 @@
 // Room detail: sources, open alarms, live audio level and video health charts (uPlot), a snapshot
 // on request (the `snapshot` command), and the last telemetry.
 import { alarmTypeLabel } from './alarms.js';
-import { api } from './api.js';
-import { formatTime, getLang, t } from './i18n.js';
+import { api, apiPages } from './api.js';
+import { formatTime, getLang, sourceName, t } from './i18n.js';
 import { roomAlarms, state } from './state.js';
 
 const WINDOW_MS = 30 * 60_000;
@@ -96,19 +96,25 @@ export async function openDetail(roomId, stream) {
   makeCharts();
   stream.subscribe([roomId]);
   void loadSchedule(roomId);
+  $('d-chart-status').textContent = '';
   try {
     const from = Date.now() - WINDOW_MS;
-    const res = await api(
-      'GET',
-      `/api/records?room=${encodeURIComponent(roomId)}&kind=capture&from=${from}&limit=2000`,
+    // The API pages at most 1,000 records (MAX_PAGE, docs/hub.md); a busy room's 30 minutes can be
+    // more, so the cursor is followed until the window is complete.
+    const records = await apiPages(
+      `/api/records?room=${encodeURIComponent(roomId)}&kind=capture&from=${from}&limit=1000`,
+      'records',
+      () => state.detailRoom !== roomId,
     );
     if (state.detailRoom !== roomId) return;
     addCaptures(
       roomId,
-      res.records.filter((r) => !r.historical || r.record.end >= from).map((r) => r.record),
+      records.filter((r) => !r.historical || r.record.end >= from).map((r) => r.record),
     );
   } catch (err) {
-    $('d-snap-status').textContent = String(err.message ?? err);
+    if (state.detailRoom !== roomId) return;
+    $('d-chart-status').textContent = t('detail.chartsFailed', { error: err.message ?? String(err) });
+    console.warn('loading the charts failed', err);
   }
 }
 
@@ -179,10 +185,7 @@ export function renderDetail() {
   $('d-avail').textContent = a ? `${t(`avail.${a.availability}`)} (${a.agent})` : t('avail.unknown');
   $('d-sources').replaceChildren(
     ...(a?.sources ?? []).map((s) =>
-      li(
-        `source source-${s.status}`,
-        `${t(`kind.${s.kind}`)} ${s.label || s.id}: ${t(`source.${s.status}`)}`,
-      ),
+      li(`source source-${s.status}`, `${sourceName(s)}: ${t(`source.${s.status}`)}`),
     ),
   );
   const alarms = roomAlarms(roomId);
@@ -203,7 +206,7 @@ export function renderDetail() {
     ...cams.map((s) => {
       const o = document.createElement('option');
       o.value = s.id;
-      o.textContent = s.label || s.id;
+      o.textContent = sourceName(s);
       return o;
     }),
   );

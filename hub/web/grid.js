@@ -1,7 +1,8 @@
 // Building → floor → room grid. Tiles are created once per room and reused; a structural change
 // (rooms added, filters) re-groups existing tiles, a state change only touches the tiles concerned.
-import { t } from './i18n.js';
-import { needsAttention, roomAlarms, roomStatus, state } from './state.js';
+import { getLang, sourceName, t } from './i18n.js';
+import { condition, needsAttention, roomAlarms, roomStatus, state } from './state.js';
+import { sinceText } from './status.js';
 
 const tiles = new Map();
 const grid = () => document.getElementById('grid');
@@ -19,30 +20,61 @@ function tileFor(roomId) {
     tile = el('button', 'tile');
     tile.type = 'button';
     tile.dataset.room = roomId;
-    tile.append(el('span', 'tile-name'), el('span', 'tile-status'), el('span', 'tile-badge'));
+    tile.append(
+      el('span', 'tile-name'),
+      el('span', 'tile-status'),
+      el('span', 'tile-class'),
+      el('span', 'tile-badge'),
+    );
     tiles.set(roomId, tile);
   }
   return tile;
+}
+
+function setText(node, text) {
+  if (node.textContent !== text) node.textContent = text;
+}
+
+/** The tile's words: "黑屏 · 摄像头 · 5 分钟前" (problem, source, since), or the level when nothing is wrong. */
+export function problemText(entry, c, now = Date.now()) {
+  if (!c.problem) return t(`level.${c.level}`);
+  const src = c.source ? entry.agent?.sources.find((s) => s.id === c.source) : undefined;
+  const parts = [t(`problem.${c.problem}`)];
+  if (src) parts.push(sourceName(src));
+  const since = sinceText(c.since, now, getLang());
+  if (since) parts.push(since);
+  return `${parts.join(' · ')}${c.more ? ` +${c.more}` : ''}`;
+}
+
+function classText(roomId) {
+  const cls = state.overview.get(roomId)?.classNow;
+  return cls ? `${t('tile.classNow')} ${cls.title}` : '';
 }
 
 function updateTile(roomId) {
   const entry = state.rooms.get(roomId);
   if (!entry) return;
   const tile = tileFor(roomId);
-  const status = roomStatus(entry);
-  const alarms = roomAlarms(roomId);
-  const active = alarms.filter((a) => a.state === 'active').length;
-  const cls = `tile status-${status}${active > 0 ? ' has-alarm' : ''}`;
+  const c = condition(entry);
+  const cls = `tile status-${c.level}`;
   if (tile.className !== cls) tile.className = cls;
-  const [name, st, badge] = tile.children;
+  if (tile.dataset.problem !== (c.problem ?? '')) tile.dataset.problem = c.problem ?? '';
+  const [name, st, klass, badge] = tile.children;
   const label = entry.room.name || entry.room.id;
-  if (name.textContent !== label) name.textContent = label;
+  setText(name, label);
   name.title = `${label} (${entry.room.id})`;
-  const stText = t(`status.${status}`);
-  if (st.textContent !== stText) st.textContent = stText;
-  const badgeText = alarms.length > 0 ? String(alarms.length) : '';
-  if (badge.textContent !== badgeText) badge.textContent = badgeText;
-  badge.hidden = alarms.length === 0;
+  setText(st, problemText(entry, c));
+  const cText = classText(roomId);
+  setText(klass, cText);
+  klass.hidden = cText === '';
+  const open = roomAlarms(roomId).length;
+  setText(badge, open > 0 ? String(open) : '');
+  badge.hidden = open === 0;
+}
+
+/** Refreshes every tile's words (the "since" texts age, the class on now changes). */
+export function refreshTiles() {
+  for (const id of tiles.keys()) updateTile(id);
 }
 
 function matches(entry) {
@@ -95,6 +127,7 @@ export function renderGrid() {
   grid().replaceChildren(frag);
   document.getElementById('counts').textContent = t('counts', { shown, total: state.rooms.size });
   renderBuildingFilter();
+  renderHeader();
 }
 
 function renderBuildingFilter() {
@@ -122,6 +155,7 @@ export function updateRooms(roomIds) {
     if (!tiles.has(id)) return renderGrid();
     updateTile(id);
   }
+  renderHeader();
 }
 
 export function bindGrid(onOpen) {
@@ -129,4 +163,23 @@ export function bindGrid(onOpen) {
     const tile = ev.target.closest('.tile');
     if (tile) onOpen(tile.dataset.room);
   });
+}
+
+/** The header: rooms online, open alarms (live, from the same state as the tiles) and the hub's
+ * share of today's classes captured healthily (GET /api/overview, docs/hub-people.md). */
+export function renderHeader() {
+  let online = 0;
+  for (const e of state.rooms.values()) if (e.agent?.availability === 'online') online++;
+  let active = 0;
+  for (const al of state.alarms.values()) if (al.state === 'active') active++;
+  setText(document.getElementById('h-online'), t('header.online', { online, total: state.rooms.size }));
+  setText(document.getElementById('h-alarms'), t('header.alarms', { open: state.alarms.size, active }));
+  const cl = state.header?.classes;
+  const share =
+    cl && cl.counted > 0
+      ? t('header.classes', { pct: Math.round(cl.share * 100), healthy: cl.healthy, counted: cl.counted })
+      : t('header.noClasses');
+  const h = document.getElementById('h-classes');
+  setText(h, share);
+  h.title = t('header.classesTitle');
 }

@@ -1,4 +1,4 @@
-// zh-CN by default, English on request (issue 7). Strings are only ever set with textContent.
+// zh-CN by default, English on request (DESIGN.md "Who uses it"; docs/hub-people.md "Dashboard"). Strings are only ever set with textContent.
 const STRINGS = {
   'zh-CN': {
     title: '教室监控中心',
@@ -24,6 +24,29 @@ const STRINGS = {
     'status.offline': '离线',
     'status.sleeping': '休眠',
     'status.unknown': '未知',
+    'level.alarm': '告警',
+    'level.acked': '告警已确认',
+    'level.warn': '异常',
+    'level.ok': '正常',
+    'level.sleeping': '维护中',
+    'level.unknown': '未知',
+    'problem.offline': '离线',
+    'problem.down': '断流',
+    'problem.black': '黑屏',
+    'problem.frozen': '画面冻结',
+    'problem.silent': '静音',
+    'problem.no-capture': '上课无采集',
+    'problem.precheck': '课前检查未通过',
+    'problem.disk': '磁盘不足',
+    'problem.maintenance': '维护中',
+    'problem.unknown': '未知',
+    'tile.classNow': '正在上课:',
+    'header.online': '在线 {online} / {total} 间',
+    'header.alarms': '未关闭告警 {open} 条 (未确认 {active})',
+    'header.classes': '今日课程正常采集 {pct}% ({healthy}/{counted})',
+    'header.noClasses': '今日暂无已开始的课程',
+    'header.classesTitle':
+      '已开始至少 5 分钟的今日课程中, 已过课时至少 80% 画面正常 (非黑屏、非冻结) 且有声音的课程所占比例',
     'avail.online': '在线',
     'avail.offline': '已停止',
     'avail.lost': '失联',
@@ -32,8 +55,8 @@ const STRINGS = {
     'source.ok': '正常',
     'source.black': '黑屏',
     'source.frozen': '画面冻结',
-    'source.silent': '无声',
-    'source.down': '断开',
+    'source.silent': '静音',
+    'source.down': '断流',
     'source.unknown': '未知',
     'kind.camera': '摄像头',
     'kind.microphone': '麦克风',
@@ -51,6 +74,7 @@ const STRINGS = {
     'alarmState.acked': '已确认',
     'alarmState.cleared': '已恢复',
     'alarmType.agent.offline': '终端离线',
+    'alarmType.agent.room_mismatch': '终端上报的教室与登记不符',
     'alarmType.source.down': '设备断开',
     'alarmType.video.black': '黑屏',
     'alarmType.video.frozen': '画面冻结',
@@ -69,6 +93,7 @@ const STRINGS = {
     'precheck.failed': '课前检查未通过: {problems}',
     'startcheck.failed': '开课 5 分钟内无有效采集',
     'detail.video': '视频状况',
+    'detail.chartsFailed': '图表数据加载失败: {error}',
     'detail.snapshot': '快照',
     'detail.takeSnapshot': '获取快照',
     'detail.snapshotWaiting': '等待终端响应…',
@@ -113,6 +138,29 @@ const STRINGS = {
     'status.offline': 'Offline',
     'status.sleeping': 'Sleeping',
     'status.unknown': 'Unknown',
+    'level.alarm': 'Alarm',
+    'level.acked': 'Alarm acknowledged',
+    'level.warn': 'Degraded',
+    'level.ok': 'OK',
+    'level.sleeping': 'Maintenance',
+    'level.unknown': 'Unknown',
+    'problem.offline': 'Offline',
+    'problem.down': 'No stream',
+    'problem.black': 'Black picture',
+    'problem.frozen': 'Frozen picture',
+    'problem.silent': 'Silent',
+    'problem.no-capture': 'No capture in class',
+    'problem.precheck': 'Pre-class check failed',
+    'problem.disk': 'Disk low',
+    'problem.maintenance': 'Maintenance',
+    'problem.unknown': 'Unknown',
+    'tile.classNow': 'In class:',
+    'header.online': '{online} of {total} rooms online',
+    'header.alarms': '{open} open alarms ({active} unacknowledged)',
+    'header.classes': 'Today’s classes captured healthily: {pct}% ({healthy}/{counted})',
+    'header.noClasses': 'No class has started yet today',
+    'header.classesTitle':
+      'Of today’s classes that started at least 5 minutes ago, the share whose elapsed time so far had a good picture (neither black nor frozen) and sound for at least 80 %',
     'avail.online': 'Online',
     'avail.offline': 'Stopped',
     'avail.lost': 'Lost',
@@ -140,6 +188,7 @@ const STRINGS = {
     'alarmState.acked': 'Acknowledged',
     'alarmState.cleared': 'Cleared',
     'alarmType.agent.offline': 'Box offline',
+    'alarmType.agent.room_mismatch': 'Box reports another room than provisioned',
     'alarmType.source.down': 'Source down',
     'alarmType.video.black': 'Black video',
     'alarmType.video.frozen': 'Frozen video',
@@ -158,6 +207,7 @@ const STRINGS = {
     'precheck.failed': 'Pre-class check failed: {problems}',
     'startcheck.failed': 'No healthy capture in the first 5 minutes',
     'detail.video': 'Video health',
+    'detail.chartsFailed': 'Loading the chart data failed: {error}',
     'detail.snapshot': 'Snapshot',
     'detail.takeSnapshot': 'Take snapshot',
     'detail.snapshotWaiting': 'Waiting for the box…',
@@ -210,4 +260,16 @@ export function applyStatic(root = document) {
 export function formatTime(ms) {
   if (!ms) return '—';
   return new Date(ms).toLocaleString(lang, { hour12: false });
+}
+
+const KIND_WORDS = new Set(['camera', 'cam', 'microphone', 'mic', '摄像头', '麦克风']);
+
+/**
+ * A source's display name: its label, or the translated kind when the label is empty, the id, or just
+ * a kind word ("Camera"), so lists never read "摄像头 Camera".
+ */
+export function sourceName(s) {
+  const label = (s.label ?? '').trim();
+  if (!label || label === s.id || KIND_WORDS.has(label.toLowerCase())) return t(`kind.${s.kind}`);
+  return label;
 }

@@ -1,5 +1,6 @@
 // Client-side model of rooms and open alarms, fed by the REST API and /api/stream.
 // Every change marks what must be redrawn; the view redraws once per animation frame.
+import { roomCondition } from './status.js';
 
 export const state = {
   /** roomId → { room: {id,name,building,floor,campus}, agent: AgentView | null } */
@@ -11,6 +12,10 @@ export const state = {
   filters: { status: 'all', building: 'all', attention: false, q: '' },
   view: 'rooms',
   detailRoom: null,
+  /** roomId → { room, classNow, maintenance } from GET /api/overview */
+  overview: new Map(),
+  /** the last GET /api/overview body (header figures) */
+  header: null,
 };
 
 const listeners = new Set();
@@ -48,15 +53,15 @@ export function markAlarms() {
   schedule();
 }
 
-/** ok | warn | fault | offline | sleeping | unknown */
+/** The tile's condition (status.js): level, worst problem, since when. */
+export function condition(entry) {
+  const o = state.overview.get(entry.room.id);
+  return roomCondition(entry, roomAlarms(entry.room.id), { maintenanceSince: o?.maintenance?.since ?? null });
+}
+
+/** alarm | acked | warn | ok | sleeping | unknown (the filter's values). */
 export function roomStatus(entry) {
-  const a = entry.agent;
-  if (!a || a.availability === 'unknown') return 'unknown';
-  if (a.availability === 'sleeping') return 'sleeping';
-  if (a.availability !== 'online') return 'offline';
-  if (a.sources.some((s) => s.status === 'down')) return 'fault';
-  if (a.sources.some((s) => s.status !== 'ok')) return 'warn';
-  return 'ok';
+  return condition(entry).level;
 }
 
 export function roomAlarms(roomId) {
@@ -66,9 +71,16 @@ export function roomAlarms(roomId) {
 }
 
 export function needsAttention(entry) {
-  const s = roomStatus(entry);
-  if (s === 'warn' || s === 'fault' || s === 'offline') return true;
-  return roomAlarms(entry.room.id).some((al) => al.state === 'active');
+  const level = roomStatus(entry);
+  return level === 'alarm' || level === 'warn';
+}
+
+/** Per-room extras from GET /api/overview (class on now, maintenance) and the header figures. */
+export function setOverview(ov) {
+  state.overview.clear();
+  for (const r of ov.rooms) state.overview.set(r.room, r);
+  state.header = ov;
+  markStructure();
 }
 
 export function setRooms(list) {

@@ -5,7 +5,7 @@ import { signalGroup, waitExit } from '../src/proc.js';
 import { processesMatching, removeDir, tempDir, waitFor } from './helpers.js';
 
 // `classroom-sim demo` as a user runs it: it starts, fills the campus, prints the dashboard link,
-// and on SIGTERM stops with no ffmpeg or agent left behind (issue 6 §3).
+// and on SIGTERM stops with no ffmpeg or agent left behind (docs/simulators.md "classroom-sim demo").
 const BIN = new URL('../bin/classroom-sim.js', import.meta.url).pathname;
 const dir = tempDir('demo-');
 const child = spawn(

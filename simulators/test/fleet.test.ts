@@ -7,7 +7,7 @@ import { type ApiAgent, type ApiRecord, hubGet } from '../src/room/hub-client.js
 import { removeDir, tempDir, waitFor } from './helpers.js';
 
 // Protocol-level fleets against a real hub (in-process, real aedes, real sqlite, port 0), provisioned
-// through POST /api/agents, with every fault flag on (issue 6 §2).
+// through POST /api/agents, with every fault flag on (docs/simulators.md "classroom-sim fleet").
 const log = pino({ level: process.env.SIM_TEST_LOG ?? 'warn' });
 let hub: RunningHub;
 let dir: string;

@@ -10,7 +10,7 @@ import { type Verdict, verifyScenario } from '../src/room/verify.js';
 import { processesMatching, removeDir, tempDir, waitFor } from './helpers.js';
 
 // Every scenario end to end: synthetic media → real classroom-agent process → real hub → API
-// (issue 6 §4). One hub, the scenarios side by side, short windows and a 6 s pace.
+// (docs/simulators.md "Tests"). One hub, the scenarios side by side, short windows and a 6 s pace.
 const PACE_S = 5;
 const LEAD_IN_S = 8;
 /** Records each room must have stored: more than a start-up's worth (capture windows, events, status). */

@@ -56,7 +56,7 @@ function withQuery(url: string, key: string, value: string): string {
 /**
  * Maps a configured `input` to ffmpeg input arguments.
  * - rtsp(s)://: TCP interleaved transport (UDP RTP is lossy through NAT/firewalls) and a socket
- *   timeout, so a dead camera ends ffmpeg instead of hanging it (issue 4, inputs).
+ *   timeout, so a dead camera ends ffmpeg instead of hanging it (docs/agent-media.md "Supported inputs").
  * - udp:// and tcp:// MPEG-TS: a socket timeout in the url; UDP is read without ffmpeg's receive
  *   thread into a large kernel socket buffer (UDP_BUFFER_BYTES).
  * - /dev/video*: v4l2; alsa:DEV: ALSA capture; lavfi:GRAPH: a synthetic source for tests.
@@ -74,7 +74,7 @@ export function inputSpec(input: string, opts: InputOptions): InputSpec {
   if (/^udp:\/\//i.test(input)) {
     let url = withQuery(input, 'timeout', us);
     // No receive thread (fifo_size=0): its lock hand-off per datagram cost a third of the
-    // receive path (issue 4, cost). The kernel socket buffer absorbs stalls instead: 4 MiB asked,
+    // receive path (docs/agent-media.md "Cost"). The kernel socket buffer absorbs stalls instead: 4 MiB asked,
     // granted up to net.core.rmem_max (the monitor warns when that is small).
     url = withQuery(url, 'fifo_size', '0');
     url = withQuery(url, 'buffer_size', String(UDP_BUFFER_BYTES));

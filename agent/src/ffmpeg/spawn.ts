@@ -3,7 +3,7 @@ import { openSync } from 'node:fs';
 
 /**
  * ffmpeg does not exit when its stdin closes, and Node has no PR_SET_PDEATHSIG. So every ffmpeg
- * runs under this tiny sh guard, in its own process group (issue 4: no orphans even when the agent
+ * runs under this tiny sh guard, in its own process group (docs/agent-media.md "Supervision": no orphans even when the agent
  * is killed):
  * - a watcher keeps the agent's stdin pipe as a lifeline (via fd 9, because a background job's
  *   stdin is /dev/null); when the agent dies the pipe reaches EOF and the watcher SIGKILLs the

@@ -200,7 +200,7 @@ export class Analyzer {
       this.blackEvent = true;
       this.event('video.black.start', wall(this.blackSince), { minS: t.blackMinS });
     }
-    // A black picture is also still: frozen is judged only outside black (issue 4).
+    // A black picture is also still: frozen is judged only outside black, so one fault is not reported twice (docs/agent-media.md "Events").
     const stillFrom = Math.max(this.frozenSince, this.lastBlackEnd);
     const stillNow = this.frozen && !this.black;
     if (this.frozenEvent && !stillNow) {

@@ -1,13 +1,13 @@
 import type { Thresholds } from '@classroom/protocol';
 
 /**
- * Defaults for every detection threshold (issue 4: "configurable, with sane defaults").
+ * Defaults for every detection threshold (DESIGN.md "Agent": thresholds with sane defaults; docs/agent-media.md "What is measured").
  * - black: blackdetect's own defaults (98 % of pixels at or below 10 % luma) held for 2 s;
  * - frozen: a -50 dB (0.3 %) mean difference between analysed frames held for 10 s (freezedetect's
  *   -60 dB suits raw video; re-encoded keyframes of a still picture differ by ~0.1 %), because an empty classroom is
  *   legitimately still for a few seconds but a live camera always has some sensor noise;
  * - silence: the loudest channel below -50 dBFS RMS for 10 s (a quiet room sits around -60..-45);
- * - stale: 10 s without any packet from ffmpeg (issue 4, supervision).
+ * - stale: 10 s without any packet from ffmpeg (docs/agent-media.md "Supervision").
  */
 export const DEFAULT_THRESHOLDS: Required<Thresholds> = {
   blackPixelRatio: 0.98,

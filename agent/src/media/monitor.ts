@@ -19,7 +19,7 @@ import type {
 
 /** Seconds after the first packet by which keyframe spacing must be known (else: too sparse). */
 const GOP_CHECK_S = 6;
-/** Detection delay beyond a fault's minimum duration that the monitor must stay within (issue 4). */
+/** Detection delay beyond a fault's minimum duration that the monitor must stay within (docs/agent-media.md "Supervision"). */
 const MAX_DELAY_S = 3;
 
 /**
@@ -43,7 +43,7 @@ export function createSourceMonitor(source: SourceConfig, ctx: MonitorContext): 
 }
 
 /**
- * Supervises one long-running ffmpeg per source (issue 4): probe, spawn, parse, window timer,
+ * Supervises one long-running ffmpeg per source (docs/agent-media.md "Supervision"): probe, spawn, parse, window timer,
  * stale-output watchdog, restart with backoff, source.down/up, snapshots.
  */
 export class FfmpegSourceMonitor implements SourceMonitor {
@@ -309,7 +309,7 @@ export class FfmpegSourceMonitor implements SourceMonitor {
     this.checkGop(now);
   }
 
-  /** Keyframes too sparse for the thresholds: restart decoding every frame at a low rate (issue 4). */
+  /** Keyframes too sparse for the thresholds: restart decoding every frame at a low rate (docs/agent-media.md "Cost", low-fps fallback). */
   private checkGop(now: number): void {
     if (this.mode !== 'keyframes' || !this.plan?.video || !this.analyzer || this.firstPacketAt === null)
       return;
@@ -355,7 +355,7 @@ export class FfmpegSourceMonitor implements SourceMonitor {
     this.generation++;
     const gen = this.generation;
     // Joined a long-GOP stream between keyframes: read longer and try again at once; this is a
-    // start-up hiccup, not an outage (issue 4: fall back when keyframes are sparse).
+    // start-up hiccup, not an outage (docs/agent-media.md "Cost": fall back when keyframes are sparse).
     if (this.firstPacketAt === null && PARAMS_MISSING.test(reason) && this.analyzeS < 16) {
       this.analyzeS = Math.min(16, this.analyzeS * 2);
       this.log.info(

@@ -58,13 +58,13 @@ export function planKey(t: Required<Thresholds>): string {
 }
 
 /**
- * Builds the one long-running ffmpeg command for a source (issue 4, "one ffmpeg per source"):
+ * Builds the one long-running ffmpeg command for a source (docs/agent-media.md "Cost": one ffmpeg per source):
  * - output 1, fd 5 (/dev/null): the source's packets, stream-copied into the `data` muxer. It is
  *   never read: ffmpeg's `-progress` report on fd 3, once a second, gives its packet count and
  *   bytes (fps, bitrate) and serves as the watchdog's liveness signal. Per-packet text output
- *   cost a flushed write and a parsed line per packet (issue 4, cost);
+ *   cost a flushed write and a parsed line per packet (docs/agent-media.md "Cost");
  * - output 2, null: the analysis chains, printing per-frame metadata on stderr, parsed line by line
- *   (metadata=print:file= is block-buffered, issue 4), and one line per decoded keyframe;
+ *   (metadata=print:file= is block-buffered, see docs/agent-media.md "Cost"), and one line per decoded keyframe;
  * - output 3, fd 4: the analysed frames as MJPEG, the source of snapshots without reopening it.
  */
 export function buildPlan(
@@ -84,7 +84,7 @@ export function buildPlan(
     // Frame threading delays output by one frame per thread: with one keyframe a second that is
     // seconds of latency, so keyframe decoding is single-threaded.
     // The in-loop deblocking filter is a fifth of H.264 decoding and changes nothing that the
-    // 128 px analysis or a 640 px snapshot can see (issue 4, cost).
+    // 128 px analysis or a 640 px snapshot can see (docs/agent-media.md "Cost").
     if (mode === 'keyframes') pre.push('-skip_frame', 'nokey', '-skip_loop_filter', 'all', '-threads', '1');
     else pre.push('-skip_frame', 'noref', '-skip_loop_filter', 'all', '-threads', '2');
   }
@@ -108,7 +108,7 @@ export function buildPlan(
   }
   if (audio) {
     // Speech-band analysis at 16 kHz costs a third of 48 kHz and changes levels and loudness by
-    // well under 1 dB; 1 s blocks keep the stderr lines few (issue 4, cost). Silence edges come
+    // well under 1 dB; 1 s blocks keep the stderr lines few (docs/agent-media.md "Cost"). Silence edges come
     // from silencedetect per sample, so the block length only sets the resolution of the ratio.
     graph.push(
       `[0:a:0]aresample=${AUDIO_RATE},asetnsamples=n=${AUDIO_RATE * AUDIO_BLOCK_S}:p=0,` +

@@ -25,7 +25,7 @@ function clip(s: string): string {
 }
 
 /**
- * Probes one source with ffprobe through fluent-ffmpeg (issue 4, source inventory): video codec,
+ * Probes one source with ffprobe through fluent-ffmpeg (the birth's `sources[].probe`, DESIGN.md topic table; docs/agent-media.md "Supported inputs"): video codec,
  * size and frame rate, audio codec, sample rate and channels. Never rejects: a failure comes back
  * as `{ error }` so that birth can still describe the source.
  */

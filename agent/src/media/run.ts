@@ -34,7 +34,7 @@ export interface RunHandlers {
 /**
  * Reads a child's pipes in batches: libuv stops reading them, and they are let through for one
  * poll phase every `everyMs`. ffmpeg writes stderr and progress line by line, and on a small box a
- * wake-up per line costs more than everything else the agent does (issue 4, cost; measured 4x
+ * wake-up per line costs more than everything else the agent does (docs/agent-media.md "Cost"; measured 4x
  * less node CPU). The kernel pipe buffer (64 KiB) holds far more than a batch. Falls back to
  * ordinary flowing reads if the stream has no libuv handle.
  */

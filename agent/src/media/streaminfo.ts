@@ -46,7 +46,7 @@ function fpsOf(text: string): number | null {
  * (`Input #0, mpegts, from …:` and its `Stream #0:N…: Video:/Audio:` lines) and turns it into the
  * birth's `Probe`. The running monitor already parses stderr line by line, so the source is
  * described without opening it a second time: a UDP port or a device admits one reader only
- * (issue 4, "bind failed: Address already in use" from a second ffprobe).
+ * (docs/agent-media.md "Supported inputs": a second ffprobe failed with "bind failed: Address already in use").
  */
 export class StreamInfoParser {
   private inInput = false;

@@ -12,7 +12,7 @@ export const DEFAULT_BACKOFF: BackoffOptions = { baseMs: 1000, maxMs: 60_000, st
 /**
  * Exponential backoff with "equal jitter": the delay is uniformly drawn from [cap/2, cap] with
  * cap = min(max, base·2^attempt). The random half spreads a campus of boxes that lost the hub at
- * the same instant (issue 5 §3, no thundering herd); the fixed half keeps a single box from
+ * the same instant (docs/agent.md "MQTT session": no thundering herd); the fixed half keeps a single box from
  * hammering a dead broker.
  */
 export function backoffDelay(

@@ -4,6 +4,7 @@ import mqtt, { type IClientOptions, type MqttClient } from 'mqtt';
 import type { Logger } from 'pino';
 import { redactCredentials } from '../redact.js';
 import { type BackoffOptions, backoffDelay, DEFAULT_BACKOFF } from './backoff.js';
+import { describeBrokerError } from './tls-errors.js';
 
 export interface BrokerOptions {
   url: string;
@@ -11,6 +12,9 @@ export interface BrokerOptions {
   password?: string;
   /** Path of a PEM CA bundle for mqtts:// / wss://. */
   ca?: string;
+  /** Paths of a PEM client certificate and its key: login without a password (docs/agent.md). */
+  cert?: string;
+  key?: string;
   keepaliveS: number;
 }
 
@@ -34,7 +38,7 @@ export interface ConnectionContext {
 }
 
 /**
- * One MQTT session at a time (issue 5 §1, §3). A fresh MQTT.js client per attempt, because the
+ * One MQTT session at a time (docs/agent.md "MQTT session"). A fresh MQTT.js client per attempt, because the
  * will must carry the new session number; `reconnectPeriod: 0` because MQTT.js retries at a fixed
  * period and we want exponential backoff with jitter; `clean: true` because durability is the
  * outbox's job, not MQTT.js's in-memory store.
@@ -145,15 +149,31 @@ export class Connection {
         retain: true,
       },
     };
-    if (broker.ca) options.ca = readFileSync(broker.ca);
+    const files: Array<['ca' | 'cert' | 'key', string | undefined, string]> = [
+      ['ca', broker.ca, 'the CA bundle'],
+      ['cert', broker.cert, 'the client certificate'],
+      ['key', broker.key, 'the client key'],
+    ];
+    for (const [field, file, what] of files) {
+      if (!file) continue;
+      try {
+        options[field] = readFileSync(file);
+      } catch (err) {
+        // Never fall back to the system CAs: the box would then trust any public certificate.
+        this.lastError = `broker.${field} ${file}: cannot read ${what}: ${(err as Error).message}`;
+        this.log.error({ err: this.lastError, session }, 'cannot connect');
+        this.scheduleRetry();
+        return;
+      }
+    }
     const client = mqtt.connect(broker.url, options);
     this.client = client;
     let closed = false;
     client.on('connect', () => void this.onConnect(client, session));
     client.on('message', (topic, payload) => this.ctx.handlers.onMessage(topic, payload));
     client.on('error', (err) => {
-      this.lastError = err.message;
-      this.log.warn({ err: err.message, session }, 'mqtt error');
+      this.lastError = describeBrokerError(err, broker);
+      this.log.warn({ err: this.lastError, session }, 'mqtt error');
     });
     client.on('close', () => {
       if (closed) return;

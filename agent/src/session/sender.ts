@@ -38,7 +38,7 @@ interface InFlight {
 const ENVELOPE_BYTES = 96;
 
 /**
- * Moves records from the outbox to the hub (issue 5 §2). On every connect, everything still
+ * Moves records from the outbox to the hub (docs/agent.md "Durable outbox"; DESIGN.md "Delivery is at-least-once"). On every connect, everything still
  * unacked (seq ≤ the boundary taken at connect) is the backlog: it is replayed in windowed batches
  * flagged historical. Records committed after the connect are live and are published at once,
  * ahead of the backlog and outside its window, so a long replay never delays them.

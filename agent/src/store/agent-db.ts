@@ -7,7 +7,7 @@ export type Durability = 'full' | 'normal';
 /**
  * Opens (and migrates) the agent's one SQLite file in dataDir: outbox, counters, seen command ids.
  * WAL keeps readers off the writer's path. synchronous=FULL by default because a seq that was
- * published must never be handed out again after a power cut (issue 5: "never reused").
+ * published must never be handed out again after a power cut (DESIGN.md "Records": a seq is never reused).
  */
 export async function openAgentDb(dataDir: string, durability: Durability = 'full'): Promise<Db> {
   mkdirSync(dataDir, { recursive: true });
@@ -54,7 +54,7 @@ export function nextSession(db: Db): Promise<number> {
 
 /**
  * Remembers a command id. Returns false if it was seen before. Keeps the newest `keep` ids, which
- * outlives any sane command expiry (issue 5: duplicates are refused even across restarts).
+ * outlives any sane command expiry (DESIGN.md "Commands": a seen id is refused, also across restarts).
  */
 export function rememberCommand(db: Db, id: string, now: number, keep = 1000): Promise<boolean> {
   return db.transaction(async () => {

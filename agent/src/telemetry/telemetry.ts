@@ -26,7 +26,7 @@ const DISK_LOW_RATIO = 0.05;
 /** Beyond this clock offset we raise clock.skew: capture windows would be misplaced in time. */
 const CLOCK_SKEW_MS = 2000;
 
-/** Device status every telemetryIntervalS (issue 5 §4). */
+/** Device status every telemetryIntervalS (docs/agent.md "Telemetry"; DESIGN.md `telemetry` topic). */
 export class TelemetryReporter {
   private timer: NodeJS.Timeout | null = null;
   private diskLow = false;

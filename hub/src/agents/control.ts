@@ -46,11 +46,7 @@ export async function setAgentDisabled(
 ): Promise<{ agent: string; disabled: boolean }> {
   await db.transaction(async () => {
     await requireAgent(db, agent);
-    await db.run('UPDATE accounts SET disabled = ?, updated_at = ? WHERE username = ?', [
-      disabled ? 1 : 0,
-      now,
-      agent,
-    ]);
+    await db.run('UPDATE accounts SET disabled = ? WHERE username = ?', [disabled ? 1 : 0, agent]);
     await db.run('INSERT INTO account_changes (ts, username, action) VALUES (?, ?, ?)', [
       now,
       agent,

@@ -1,4 +1,4 @@
-// Hysteretic alarm state machine (issue 7): a condition must hold for raiseAfterMs before an alarm
+// Hysteretic alarm state machine (docs/hub-people.md "Alarms"): a condition must hold for raiseAfterMs before an alarm
 // is raised and be gone for clearAfterMs before it clears. A condition that changes flapThreshold
 // times within flapWindowMs is "flapping": it is raised at once and held until quiet for
 // flapClearMs, so a flaky camera produces one alarm, not a storm of transitions and webhooks.
@@ -157,7 +157,7 @@ export class AlarmEngine {
     }
   }
 
-  /** Media alarms are suppressed for a sleeping agent or a room in maintenance (issue 7). */
+  /** Media alarms are suppressed for a sleeping agent or a room in maintenance (DESIGN.md "Alarms"). */
   private suppressed(agent: string, room: string | null, type: AlarmType): boolean {
     if (!MEDIA_ALARM_TYPES.has(type)) return false;
     return this.sleeping.has(agent) || (room !== null && this.maintenance.has(room));

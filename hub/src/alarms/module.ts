@@ -1,4 +1,4 @@
-// Alarms feature: turns events and availability into hysteretic alarms, and serves them (issue 7).
+// Alarms feature: turns events and availability into hysteretic alarms, and serves them (docs/hub-people.md "Alarms").
 import type { RecordT } from '@classroom/protocol';
 import type { FastifyInstance } from 'fastify';
 import type { ZodTypeProvider } from 'fastify-type-provider-zod';
@@ -92,6 +92,18 @@ export class AlarmsModule implements HubModule {
       if (sessions.get(e.agent) !== e.birth.session) this.engine.resetMedia(e.agent);
       sessions.set(e.agent, e.birth.session);
     });
+    // Raised at once: a birth is a statement, not a noisy measurement, so there is nothing to debounce.
+    this.listen('agent.room_mismatch', (e) =>
+      this.engine.signal({
+        agent: e.agent,
+        source: null,
+        type: 'agent.room_mismatch',
+        room: e.room,
+        active: e.mismatch,
+        immediate: true,
+        detail: { provisionedRoom: e.room, birthRoom: e.claimed, cause: e.cause },
+      }),
+    );
     this.listen('agent.telemetry', (e) => {
       const t = e.telemetry;
       if (t.diskTotalBytes > 0 && t.diskFreeBytes / t.diskTotalBytes >= DISK_OK_RATIO) {

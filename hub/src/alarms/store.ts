@@ -1,5 +1,5 @@
 // Persistence of alarms: one row per (agent, source, type) plus an append-only history of every
-// transition (issue 7). SQL sticks to what SQLite and PostgreSQL share.
+// transition (DESIGN.md "Alarms": every transition is recorded). SQL sticks to what SQLite and PostgreSQL share.
 import type { Db } from '../context.js';
 import type { Alarm, AlarmHistoryEntry, AlarmState, AlarmType } from './types.js';
 

@@ -1,7 +1,9 @@
-// Alarm vocabulary shared by the people-facing modules (issue 7, DESIGN.md "Alarms").
+// Alarm vocabulary shared by the people-facing modules (DESIGN.md "Alarms", docs/hub-people.md "Alarms").
 
 export const ALARM_TYPES = [
   'agent.offline',
+  /** The agent's birth names another room than the provisioned one (DESIGN.md "A box is only itself"). */
+  'agent.room_mismatch',
   'source.down',
   'video.black',
   'video.frozen',

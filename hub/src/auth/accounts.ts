@@ -1,10 +1,15 @@
 // Provisioning and authentication of MQTT accounts. Both the CLI (`classroom-hub agents add`, a separate
 // process) and the running hub write the same `accounts` table; the hub reads it on every CONNECT, so a
-// new box can connect at once (issue 3, provisioning).
+// new box can connect at once (docs/hub.md "Provisioning").
 import { isValidAgentId, ROOM_ID_PATTERN } from '@classroom/protocol';
 import type { Db } from '../context.js';
 import type { Principal, Role } from './acl.js';
 import { generateSecret, hashSecret, VerifiedCache, verifySecret } from './secrets.js';
+
+export interface AccountsOptions {
+  /** The scrypt check; injectable so a unit test can see that it runs (an unknown user costs the same). */
+  verify?: (secret: string, stored: string) => Promise<boolean>;
+}
 
 export interface Credentials {
   agent?: string;
@@ -26,7 +31,7 @@ interface AccountRow {
 export class ProvisioningError extends Error {
   constructor(
     message: string,
-    readonly code: 'invalid' | 'conflict',
+    readonly code: 'invalid' | 'conflict' | 'not_found',
   ) {
     super(message);
   }
@@ -45,8 +50,20 @@ export interface AgentAccountInput {
 
 export class Accounts {
   private readonly cache = new VerifiedCache();
+  private readonly verify: (secret: string, stored: string) => Promise<boolean>;
+  /**
+   * A hash of a random secret with the parameters of real ones: an unknown username is checked against
+   * it, so that it costs the same scrypt time as a wrong password and timing does not tell which
+   * agent ids exist (docs/hub.md, "Abuse limits").
+   */
+  private dummyHash: Promise<string> | null = null;
 
-  constructor(private readonly db: Db) {}
+  constructor(
+    private readonly db: Db,
+    opts: AccountsOptions = {},
+  ) {
+    this.verify = opts.verify ?? verifySecret;
+  }
 
   /** Creates an agent account and returns its new password (shown once, stored only hashed). */
   async addAgent(input: AgentAccountInput, now = Date.now()): Promise<Credentials & { agent: string }> {
@@ -146,16 +163,97 @@ export class Accounts {
    */
   async authenticate(username: string, password: string): Promise<Principal | null> {
     const row = await this.db.get<AccountRow>(
-      'SELECT username, role, secret_hash, disabled FROM accounts WHERE username = ?',
+      'SELECT username, role, room, secret_hash, disabled FROM accounts WHERE username = ?',
       [username],
     );
-    if (!row) return null;
+    if (!row) {
+      this.dummyHash ??= hashSecret(generateSecret());
+      await this.verify(password, await this.dummyHash);
+      return null;
+    }
+    const who: Principal = { username, role: row.role, room: row.room };
     if (!this.cache.has(username, password, row.secret_hash)) {
-      if (!(await verifySecret(password, row.secret_hash))) return null;
+      if (!(await this.verify(password, row.secret_hash))) return null;
       this.cache.add(username, password, row.secret_hash);
     }
     // Told only to a client that knows the password, so it reveals nothing to a guesser.
     if (Number(row.disabled ?? 0) !== 0) throw new AccountDisabledError(`account ${username} is disabled`);
-    return { username, role: row.role };
+    return who;
+  }
+
+  /**
+   * The agent whose current client certificate has this CN and serial (docs/hub.md "Client
+   * certificates"); null for an unknown agent, a platform account, or a replaced certificate.
+   */
+  async certificatePrincipal(cn: string, serial: string): Promise<Principal | null> {
+    const row = await this.db.get<AccountRow & { cert_serial: string | null }>(
+      'SELECT username, role, room, cert_serial, disabled FROM accounts WHERE username = ?',
+      [cn],
+    );
+    if (row?.role !== 'agent' || !row.cert_serial || row.cert_serial !== serial) return null;
+    if (Number(row.disabled ?? 0) !== 0) throw new AccountDisabledError(`account ${cn} is disabled`);
+    return { username: row.username, role: row.role, room: row.room };
+  }
+
+  /** Records the serial of an agent's newly issued client certificate; any earlier one stops working. */
+  async setCertificateSerial(agent: string, serial: string): Promise<void> {
+    const row = await this.db.get<AccountRow>('SELECT username, role FROM accounts WHERE username = ?', [
+      agent,
+    ]);
+    if (row?.role !== 'agent')
+      throw new ProvisioningError(`unknown agent "${agent.slice(0, 80)}"`, 'not_found');
+    // updated_at is left alone: it tells the hub of room moves (agentRoomsChangedSince).
+    await this.db.run('UPDATE accounts SET cert_serial = ? WHERE username = ?', [serial, agent]);
+  }
+
+  /**
+   * Moves an agent to another room (`classroom-hub agents move`): the provisioned room is authoritative
+   * for everything the box sends from now on (DESIGN.md "A box is only itself"). Returns the old room.
+   */
+  async moveAgent(
+    agent: string,
+    room: string,
+    opts: { name?: string | undefined; now?: number } = {},
+  ): Promise<{ agent: string; room: string; previousRoom: string | null }> {
+    const now = opts.now ?? Date.now();
+    if (!ROOM_ID_PATTERN.test(room)) {
+      throw new ProvisioningError(
+        `invalid room id "${room.slice(0, 80)}": must match ^[A-Za-z0-9][A-Za-z0-9._-]{0,63}$`,
+        'invalid',
+      );
+    }
+    return this.db.transaction(async () => {
+      const row = await this.db.get<AccountRow>(
+        'SELECT username, role, room FROM accounts WHERE username = ?',
+        [agent],
+      );
+      if (row?.role !== 'agent') {
+        throw new ProvisioningError(`unknown agent "${agent.slice(0, 80)}"`, 'not_found');
+      }
+      // The display name belonged to the old room; a birth naming the new one brings the real one.
+      await this.db.run('UPDATE accounts SET room = ?, name = ?, updated_at = ? WHERE username = ?', [
+        room,
+        opts.name ?? null,
+        now,
+        agent,
+      ]);
+      return { agent, room, previousRoom: row.room };
+    });
+  }
+
+  /** Agent rooms changed at or after `since` (ms): how the hub learns of a move made by the CLI. */
+  async agentRoomsChangedSince(
+    since: number,
+  ): Promise<Array<{ agent: string; room: string | null; name: string | null; updatedAt: number }>> {
+    const rows = await this.db.all<AccountRow & { updated_at: number | string }>(
+      "SELECT username, room, name, updated_at FROM accounts WHERE role = 'agent' AND updated_at >= ?",
+      [since],
+    );
+    return rows.map((r) => ({
+      agent: r.username,
+      room: r.room,
+      name: r.name,
+      updatedAt: Number(r.updated_at),
+    }));
   }
 }

@@ -7,6 +7,8 @@ export type Role = 'agent' | 'platform';
 export interface Principal {
   username: string;
   role: Role;
+  /** An agent's provisioned room, authoritative over what its birth says (DESIGN.md). */
+  room?: string | null;
 }
 
 export type AclDecision = { ok: true } | { ok: false; reason: string };

@@ -5,15 +5,19 @@
 import type { IncomingMessage } from 'node:http';
 import { createServer, type Server, type Socket } from 'node:net';
 import type { Duplex } from 'node:stream';
-import { Aedes, type AuthenticateError, type Client, type PublishPacket } from 'aedes';
+import { Aedes, type PublishPacket } from 'aedes';
 import type { Logger } from 'pino';
-import { AccountDisabledError, type Accounts } from '../auth/accounts.js';
+import type { Accounts } from '../auth/accounts.js';
 import { canPublish, canSubscribe, type Principal } from '../auth/acl.js';
+import { clip, MAX_CLIENT_ID_LENGTH } from '../auth/identity.js';
+import type { IdentityMetrics } from '../auth/metrics.js';
 import type { Clock, Db } from '../context.js';
 import type { CoreMetrics } from '../metrics.js';
+import { type BrokerLimits, ConnectGuard, DEFAULT_LIMITS, type GuardedClient } from './connect-guard.js';
 import { guardFrames, MAX_PACKET_BYTES } from './frame-guard.js';
 import { encodePayload, loadOwnedRetained, saveOwnedRetained } from './owned-retained.js';
 import { type RetainedPersistence, withRetainedIndex } from './retained-index.js';
+import type { SessionPersistence } from './sessions.js';
 import type { HubBroker } from './types.js';
 
 export interface EmbeddedBrokerDeps {
@@ -25,18 +29,17 @@ export interface EmbeddedBrokerDeps {
   /** Called for every publish of an authenticated agent; the returned promise gates the client. */
   onAgentMessage(agent: string, topic: string, payload: Buffer): Promise<void>;
   onAgentConnection?(agent: string, connected: boolean): void;
+  /** Counters of the identity rules and abuse limits (auth/metrics.ts). */
+  identity: IdentityMetrics;
+  limits?: BrokerLimits;
+  /** Every successful CONNECT, with the account's provisioned room (agents). */
+  onAuthenticated?(who: Principal): void;
 }
 
-type AuthedClient = Client & { principal?: Principal };
-
-function authError(message: string, code: 4 | 5): AuthenticateError {
-  const err = new Error(message) as AuthenticateError;
-  err.returnCode = code;
-  return err;
-}
+type AuthedClient = GuardedClient;
 
 /**
- * Options that keep aedes alive under a large loopback burst (issue 3 §7). mqemitter 7 queues messages
+ * Options that keep aedes alive under a large loopback burst (docs/hub.md "Operations notes", burst safety). mqemitter 7 queues messages
  * once `concurrency` deliveries are in flight, and its `released` callback starts the next queued message
  * synchronously; a queued message with no subscriber (or only synchronous ones) completes at once and
  * releases the next, so a long queue unwinds as one deep recursion: `RangeError: Maximum call stack size
@@ -52,65 +55,50 @@ export class EmbeddedBroker implements HubBroker {
   private readonly sockets = new Set<Socket>();
   private readonly log: Logger;
 
+  readonly connectGuard: ConnectGuard;
+
   constructor(private readonly deps: EmbeddedBrokerDeps) {
     this.log = deps.log;
+    this.connectGuard = new ConnectGuard({
+      log: deps.log,
+      clock: deps.clock,
+      metrics: deps.metrics,
+      identity: deps.identity,
+      accounts: deps.accounts,
+      limits: deps.limits ?? DEFAULT_LIMITS,
+      persistence: () => (this.aedes as unknown as { persistence: SessionPersistence }).persistence,
+      isLive: (id) =>
+        Boolean((this.aedes as unknown as { clients?: Record<string, unknown> })?.clients?.[id]),
+      ...(deps.onAuthenticated ? { onAuthenticated: deps.onAuthenticated } : {}),
+    });
   }
 
   async start(): Promise<void> {
-    const { metrics, accounts, log } = this.deps;
+    const { metrics, log } = this.deps;
+    const guard = this.connectGuard;
     this.aedes = await Aedes.createBroker({
       ...BURST_SAFE_OPTIONS,
-      // Agent ids are up to 64 characters and are commonly used as client ids.
-      maxClientsIdLength: 128,
-      authenticate: (client, username, password, done) => {
-        const c = client as AuthedClient;
-        if (!username || !password) {
-          metrics.authRefused.inc({ reason: 'no_credentials' });
-          log.warn({ clientId: client.id }, 'connection refused: no username or password');
-          done(authError('username and password required', 4), false);
-          return;
-        }
-        accounts.authenticate(username, password.toString('utf8')).then(
-          (principal) => {
-            if (!principal) {
-              metrics.authRefused.inc({ reason: 'bad_credentials' });
-              log.warn(
-                { clientId: client.id, username: username.slice(0, 80) },
-                'connection refused: bad credentials',
-              );
-              done(authError('bad username or password', 4), false);
-              return;
-            }
-            c.principal = principal;
-            done(null, true);
-          },
-          (err) => {
-            if (err instanceof AccountDisabledError) {
-              metrics.authRefused.inc({ reason: 'disabled' });
-              log.warn({ username: username.slice(0, 80) }, 'connection refused: account disabled');
-              done(authError('account disabled (classroom-hub agents enable)', 5), false);
-              return;
-            }
-            metrics.authRefused.inc({ reason: 'error' });
-            log.error({ err, username: username.slice(0, 80) }, 'authentication failed with an error');
-            const e = authError('server unavailable', 5);
-            e.returnCode = 3 as never;
-            done(e, false);
-          },
-        );
-      },
+      // MQTT 3.1 only; the 3.1.1 rule (agent id = client id, at most 64) is ConnectGuard's.
+      maxClientsIdLength: MAX_CLIENT_ID_LENGTH,
+      // A backstop behind Admission's own deadline (admission.ts), which uses the injected clock.
+      connectTimeout: guard.limits.admission.connectTimeoutMs + 1000,
+      preConnect: (client, _packet, done) => guard.preConnect(client, done),
+      authenticate: (client, username, password, done) =>
+        guard.authenticate(client as AuthedClient, username, password, done),
       authorizePublish: (client, packet, done) => {
         // Only clients reach this hook; the hub's own publishes go straight to aedes.publish.
         const who = (client as AuthedClient | null)?.principal;
+        const qos2 = guard.refusePublish(client as AuthedClient | null, packet);
+        if (qos2) return done(new Error(qos2));
         const decision = who ? canPublish(who, packet.topic) : { ok: false as const, reason: 'no principal' };
         if (decision.ok) return done(null);
         metrics.aclRefused.inc({ action: 'publish' });
         log.warn(
-          { username: who?.username, topic: packet.topic.slice(0, 200), reason: decision.reason },
+          { username: who?.username, topic: clip(packet.topic, 200), reason: decision.reason },
           'publish refused by ACL',
         );
         // MQTT 3.1.1 has no negative PUBACK: aedes closes the connection on this error.
-        done(new Error(`publish to ${packet.topic.slice(0, 200)} refused: ${decision.reason}`));
+        done(new Error(`publish to ${clip(packet.topic, 200)} refused: ${decision.reason}`));
       },
       authorizeSubscribe: (client, sub, done) => {
         const who = (client as AuthedClient).principal;
@@ -118,7 +106,7 @@ export class EmbeddedBroker implements HubBroker {
         if (decision.ok) return done(null, sub);
         metrics.aclRefused.inc({ action: 'subscribe' });
         log.warn(
-          { username: who?.username, filter: sub.topic.slice(0, 200), reason: decision.reason },
+          { username: who?.username, filter: clip(sub.topic, 200), reason: decision.reason },
           'subscribe refused by ACL',
         );
         // A null subscription makes aedes answer SUBACK 0x80 (failure) for this filter [MQTT-3.9.3-2].
@@ -131,7 +119,7 @@ export class EmbeddedBroker implements HubBroker {
         this.deps.onAgentMessage(who.username, packet.topic, payload).then(
           () => done(null),
           (err) => {
-            log.error({ err, agent: who.username, topic: packet.topic }, 'ingest failed');
+            log.error({ err, agent: who.username, topic: clip(packet.topic, 200) }, 'ingest failed');
             done(null);
           },
         );
@@ -141,16 +129,30 @@ export class EmbeddedBroker implements HubBroker {
     // exact-topic SUBSCRIBEs (every agent's own topics and hub/state) skip the full scan.
     withRetainedIndex((this.aedes as unknown as { persistence: RetainedPersistence }).persistence);
     this.aedes.on('clientError', (client, err) => {
-      log.debug({ clientId: client.id, err: err.message }, 'client error');
+      log.debug({ clientId: clip(client.id), err: clip(err.message, 200) }, 'client error');
     });
+    this.aedes.on('connectionError', (_client, err) => {
+      // aedes' own connect timer (the backstop); Admission counts the deadlines it enforces itself.
+      if (err.message === 'connect did not arrive in time')
+        guard.identity.connectionsClosed.inc({ reason: 'connect_timeout' });
+    });
+    guard.start();
     this.aedes.on('clientReady', (client) => {
       const who = (client as AuthedClient).principal;
-      log.info({ username: who?.username, role: who?.role, clientId: client.id }, 'mqtt client connected');
+      guard.ready(client);
+      log.info(
+        { username: who?.username, role: who?.role, clientId: clip(client.id) },
+        'mqtt client connected',
+      );
       if (who?.role === 'agent') this.deps.onAgentConnection?.(who.username, true);
     });
     this.aedes.on('clientDisconnect', (client) => {
       const who = (client as AuthedClient).principal;
-      log.info({ username: who?.username, role: who?.role, clientId: client.id }, 'mqtt client disconnected');
+      guard.disconnected(client);
+      log.info(
+        { username: who?.username, role: who?.role, clientId: clip(client.id) },
+        'mqtt client disconnected',
+      );
       if (who?.role === 'agent') this.deps.onAgentConnection?.(who.username, false);
     });
     await this.republishRetained();
@@ -162,12 +164,7 @@ export class EmbeddedBroker implements HubBroker {
     // With Nagle's algorithm the ack waits until the box's TCP stack acknowledges the PUBACK, which a box
     // that has nothing to send delays by up to 40 ms (delayed ACK): that wait was most of a box's round
     // trip in the live-ingest benchmark.
-    const server = createServer({ noDelay: true }, (socket) => {
-      this.sockets.add(socket);
-      socket.on('close', () => this.sockets.delete(socket));
-      this.guard(socket, socket.remoteAddress);
-      this.aedes.handle(socket);
-    });
+    const server = createServer({ noDelay: true }, (socket) => this.handleSocket(socket));
     this.tcp = server;
     await new Promise<void>((resolve, reject) => {
       server.once('error', reject);
@@ -226,20 +223,30 @@ export class EmbeddedBroker implements HubBroker {
     return n;
   }
 
-  handleStream(stream: Duplex, req: IncomingMessage): void {
-    this.guard(stream, req.socket.remoteAddress);
-    this.aedes.handle(stream, req);
+  /** One MQTT connection over TCP, plain or TLS (the MQTTS listener hands its sockets here). */
+  handleSocket(socket: Socket): void {
+    this.sockets.add(socket);
+    socket.on('close', () => this.sockets.delete(socket));
+    if (this.guard(socket, socket.remoteAddress)) this.aedes.handle(socket);
   }
 
-  private guard(stream: Duplex, remote: string | undefined): void {
+  handleStream(stream: Duplex, req: IncomingMessage): void {
+    if (this.guard(stream, req.socket.remoteAddress)) this.aedes.handle(stream, req);
+  }
+
+  /** Admission (unauthenticated cap, connect deadline) and the frame-size guard; false: stream closed. */
+  private guard(stream: Duplex, remote: string | undefined): boolean {
+    if (!this.connectGuard.admission.admit(stream, remote)) return false;
     guardFrames(stream, MAX_PACKET_BYTES, (reason) => {
       this.deps.metrics.oversizedPackets.inc();
       this.log.warn({ remote, reason }, 'connection dropped: oversized MQTT packet');
     });
+    return true;
   }
 
   /** Disconnects every client and closes the broker. */
   async close(): Promise<void> {
+    this.connectGuard.stop();
     await this.stopAccepting();
     if (this.aedes && !this.aedes.closed)
       await new Promise<void>((resolve) => this.aedes.close(() => resolve()));

@@ -1,4 +1,5 @@
 import type { IncomingMessage } from 'node:http';
+import type { Socket } from 'node:net';
 import type { Duplex } from 'node:stream';
 import type { HubMqtt } from '../context.js';
 
@@ -10,6 +11,8 @@ export interface HubBroker extends HubMqtt {
   stopAccepting(): Promise<void>;
   close(): Promise<void>;
   connectedClients(): number;
+  /** One accepted MQTT connection (the MQTTS listener's sockets), embedded broker only. */
+  handleSocket?(socket: Socket): void;
   /** MQTT over WebSocket, embedded broker only. */
   handleStream?(stream: Duplex, req: IncomingMessage): void;
   /** Closes every live connection of an account (agents disable); returns how many. Embedded broker only. */

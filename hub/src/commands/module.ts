@@ -1,4 +1,4 @@
-// Commands and remote config (DESIGN.md "Commands", issue 7): the API publishes `cmd` with an
+// Commands and remote config (DESIGN.md "Commands", docs/hub-people.md "Commands and remote config"): the API publishes `cmd` with an
 // expiry and records the agent's `cmd/result`; PUT config publishes a retained, versioned config.
 import { randomUUID } from 'node:crypto';
 import { AgentSettings, COMMAND_NAMES, topics } from '@classroom/protocol';

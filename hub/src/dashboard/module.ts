@@ -1,5 +1,5 @@
 // Serves the dashboard (hub/web, plain ES modules, no CDN) at `/` with a strict Content Security
-// Policy (issue 7: "CSP headers are set"). uPlot is served from node_modules under /vendor/.
+// Policy (docs/hub-people.md "Dashboard": a strict CSP, so a crafted room name cannot run script). uPlot is served from node_modules under /vendor/.
 import { readFile } from 'node:fs/promises';
 import { createRequire } from 'node:module';
 import { dirname, join } from 'node:path';

@@ -1,4 +1,4 @@
-// Core read API (issue 3 §6): health, agents (and provisioning), rooms, metrics, MQTT over WebSocket.
+// Core read API (docs/hub.md "HTTP API (core part)"): health, agents (and provisioning), rooms, metrics, MQTT over WebSocket.
 import { Room } from '@classroom/protocol';
 import type { FastifyInstance } from 'fastify';
 import type { ZodTypeProvider } from 'fastify-type-provider-zod';

@@ -79,10 +79,13 @@ export function adminAuth(adminToken: string) {
 export interface HttpOptions {
   log: Logger;
   bodyLimit?: number;
+  /** Serve HTTPS (and WSS) with this certificate and key (docs/hub.md "TLS"). */
+  https?: import('node:tls').TlsOptions;
 }
 
 export async function createHttpServer(opts: HttpOptions): Promise<FastifyInstance> {
   const app = Fastify({
+    ...(opts.https ? { https: opts.https } : {}),
     loggerInstance: opts.log,
     logController: new LogController({ disableRequestLogging: true }),
     bodyLimit: opts.bodyLimit ?? 1024 * 1024,

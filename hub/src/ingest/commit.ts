@@ -1,4 +1,4 @@
-// Group commit (issue 3 §4): batches from many agents that arrive within a few milliseconds are written
+// Group commit (docs/hub.md "Ingest"; docs/hub-perf.md "Group commit window"): batches from many agents that arrive within a few milliseconds are written
 // in one transaction, so the fsync cost is shared. Each submitter learns which of its records were new.
 import type { RecordT } from '@classroom/protocol';
 import type { Clock } from '../context.js';
@@ -60,7 +60,7 @@ export interface GroupCommitOptions {
    * is idle. 0 (the default) is adaptive: an idle writer commits on the next turn of the event loop
    * (after the messages already read from the sockets), and batches arriving while a commit is in flight
    * wait for it and form the next group. A fixed window only adds latency when each agent has one batch
-   * in flight and waits for its ack before sending the next (issue 3 live benchmark).
+   * in flight and waits for its ack before sending the next (docs/hub-perf.md "Group commit window"; BENCHMARKS.md live ingest).
    */
   windowMs: number;
   /** A group this large is written without waiting for the window. */

@@ -1,4 +1,4 @@
-// The MQTT edge of the hub (issue 3 §4): every message an agent publishes is parsed with the protocol
+// The MQTT edge of the hub (docs/hub.md "Ingest"): every message an agent publishes is parsed with the protocol
 // schemas here, and nowhere else. Refused input is dead-lettered; valid input updates the registry or
 // is committed, and only then acked.
 import {
@@ -83,7 +83,7 @@ export class Ingest {
         this.d.bus.emit('command.result', { agent, result: parsed.value as CommandResult });
         return;
       case 'records':
-        await this.records(agent, parsed.value as RecordsBatch);
+        await this.records(agent, topic, parsed.value as RecordsBatch);
         return;
       case 'ack':
       case 'cmd':
@@ -94,17 +94,21 @@ export class Ingest {
     }
   }
 
-  private async records(agent: string, batch: RecordsBatch): Promise<void> {
+  private async records(agent: string, topic: string, batch: RecordsBatch): Promise<void> {
     const historical = batch.historical === true;
+    const records = this.knownSources(agent, topic, batch.records);
     let inserted: typeof batch.records;
     try {
-      inserted = await this.d.committer.submit({
-        agent,
-        room: this.d.registry.roomOf(agent),
-        records: batch.records,
-        historical,
-        receivedAt: this.d.clock.now(),
-      });
+      inserted =
+        records.length === 0
+          ? []
+          : await this.d.committer.submit({
+              agent,
+              room: this.d.registry.roomOf(agent),
+              records,
+              historical,
+              receivedAt: this.d.clock.now(),
+            });
     } catch (err) {
       // Not committed, so not acked: the agent keeps the records in its outbox and resends them.
       this.d.log.error({ err, agent, records: batch.records.length }, 'commit failed; records not acked');
@@ -129,6 +133,38 @@ export class Ingest {
         historical,
       });
     }
+  }
+
+  /**
+   * A record naming a source that is not in the agent's current birth is dead-lettered as
+   * `unknown_source` (DESIGN.md "A box is only itself"), so garbage cannot invent sources, their
+   * health rows or alarms. It is still acked: it is kept, in the dead-letter table, and a resend would
+   * only be refused again.
+   */
+  private knownSources(
+    agent: string,
+    topic: string,
+    records: RecordsBatch['records'],
+  ): RecordsBatch['records'] {
+    const known = this.d.registry.sourceIdsOf(agent);
+    if (records.every((r) => r.source === null || known?.has(r.source))) return records;
+    const kept: RecordsBatch['records'] = [];
+    for (const r of records) {
+      if (r.source === null || known?.has(r.source)) {
+        kept.push(r);
+        continue;
+      }
+      this.dead(
+        'unknown_source',
+        known
+          ? `record seq ${r.seq}: source "${r.source}" is not in the agent's current birth`
+          : `record seq ${r.seq}: source "${r.source}" arrived before any birth of the agent`,
+        topic,
+        agent,
+        Buffer.from(JSON.stringify(r)),
+      );
+    }
+    return kept;
   }
 
   private dead(reason: string, detail: string, topic: string, agent: string | null, payload: Buffer): void {

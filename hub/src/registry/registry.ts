@@ -1,4 +1,4 @@
-// Agent availability and the room registry (DESIGN.md "Agent availability", issue 3 §5).
+// Agent availability and the room registry (DESIGN.md "Agent availability", docs/hub.md "Availability").
 // Pure in-memory state machine driven by validated messages and an injected clock; persistence is a
 // callback so that the rules are unit-tested with fake timers.
 import type { AgentState, Availability, Birth, RecordT, Telemetry } from '@classroom/protocol';
@@ -26,7 +26,15 @@ export interface StoredAgent {
 
 interface Entry {
   agent: string;
+  /**
+   * The room the agent was provisioned with (`agents add --room`, `agents move`): authoritative over the
+   * birth's room (DESIGN.md "A box is only itself"). Null only for an agent the hub has no account of.
+   */
   provisionalRoom: Birth['room'] | null;
+  /** Source ids of the current birth, for the unknown_source check of every record. */
+  sourceIds: Set<string> | null;
+  /** The current birth names another room than the provisioned one. */
+  roomMismatch: boolean;
   availability: Availability;
   since: number;
   session: number | null;
@@ -85,17 +93,41 @@ export class AgentRegistry implements HubRegistry {
     });
     e.session = stored.session;
     e.lastSeen = stored.lastSeen;
-    if (stored.birth) this.resetSources(e, stored.birth);
+    if (stored.birth) {
+      this.resetSources(e, stored.birth);
+      e.sourceIds = new Set(stored.birth.sources.map((s) => s.id));
+    }
   }
 
-  /** A provisioned agent that has not been heard from yet. */
+  /**
+   * A provisioned agent and its provisioned room, which is authoritative. A changed room (a move) takes
+   * effect at once: later records, alarms and summaries are filed under it.
+   */
   ensure(agent: string, room: Birth['room'] | null): void {
     const e = this.entries.get(agent);
-    if (!e) this.create(agent, room);
-    else if (room && !e.birth)
-      this.moveRoom(e, () => {
-        e.provisionalRoom = room;
-      });
+    if (!e) {
+      this.create(agent, room);
+      return;
+    }
+    if (!room) return;
+    const previous = e.provisionalRoom;
+    if (previous?.id === room.id && (e.birth || previous.name === room.name)) return;
+    const from = this.roomId(e);
+    this.moveRoom(e, () => {
+      e.provisionalRoom = previous?.id === room.id ? { ...previous, name: room.name } : room;
+    });
+    const to = this.roomId(e);
+    if (from === to) return;
+    const ts = this.deps.clock.now();
+    this.deps.log.info({ agent, from, to }, 'agent moved to another room');
+    this.persist(e);
+    this.deps.bus.emit('agent.moved', { agent, from, to, ts });
+    if (e.birth) this.checkRoom(e, e.birth, 'move');
+  }
+
+  /** Source ids of the agent's current birth; null before any birth. */
+  sourceIdsOf(agent: string): ReadonlySet<string> | null {
+    return this.entries.get(agent)?.sourceIds ?? null;
   }
 
   onState(agent: string, msg: AgentState): void {
@@ -123,11 +155,35 @@ export class AgentRegistry implements HubRegistry {
     this.moveRoom(e, () => {
       e.birth = birth;
     });
+    e.sourceIds = new Set(birth.sources.map((s) => s.id));
     if (newSession || e.sources.size === 0) this.resetSources(e, birth);
     // A sleeping agent announces `sleeping` for the same session; a birth does not wake it.
     if (!(e.availability === 'sleeping' && !newSession)) this.transition(e, 'online', 'birth', false);
     this.persist(e);
-    this.deps.bus.emit('agent.birth', { agent, birth, ts: this.deps.clock.now() });
+    this.deps.bus.emit('agent.birth', { agent, birth, ts: this.deps.clock.now(), room: this.roomOfEntry(e) });
+    this.checkRoom(e, birth, 'birth');
+  }
+
+  /** Tells the bus whether the birth's room disagrees with the provisioned one (every such birth). */
+  private checkRoom(e: Entry, birth: Birth, cause: 'birth' | 'move'): void {
+    const provisioned = e.provisionalRoom?.id ?? null;
+    const mismatch = provisioned !== null && birth.room.id !== provisioned;
+    if (!mismatch && !e.roomMismatch) return;
+    e.roomMismatch = mismatch;
+    if (mismatch) {
+      this.deps.log.info(
+        { agent: e.agent, room: provisioned, claimed: birth.room.id, cause },
+        'birth names another room than the provisioned one; filed under the provisioned room',
+      );
+    }
+    this.deps.bus.emit('agent.room_mismatch', {
+      agent: e.agent,
+      room: provisioned,
+      claimed: birth.room.id,
+      mismatch,
+      cause,
+      ts: this.deps.clock.now(),
+    });
   }
 
   onTelemetry(agent: string, telemetry: Telemetry): void {
@@ -221,6 +277,8 @@ export class AgentRegistry implements HubRegistry {
       birth: null,
       telemetry: null,
       sources: new Map(),
+      sourceIds: null,
+      roomMismatch: false,
     };
     this.entries.set(agent, e);
     this.order = null;
@@ -282,7 +340,7 @@ export class AgentRegistry implements HubRegistry {
   private persist(e: Entry): void {
     this.deps.persist?.({
       agent: e.agent,
-      room: e.birth?.room ?? e.provisionalRoom,
+      room: this.roomOfEntry(e),
       birth: e.birth,
       session: e.session,
       lastSeen: e.lastSeen,
@@ -292,7 +350,14 @@ export class AgentRegistry implements HubRegistry {
   }
 
   private roomId(e: Entry): string | null {
-    return e.birth?.room.id ?? e.provisionalRoom?.id ?? null;
+    return e.provisionalRoom?.id ?? e.birth?.room.id ?? null;
+  }
+
+  /** The room shown and filed under: the birth's details when it names the provisioned room. */
+  private roomOfEntry(e: Entry): Birth['room'] | null {
+    const p = e.provisionalRoom;
+    if (!p) return e.birth?.room ?? null;
+    return e.birth && e.birth.room.id === p.id ? e.birth.room : p;
   }
 
   private view(e: Entry): AgentView {
@@ -312,7 +377,7 @@ export class AgentRegistry implements HubRegistry {
     }
     return {
       agent: e.agent,
-      room: e.birth?.room ?? e.provisionalRoom,
+      room: this.roomOfEntry(e),
       availability: e.availability,
       since: e.since,
       session: e.session,

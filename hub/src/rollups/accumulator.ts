@@ -1,5 +1,5 @@
 // In-memory deltas of rollup counters, flushed to the store as multi-row upserts, so
-// rollups are maintained incrementally as records arrive (issue 7) and never by scanning history.
+// rollups are maintained incrementally as records arrive (docs/hub-people.md "Rollups") and never by scanning history.
 import type { CaptureRecord } from '@classroom/protocol';
 import type { Db } from '../context.js';
 import { type BucketKind, splitSpan } from './buckets.js';

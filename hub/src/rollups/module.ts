@@ -1,4 +1,4 @@
-// Rollups per room, hourly and daily (issue 7): uptime from availability time, video-ok ratio,
+// Rollups per room, hourly and daily (docs/hub-people.md "Rollups"): uptime from availability time, video-ok ratio,
 // audio-active and capture minutes from capture windows, and scheduled/healthy minutes fed by the
 // schedule module ("capture coverage").
 

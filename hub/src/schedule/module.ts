@@ -1,4 +1,4 @@
-// Schedule awareness (issue 7): a pre-class check 10 minutes before each class (agent online,
+// Schedule awareness (docs/hub-people.md "Schedule"): a pre-class check 10 minutes before each class (agent online,
 // sources up, disk ok); an alarm when a class has had no healthy camera or mic by its 5th minute;
 // and "capture coverage" (scheduled vs healthy minutes) booked into the room's rollups.
 import type { FastifyInstance } from 'fastify';

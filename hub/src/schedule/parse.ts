@@ -1,4 +1,4 @@
-// Timetable parsing (issue 7 "schedule awareness"): iCalendar via ical.js (RRULE/EXDATE expanded),
+// Timetable parsing (docs/hub-people.md "Schedule"): iCalendar via ical.js (RRULE/EXDATE expanded),
 // or CSV of class periods. Both produce concrete periods [start, end) in Unix ms.
 import { parse as parseCsv } from 'csv-parse/sync';
 import ICAL from 'ical.js';

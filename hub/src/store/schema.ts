@@ -149,6 +149,12 @@ export const CORE_MIGRATIONS: ReadonlyArray<Migration> = [
       postgres: 'SELECT 1;',
     },
   ],
+  [
+    // The serial of the one client certificate a box may log in with (docs/hub.md "Client
+    // certificates"); issuing a new one replaces it, which revokes the old one without a CRL.
+    'tls-001-accounts-cert-serial',
+    'ALTER TABLE accounts ADD COLUMN cert_serial TEXT;',
+  ],
 ];
 
 /** Names of the migrations already applied (none on a new database). */

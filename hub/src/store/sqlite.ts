@@ -1,6 +1,6 @@
 // SQLite implementation of the hub's Db contract (context.ts).
 // One writer connection, serialised through a promise queue, and one reader connection: in WAL mode
-// readers never block the writer, so HTTP queries do not stall ingest commits (issue 3, durable ingest).
+// readers never block the writer, so HTTP queries do not stall ingest commits (docs/hub.md "Ingest").
 import { AsyncLocalStorage } from 'node:async_hooks';
 import { mkdirSync } from 'node:fs';
 import { dirname } from 'node:path';
@@ -180,7 +180,7 @@ export class SqliteDb implements Db {
           state.open = false;
           // No transaction is open now (they run one at a time): switch the context tracking off.
           // While any AsyncLocalStorage is enabled, Node runs async hooks for every promise in the
-          // process, which cost the ingest hot path about 3 % of the main thread (issue 3 live bench).
+          // process, which cost the ingest hot path about 3 % of the main thread (docs/hub-perf.md "Live ingest: what limited it, and what changed").
           this.tx.disable();
         }
       } catch (err) {

@@ -62,7 +62,12 @@ export class StreamModule implements HubModule {
       this.broadcast({
         type: 'birth',
         ts: e.ts,
-        data: { agent: e.agent, room: e.birth.room, sources: e.birth.sources, session: e.birth.session },
+        data: {
+          agent: e.agent,
+          room: e.room ?? e.birth.room,
+          sources: e.birth.sources,
+          session: e.birth.session,
+        },
       }),
     );
     on('agent.telemetry', (e) => this.broadcast({ type: 'telemetry', ts: e.telemetry.ts, data: e }));

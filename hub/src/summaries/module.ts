@@ -61,7 +61,11 @@ export class SummariesModule implements HubModule {
       this.offs.push(() => bus.off(event, fn));
     };
     on('agent.availability', (e) => this.touchAgent(e.agent, e.room));
-    on('agent.birth', (e) => this.touchAgent(e.agent, e.birth.room.id));
+    on('agent.birth', (e) => this.touchAgent(e.agent, e.room?.id ?? null));
+    on('agent.moved', (e) => {
+      if (e.from) this.schedule(e.from);
+      this.touchAgent(e.agent, e.to);
+    });
     on('records.committed', (e) => {
       if (e.records.some((r) => r.kind === 'event')) this.touchAgent(e.agent, e.room);
     });

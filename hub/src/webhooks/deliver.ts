@@ -1,5 +1,5 @@
 // Webhook delivery: POST JSON, signed with HMAC-SHA256 over the raw body, retried with exponential
-// backoff (issue 7). Retry timers use the injected clock so backoff is testable with fake timers.
+// backoff (docs/hub-people.md "Webhooks"). Retry timers use the injected clock so backoff is testable with fake timers.
 import { createHmac, randomUUID } from 'node:crypto';
 import type { Logger } from 'pino';
 import type { Clock } from '../context.js';

@@ -1,5 +1,5 @@
 // Webhooks feature: targets kept in the store (plus one from the environment), alarm transitions
-// delivered to each (issue 7, DESIGN.md "Webhooks fire on transitions").
+// delivered to each (DESIGN.md "Alarms": webhooks fire on transitions; docs/hub-people.md "Webhooks").
 import { randomBytes, randomUUID } from 'node:crypto';
 import type { FastifyInstance } from 'fastify';
 import type { ZodTypeProvider } from 'fastify-type-provider-zod';

@@ -30,7 +30,7 @@ const REAL_ROOMS: Array<{ scenario: ScenarioName; id: string; building: string; 
 ];
 
 /**
- * `classroom-sim demo` (issue 6 §3): a hub with its embedded defaults, four rooms with real agents on
+ * `classroom-sim demo` (docs/simulators.md "classroom-sim demo"; DESIGN.md "Simulators"): a hub with its embedded defaults, four rooms with real agents on
  * synthetic media and scripted faults, and protocol-level fleet rooms whose faults come and go.
  */
 export class Demo {

@@ -60,7 +60,7 @@ function udpUrl(port: number): string {
 /**
  * ffmpeg arguments for a synthetic IP camera: a moving test pattern with a wall clock, H.264 in
  * MPEG-TS over UDP. Faults are time expressions in one filter graph, so a single process follows
- * the timeline with frame-exact timing (issue 6): `freezeframes` repeats one frame (the encoder hangs),
+ * the timeline with frame-exact timing (docs/simulators.md "Synthetic media"): `freezeframes` repeats one frame (the encoder hangs),
  * a full-frame `drawbox` is the covered lens.
  */
 export function cameraArgs(o: CameraGraphOptions): string[] {

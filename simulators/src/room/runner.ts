@@ -45,7 +45,7 @@ export interface RoomOptions {
 
 /**
  * One simulated classroom: synthetic camera and mic, a TCP proxy in front of the broker, a real
- * `classroom-agent` process, and the scenario's timeline of faults (issue 6).
+ * `classroom-agent` process, and the scenario's timeline of faults (docs/simulators.md "classroom-sim room --scenario NAME").
  */
 export class RoomRunner {
   private media: SyntheticMedia | null = null;

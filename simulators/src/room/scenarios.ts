@@ -42,7 +42,7 @@ export interface Scenario {
 }
 
 /**
- * The scripted timelines of issue 6. `u` is the pace in seconds: the CLI uses 10 (faults of 20 s,
+ * The scripted timelines of docs/simulators.md "classroom-sim room --scenario NAME". `u` is the pace in seconds: the CLI uses 10 (faults of 20 s,
  * visible on the dashboard), the CI scenario tests a few seconds, with the agent's detection
  * thresholds scaled to match. Every fault starts after a normal lead-in and ends before the close,
  * so each test sees a start and an end.

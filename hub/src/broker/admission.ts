@@ -1,0 +1,102 @@
+// Admission of MQTT sockets before they are authenticated (docs/hub.md "Abuse limits"): each source
+// address may hold only so many sockets that have not completed an authenticated CONNECT, and a
+// socket whose CONNECT has not arrived within the deadline is closed. Both bound what an
+// unauthenticated peer can hold open. Timers come from the injected clock.
+import type { Duplex } from 'node:stream';
+import { addressKey } from '../auth/identity.js';
+import type { Clock } from '../context.js';
+
+export interface AdmissionOptions {
+  /** Most sockets per source address that have not authenticated yet. */
+  maxUnauthenticatedPerAddress: number;
+  /** CONNECT must arrive within this long after the socket opened. */
+  connectTimeoutMs: number;
+}
+
+export const DEFAULT_ADMISSION: AdmissionOptions = {
+  // Far above what one host of boxes needs (each authenticates within milliseconds of opening), far
+  // below what exhausts file descriptors.
+  maxUnauthenticatedPerAddress: 32,
+  connectTimeoutMs: 10_000,
+};
+
+interface Conn {
+  address: string;
+  counted: boolean;
+  timer: NodeJS.Timeout | undefined;
+}
+
+export interface AdmissionEvents {
+  refused(address: string): void;
+  timedOut(address: string): void;
+}
+
+export class Admission {
+  private readonly pending = new Map<string, number>();
+  private readonly conns = new WeakMap<object, Conn>();
+  private total = 0;
+
+  constructor(
+    private readonly clock: Clock,
+    private readonly opts: AdmissionOptions,
+    private readonly events: AdmissionEvents,
+  ) {}
+
+  /** A new socket: returns false (and destroys it) when its address is over the cap. */
+  admit(stream: Duplex, remote: string | undefined): boolean {
+    const address = addressKey(remote);
+    const n = this.pending.get(address) ?? 0;
+    if (n >= this.opts.maxUnauthenticatedPerAddress) {
+      this.events.refused(address);
+      stream.destroy();
+      return false;
+    }
+    this.pending.set(address, n + 1);
+    this.total++;
+    const conn: Conn = { address, counted: true, timer: undefined };
+    conn.timer = this.clock.setTimeout(() => {
+      conn.timer = undefined;
+      this.events.timedOut(address);
+      stream.destroy();
+    }, this.opts.connectTimeoutMs);
+    this.conns.set(stream, conn);
+    stream.once('close', () => {
+      this.clock.clearTimeout(conn.timer);
+      conn.timer = undefined;
+      this.release(conn);
+    });
+    return true;
+  }
+
+  /** The socket's CONNECT arrived [MQTT-3.1.0-1]: the deadline no longer applies. */
+  connectArrived(stream: object): void {
+    const conn = this.conns.get(stream);
+    if (!conn) return;
+    this.clock.clearTimeout(conn.timer);
+    conn.timer = undefined;
+  }
+
+  /** The socket authenticated: it no longer counts against its address. */
+  authenticated(stream: object): void {
+    const conn = this.conns.get(stream);
+    if (conn) this.release(conn);
+  }
+
+  /** The throttling key of the socket's source address. */
+  addressOf(stream: object): string {
+    return this.conns.get(stream)?.address ?? 'unknown';
+  }
+
+  unauthenticated(): number {
+    return this.total;
+  }
+
+  private release(conn: Conn): void {
+    if (!conn.counted) return;
+    conn.counted = false;
+    this.total--;
+    const n = (this.pending.get(conn.address) ?? 1) - 1;
+    if (n > 0) this.pending.set(conn.address, n);
+    else this.pending.delete(conn.address);
+  }
+}
