@@ -293,6 +293,7 @@ describe('iCalendar expansion bounds', () => {
     expect((await curl([`http://127.0.0.1:${h.httpPort}/api/health`])).status).toBe(200);
     const r = await hourly;
     expect(r.status).toBe(400);
-    expect(JSON.parse(r.body).error.message).toMatch(/more than 20000 occurrences/);
+    // Whichever bound is reached first on this machine: the step count or the time budget.
+    expect(JSON.parse(r.body).error.message).toMatch(/more than 20000 occurrences|took longer than 2000 ms/);
   });
 });
