@@ -1,4 +1,4 @@
-// One counter for every per-agent bound of the hub's memory and store (docs/hub.md "Abuse limits"):
+// One counter for every per-agent bound of the hub's memory and store (docs/hub.md "Per-agent bounds"):
 // what one box's garbage may not grow without end. Shared by core and feature modules through the
 // registry, so whoever counts first creates it.
 import { Counter, type Registry } from 'prom-client';

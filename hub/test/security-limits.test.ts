@@ -1,4 +1,4 @@
-// What one box's garbage may not grow without end (docs/hub.md "Abuse limits"): stored dead letters per
+// What one box's garbage may not grow without end (docs/hub.md "Per-agent bounds"): stored dead letters per
 // agent (rate, then counted only; row caps, oldest deleted), source ids tracked per agent, alarm rows per
 // agent; and an iCalendar import whose expansion is bounded in steps and time, off the main thread.
 import { EventEmitter } from 'node:events';

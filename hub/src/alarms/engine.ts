@@ -27,7 +27,7 @@ export const DEFAULT_ALARM_TIMING: AlarmTiming = {
 };
 
 /**
- * Alarm rows (one per source and type) an agent may have (docs/hub.md "Abuse limits"): room for a full
+ * Alarm rows (one per source and type) an agent may have (docs/hub.md "Per-agent bounds"): room for a full
  * birth of 16 sources × 4 media types plus the agent's own alarms, and not one row per made-up source id.
  */
 export const MAX_ALARM_KEYS_PER_AGENT = 100;

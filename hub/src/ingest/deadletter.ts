@@ -1,7 +1,7 @@
 // Dead-letter table (DESIGN.md "Bad input always gets a clear error and loses nothing"). Writes are
 // buffered and flushed together so that a flood of garbage costs one transaction per tick, and the
 // buffer is bounded so that it cannot grow the heap: beyond it only the counter moves. Each agent's
-// share is rate-limited and the table capped by count (deadletter-limits.ts, docs/hub.md "Dead letters").
+// share is rate-limited and the table capped by count (deadletter-limits.ts, docs/hub.md "Per-agent bounds").
 import type { Logger } from 'pino';
 import { Counter } from 'prom-client';
 import type { Clock, Db } from '../context.js';

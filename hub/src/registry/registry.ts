@@ -9,7 +9,7 @@ import { SourceHealthTracker, sourceEvents } from './sources.js';
 export const SILENT_INTERVALS = 3;
 const DEFAULT_TELEMETRY_INTERVAL_S = 30;
 /**
- * Sources tracked per agent (docs/hub.md "Abuse limits"): twice what a birth may hold, so events of
+ * Sources tracked per agent (docs/hub.md "Per-agent bounds"): twice what a birth may hold, so events of
  * made-up source ids cannot grow the hub's memory without end.
  */
 export const MAX_SOURCES_PER_AGENT = 32;
