@@ -260,6 +260,12 @@ describe('agents disable / enable / reset-password while the hub runs', () => {
     expect((await boxRefused(h.mqttPort, 'box-2', creds.password)).code).toBe(4);
     (await connectBox(h.mqttPort, 'box-2', fresh.password)).end(true);
     expect((await post('/api/agents/nobody/disable')).status).toBe(404);
+    // The contract grows in the generated OpenAPI document too.
+    const doc = JSON.parse((await curl([`http://127.0.0.1:${h.httpPort}/api/openapi.json`])).body) as {
+      paths: Record<string, unknown>;
+    };
+    for (const path of ['disable', 'enable', 'reset-password'])
+      expect(Object.keys(doc.paths)).toContain(`/api/agents/{id}/${path}`);
   });
 });
 
