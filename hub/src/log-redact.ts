@@ -27,5 +27,25 @@ export const redactingLogOptions = {
   hooks: { streamWrite: redactLogLine },
   serializers: {
     url: (u: unknown) => (typeof u === 'string' ? redactUrl(u) : u),
+    // A request as fastify would log it, without its query string or headers (Authorization).
+    req: (r: { method?: string; url?: string; ip?: string }) => ({
+      method: r.method,
+      url: typeof r.url === 'string' ? redactUrl(r.url) : r.url,
+      remoteAddress: r.ip,
+    }),
   },
 };
+
+/**
+ * The same for a payload from a box, before ingest reads it: an agent older than its own redaction
+ * (docs/agent.md "Secrets") may still send `rtsp://user:pass@…` in a `source.down` reason, and the hub
+ * would otherwise store it and pass it on (records, CSV, dashboard, webhooks). Payloads without an `@`
+ * (nearly all) are returned as they are; one that is not UTF-8 is left for ingest to refuse.
+ */
+export function redactPayload(payload: Buffer): Buffer {
+  if (payload.indexOf(0x40) === -1) return payload;
+  const text = payload.toString('utf8');
+  const out = redactUrlPasswords(text);
+  if (out === text || !Buffer.from(text, 'utf8').equals(payload)) return payload;
+  return Buffer.from(out, 'utf8');
+}
