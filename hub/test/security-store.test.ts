@@ -70,7 +70,12 @@ for (const [name, open] of backends) {
         clock: systemClock,
         log,
         adminToken: holder,
-        broker: { disconnectUser: (u) => (closed.push(u), 1) },
+        broker: {
+          disconnectUser: (u) => {
+            closed.push(u);
+            return 1;
+          },
+        },
         pollMs: 60_000,
       });
       await watch.start();
