@@ -111,6 +111,18 @@ describe('npm run release', () => {
       `classroom-hub-${VERSION}.tgz`,
     ]);
     for (const a of artifacts) expect(a.bytes).toBeGreaterThan(10_000);
+    // Only what runs: compiled JS (and declarations), the bin, the hub's web files, the bundled protocol.
+    const allowed =
+      /^package\/(package\.json|README\.md|LICENSE|bin\/[^/]+\.js|dist\/.+\.(js|d\.ts)|web\/.+|node_modules\/@classroom\/protocol\/(package\.json|dist\/.+\.(js|d\.ts)|schema\/[^/]+\.json|asyncapi\.json))$/;
+    for (const a of artifacts) {
+      const entries = execFileSync('tar', ['-tzf', join(tmp, 'release', a.file.split('/').pop() as string)])
+        .toString()
+        .trim()
+        .split('\n');
+      const unexpected = entries.filter((e) => !allowed.test(e));
+      expect(unexpected, `${a.file}: unexpected files`).toEqual([]);
+      expect(entries).toContain('package/node_modules/@classroom/protocol/dist/index.js');
+    }
     expect(releaseLog).toMatch(/\[release +[\d.]+s\] @classroom\/agent@[\d.]+: bundled @classroom\/protocol/);
     expect(releaseLog).toMatch(/SHA256SUMS/);
   });

@@ -31,6 +31,12 @@ export interface CommandsContext {
 
 class CommandError extends Error {}
 
+/**
+ * At most one thumbnail per source in this many ms (docs/agent.md, `thumbnail`): a patrol wall, or
+ * a misbehaving client behind it, can never make the box do more than this much picture work.
+ */
+export const THUMBNAIL_MIN_INTERVAL_MS = 2000;
+
 function stringArg(args: Record<string, unknown>, key: string): string | undefined {
   const v = args[key];
   if (v === undefined) return undefined;
@@ -45,6 +51,8 @@ function stringArg(args: Record<string, unknown>, key: string): string | undefin
 export class Commands {
   private readonly log: Logger;
   private chain: Promise<void> = Promise.resolve();
+  /** source id → when its last thumbnail was sent */
+  private readonly thumbSent = new Map<string, number>();
 
   constructor(private readonly ctx: CommandsContext) {
     this.log = ctx.log.child({ module: 'commands' });
@@ -83,7 +91,9 @@ export class Commands {
         error: `command expired at ${new Date(cmd.expiresAt).toISOString()}; not run`,
       });
     }
-    await this.result({ v: 1, id: cmd.id, status: 'accepted' });
+    // A thumbnail is answered at once (no `accepted` first): it is read-only and polled every few
+    // seconds, so one message per request halves its cost.
+    if (cmd.name !== 'thumbnail') await this.result({ v: 1, id: cmd.id, status: 'accepted' });
     try {
       const data = await this.run(cmd);
       this.log.info({ id: cmd.id, name: cmd.name }, 'command done');
@@ -114,6 +124,30 @@ export class Commands {
           contentType: 'image/jpeg',
           bytes: jpeg.length,
           jpeg: jpeg.toString('base64'),
+        };
+      }
+      case 'thumbnail': {
+        const monitor = this.monitorFor(cmd.args);
+        const now = this.ctx.clock.now();
+        const last = this.thumbSent.get(monitor.id);
+        if (last !== undefined && now - last < THUMBNAIL_MIN_INTERVAL_MS) {
+          throw new CommandError(
+            `rate limited: one thumbnail per ${THUMBNAIL_MIN_INTERVAL_MS} ms per source; retry in ${THUMBNAIL_MIN_INTERVAL_MS - (now - last)} ms`,
+          );
+        }
+        const t = await monitor.thumbnail();
+        if (t.jpeg.length > LIMITS.maxThumbnailBytes) {
+          throw new CommandError(
+            `thumbnail of ${t.jpeg.length} bytes exceeds the ${LIMITS.maxThumbnailBytes}-byte cap`,
+          );
+        }
+        this.thumbSent.set(monitor.id, now);
+        return {
+          source: monitor.id,
+          contentType: 'image/jpeg',
+          bytes: t.jpeg.length,
+          at: t.at,
+          jpeg: t.jpeg.toString('base64'),
         };
       }
       case 'restart-source': {

@@ -1,7 +1,7 @@
 import { Command } from 'commander';
-import pino from 'pino';
 import { AgentApp } from './app.js';
 import { loadConfig } from './config.js';
+import { createLogger, type LogFormat, parseLogFormat } from './log.js';
 import { redactingLogHooks } from './redact.js';
 import { VERSION } from './version.js';
 
@@ -18,14 +18,17 @@ function checkConfig(file: string): never {
   process.exit(0);
 }
 
-async function run(file: string): Promise<void> {
+async function run(file: string, format: LogFormat): Promise<void> {
   const r = loadConfig(file);
   if (!r.ok) {
     console.error(`${file}: invalid config`);
     for (const e of r.errors) console.error(`  ${e}`);
     process.exit(1);
   }
-  const log = pino({ level: r.config.logLevel, base: { agent: r.config.agent }, hooks: redactingLogHooks });
+  const log = createLogger(
+    { level: r.config.logLevel, base: { agent: r.config.agent }, hooks: redactingLogHooks },
+    format,
+  );
   const app = new AgentApp({ config: r.config, log });
   let stopping = false;
   const shutdown = (signal: string): void => {
@@ -72,13 +75,24 @@ const program = new Command('classroom-agent')
   .version(VERSION)
   .option('-c, --config <file>', 'agent config (JSON)')
   .option('--check-config <file>', 'validate a config file, print every problem, exit 0 (valid) or 1')
-  .action(async (opts: { config?: string; checkConfig?: string }) => {
+  .option(
+    '--log-format <format>',
+    'auto (readable at a terminal, JSON lines otherwise), json or pretty; env CLASSROOM_LOG_FORMAT',
+  )
+  .action(async (opts: { config?: string; checkConfig?: string; logFormat?: string }) => {
+    let format: LogFormat;
+    try {
+      format = parseLogFormat(opts.logFormat ?? process.env.CLASSROOM_LOG_FORMAT);
+    } catch (err) {
+      console.error(`classroom-agent: ${(err as Error).message}`);
+      process.exit(2);
+    }
     if (opts.checkConfig) checkConfig(opts.checkConfig);
     if (!opts.config) {
       console.error('classroom-agent: --config <file> is required (see --help)');
       process.exit(2);
     }
-    await run(opts.config);
+    await run(opts.config, format);
   });
 
 await program.parseAsync();

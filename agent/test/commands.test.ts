@@ -1,6 +1,7 @@
 import { existsSync, readFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { afterEach, beforeEach, describe, expect, it } from 'vitest';
+import { THUMBNAIL_MIN_INTERVAL_MS } from '../src/commands.js';
 import { removeDir, tempDir, testAgent, testConfig } from './helpers/agent.js';
 import { startBroker, type TestBroker, TestHub, waitFor } from './helpers/broker.js';
 
@@ -88,6 +89,31 @@ describe('commands (in-process aedes, real MQTT clients, real sqlite)', () => {
     });
     agent.monitors.get('cam')!.snapshotBytes = 300 * 1024;
     expect((await command('snapshot', { source: 'cam' })).error).toMatch(/exceeds/);
+  });
+
+  it('thumbnail: answered at once without `accepted`, at most one per source per interval (test clock)', async () => {
+    await agent.app.stop();
+    let now = Date.now();
+    agent = testAgent(testConfig(dir, broker.url), { clock: { now: () => now } });
+    await agent.app.start();
+    await waitFor(() => agent.app.status().connected, 'reconnected');
+    const first = await command('thumbnail', { source: 'cam' }, { expiresAt: now + 60_000 });
+    expect(first).toMatchObject({
+      status: 'ok',
+      data: { source: 'cam', contentType: 'image/jpeg', bytes: 512 },
+    });
+    expect(results(first.id).map((r) => r.status)).toEqual(['ok']);
+    const jpeg = Buffer.from(String(first.data?.jpeg), 'base64');
+    expect(jpeg.subarray(0, 2)).toEqual(Buffer.from([0xff, 0xd8]));
+    const again = await command('thumbnail', { source: 'cam' }, { expiresAt: now + 60_000 });
+    expect(again.status).toBe('error');
+    expect(again.error).toMatch(/rate limited: one thumbnail per 2000 ms per source/);
+    now += THUMBNAIL_MIN_INTERVAL_MS;
+    expect((await command('thumbnail', { source: 'cam' }, { expiresAt: now + 60_000 })).status).toBe('ok');
+    expect(await command('thumbnail', { source: 'nope' }, { expiresAt: now + 60_000 })).toMatchObject({
+      status: 'error',
+      error: 'no source "nope"',
+    });
   });
 
   it('restart-source restarts that monitor only', async () => {

@@ -110,6 +110,24 @@ describe('end to end: commands through the hub to an agent on a UDP camera', () 
     expect(c.data?.bytes).toBe(jpeg.length);
   });
 
+  it('the patrol wall gets a 320 px thumbnail from the running monitor through the hub', async () => {
+    // The hub asks the box with the `thumbnail` command; until the monitor has a picture it answers 204.
+    const jpeg = await waitFor(
+      async () => {
+        const res = await fetch(`http://127.0.0.1:${hub.httpPort}/api/rooms/R-box-cmd/thumbnail`, {
+          headers: { authorization: `Bearer ${hub.token}` },
+        });
+        return res.status === 200 ? Buffer.from(await res.arrayBuffer()) : null;
+      },
+      'a thumbnail',
+      40_000,
+    );
+    expect(jpeg.subarray(0, 2)).toEqual(Buffer.from([0xff, 0xd8]));
+    expect(jpegSize(jpeg).width).toBe(320);
+    // The view is in the audit log, as the admin token (automation).
+    expect((await hub.api<{ entries: unknown[] }>('/api/audit?action=patrol.view')).entries.length).toBe(1);
+  });
+
   it('restart-source, rebirth, set-config, sleep and wake', async () => {
     expect(await command('restart-source', { source: 'cam' })).toMatchObject({ status: 'ok' });
     expect((await command('restart-source', { source: 'mic' })).error).toMatch(/no source "mic"/);
@@ -150,3 +168,17 @@ describe('end to end: commands through the hub to an agent on a UDP camera', () 
     expect(String(v.birth!.sources[0]!.probe.error)).toMatch(/ffmpeg not found|ffprobe not found/);
   });
 });
+
+/** Width and height from a JPEG's start-of-frame marker. */
+function jpegSize(b: Buffer): { width: number; height: number } {
+  let i = 2;
+  while (i + 9 < b.length) {
+    if (b[i] !== 0xff) throw new Error(`not a JPEG marker at ${i}`);
+    const marker = b[i + 1]!;
+    const len = b.readUInt16BE(i + 2);
+    if (marker >= 0xc0 && marker <= 0xc3)
+      return { height: b.readUInt16BE(i + 5), width: b.readUInt16BE(i + 7) };
+    i += 2 + len;
+  }
+  throw new Error('no start-of-frame marker');
+}

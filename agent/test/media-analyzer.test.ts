@@ -253,7 +253,7 @@ describe('inputs, plans, defaults and backoff', () => {
     expect(cam).toMatchObject({ video: true, audio: true, channels: 2 });
     // Packets and bytes come from the once-a-second progress report of a stream copy to /dev/null.
     expect(cam.args.join(' ')).toMatch(/-progress pipe:3 -stats_period 1 /);
-    expect(cam.args.join(' ')).toMatch(/-map 0:v:0 -c copy -f data pipe:5/);
+    expect(cam.args.join(' ')).toMatch(/-map 0:v:0 -c copy -f data pipe:6/);
     const low = buildPlan(
       { id: 'c', kind: 'camera', input: 'x.ts' },
       { codec: 'h264', width: 640 },
@@ -270,7 +270,7 @@ describe('inputs, plans, defaults and backoff', () => {
       'keyframes',
     );
     expect(mic).toMatchObject({ video: false, audio: true });
-    expect(mic.args.join(' ')).toMatch(/-map 0:a:0 -c copy -f data pipe:5/);
+    expect(mic.args.join(' ')).toMatch(/-map 0:a:0 -c copy -f data pipe:6/);
     expect(mic.args).not.toContain('-skip_frame');
     expect(mic.args.join(' ')).toMatch(/aresample=16000,asetnsamples=n=16000/);
     expect(planKey(t)).not.toBe(planKey({ ...t, silenceDb: -40 }));

@@ -4,8 +4,10 @@ import { EventEmitter } from 'node:events';
 import type { Birth } from '@classroom/protocol';
 import { topics } from '@classroom/protocol';
 import type { FastifyInstance } from 'fastify';
-import pino, { type Logger } from 'pino';
+import type { Logger } from 'pino';
 import { AgentControlModule } from './agents/routes.js';
+import { AuditLog } from './audit/log.js';
+import { auditRoutes } from './audit/routes.js';
 import { Accounts } from './auth/accounts.js';
 import { AdminToken, registerLiveAdminToken } from './auth/admin-token.js';
 import { createIdentityMetrics } from './auth/metrics.js';
@@ -24,6 +26,7 @@ import {
   systemClock,
 } from './context.js';
 import { featureModules } from './features.js';
+import { registerApiDocs } from './http/docs.js';
 import { coreRoutes, provisionalRoom } from './http/routes-core.js';
 import { recordsRoutes } from './http/routes-records.js';
 import { adminAuth, createHttpServer, openApiRoute } from './http/server.js';
@@ -32,10 +35,16 @@ import { DeadLetters } from './ingest/deadletter.js';
 import { DEFAULT_DEAD_LETTER_LIMITS, type DeadLetterLimits } from './ingest/deadletter-limits.js';
 import { Ingest } from './ingest/ingest.js';
 import { limitCounter } from './limits.js';
+import { createLogger, type LogFormat, parseLogFormat } from './log.js';
 import { redactingLogOptions } from './log-redact.js';
 import { createMetrics } from './metrics.js';
 import { ProvisionedRoomsModule } from './registry/provisioned-rooms.js';
 import { AgentRegistry } from './registry/registry.js';
+import { installAccess } from './staff/access.js';
+import { staffRoutes } from './staff/routes.js';
+import { StaffSessions } from './staff/sessions.js';
+import { LoginThrottle } from './staff/throttle.js';
+import { StaffUsers } from './staff/users.js';
 import { openStore, type Store } from './store/open.js';
 import { migrateCore } from './store/schema.js';
 import { loadTlsCredentials } from './tls/credentials.js';
@@ -45,6 +54,8 @@ export interface HubOptions extends Partial<HubConfig> {
   /** Defaults to a pino logger on stdout at CLASSROOM_HUB_LOG_LEVEL (info). */
   log?: Logger;
   logLevel?: string;
+  /** Output of the default logger: auto (readable at a TTY, JSON otherwise), json or pretty (log.ts). */
+  logFormat?: LogFormat;
   clock?: Clock;
   /** Group-commit window in ms (default 0: adaptive, see GroupCommitOptions.windowMs). */
   commitWindowMs?: number;
@@ -90,11 +101,14 @@ export async function startHub(options: HubOptions = {}): Promise<RunningHub> {
   const tlsCredentials = config.tls ? loadTlsCredentials(config.tls) : null;
   const log =
     options.log ??
-    pino({
-      level: options.logLevel ?? process.env.CLASSROOM_HUB_LOG_LEVEL ?? 'info',
-      base: { name: 'classroom-hub' },
-      ...redactingLogOptions,
-    });
+    createLogger(
+      {
+        level: options.logLevel ?? process.env.CLASSROOM_HUB_LOG_LEVEL ?? 'info',
+        base: { name: 'classroom-hub' },
+        ...redactingLogOptions,
+      },
+      options.logFormat ?? parseLogFormat(process.env.CLASSROOM_LOG_FORMAT),
+    );
   for (const w of options.startupWarnings ?? []) log.warn(w);
   const clock = options.clock ?? systemClock;
   const startedAt = clock.now();
@@ -184,6 +198,7 @@ export async function startHub(options: HubOptions = {}): Promise<RunningHub> {
           },
         });
     metrics.sources.connectedClients = () => broker.connectedClients();
+    const audit = new AuditLog(db, clock);
     const ctx: HubContext = {
       log,
       config,
@@ -194,6 +209,7 @@ export async function startHub(options: HubOptions = {}): Promise<RunningHub> {
       registry,
       metrics: metrics.registry,
       hooks: { roomDetail: [] },
+      audit,
     };
     ingest = new Ingest({
       log: log.child({ module: 'ingest' }),
@@ -225,6 +241,14 @@ export async function startHub(options: HubOptions = {}): Promise<RunningHub> {
     const unregisterToken = registerLiveAdminToken(config.adminToken, adminToken);
     cleanup.unshift(async () => unregisterToken());
     if (tls) tls.attachHttps(http.server);
+    // Before any route: the access hook sees each route as it is added (docs/hub-people.md, "Roles").
+    const sessions = new StaffSessions(db, clock);
+    await installAccess(http, {
+      adminToken: config.adminToken,
+      sessions,
+      audit,
+      log: log.child({ module: 'access' }),
+    });
     const requireAdmin = adminAuth(config.adminToken);
     coreRoutes(http, {
       ctx,
@@ -236,6 +260,14 @@ export async function startHub(options: HubOptions = {}): Promise<RunningHub> {
       syncAccounts,
     });
     recordsRoutes(http, db, requireAdmin);
+    staffRoutes(http, {
+      users: new StaffUsers(db),
+      sessions,
+      throttle: new LoginThrottle(clock),
+      audit,
+      metrics: metrics.registry,
+    });
+    auditRoutes(http, audit);
     const security = new SecurityWatch({
       db,
       clock,
@@ -260,6 +292,7 @@ export async function startHub(options: HubOptions = {}): Promise<RunningHub> {
     ];
     for (const m of modules) m.routes?.(http);
     openApiRoute(http);
+    await registerApiDocs(http);
 
     await broker.start();
     cleanup.unshift(() => broker.close());

@@ -207,4 +207,9 @@ export interface HubContext {
   /** prom-client registry served at /metrics. */
   metrics: import('prom-client').Registry;
   hooks: HubHooks;
+  /**
+   * The audit log (docs/hub-people.md): `record({actor, role, action, target, detail, ip})`, or
+   * `recordRequest(req, action, target, detail)` to record as the caller of an HTTP request.
+   */
+  audit: import('./audit/log.js').AuditLog;
 }

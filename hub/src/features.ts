@@ -8,6 +8,7 @@ import { CommandsModule } from './commands/module.js';
 import type { HubContext, HubModule } from './context.js';
 import { DashboardModule } from './dashboard/module.js';
 import { OverviewModule } from './overview/module.js';
+import { PatrolModule } from './patrol/module.js';
 import { RollupsModule } from './rollups/module.js';
 import { ScheduleModule } from './schedule/module.js';
 import { StreamModule } from './stream/module.js';
@@ -56,6 +57,7 @@ export interface PeopleModules {
   summaries: SummariesModule;
   dashboard: DashboardModule;
   overview: OverviewModule;
+  patrol: PatrolModule;
 }
 
 export function createPeopleModules(
@@ -75,6 +77,7 @@ export function createPeopleModules(
     summaries: new SummariesModule(ctx, people, alarms.engine),
     dashboard: new DashboardModule(ctx),
     overview: new OverviewModule(ctx, alarms.engine),
+    patrol: new PatrolModule(ctx, alarms.engine),
   };
 }
 
@@ -91,5 +94,6 @@ export function featureModules(ctx: HubContext): HubModule[] {
     m.summaries,
     m.dashboard,
     m.overview,
+    m.patrol,
   ];
 }

@@ -6,10 +6,13 @@ import { startHub } from './app.js';
 import { Accounts, ProvisioningError } from './auth/accounts.js';
 import { readAdminTokenFile } from './auth/admin-token.js';
 import { ConfigError, DEFAULTS } from './config.js';
+import type { Db } from './context.js';
+import { type LogFormat, parseLogFormat } from './log.js';
 import { registerAgentMoveCommand } from './registry/cli.js';
 import { registerScheduleCommand } from './schedule/cli.js';
+import { auditCli, registerUsersCommand } from './staff/cli.js';
 import { databaseOption } from './store/cli.js';
-import { openStore, type Store } from './store/open.js';
+import { openStore } from './store/open.js';
 import { migrateCore } from './store/schema.js';
 import { certOptions, issueAgentCertificate, registerAgentCertCommand } from './tls/cert-cli.js';
 import { registerTlsReload, tlsOptions } from './tls/cli.js';
@@ -78,6 +81,18 @@ const serve = program
       '--webhook-allow-private',
       'allow webhook targets on loopback, link-local, private and multicast addresses (refused by default)',
     ).env('CLASSROOM_HUB_WEBHOOK_ALLOW_PRIVATE'),
+  )
+  .addOption(
+    new Option('--log-format <format>', 'auto: readable lines at a terminal, JSON lines otherwise')
+      .env('CLASSROOM_LOG_FORMAT')
+      .argParser((v) => {
+        try {
+          return parseLogFormat(v);
+        } catch (err) {
+          throw new InvalidArgumentError((err as Error).message);
+        }
+      })
+      .default('auto'),
   );
 for (const option of tlsOptions(portArg)) serve.addOption(option);
 serve.action(
@@ -96,6 +111,7 @@ serve.action(
       webhookAllowPrivate?: boolean;
       broker?: string;
       database?: string;
+      logFormat: LogFormat;
     },
     cmd: Command,
   ) => {
@@ -124,6 +140,7 @@ serve.action(
         ...(o.adminToken ? { adminToken: o.adminToken } : {}),
         broker: o.broker ?? null,
         database: o.database ?? null,
+        logFormat: o.logFormat,
       });
     } catch (err) {
       if (err instanceof ConfigError) {
@@ -153,26 +170,19 @@ serve.action(
   },
 );
 
-async function withStore<T>(
+async function withAccounts<T>(
   o: { dataDir: string; database?: string | undefined },
-  fn: (db: Store) => Promise<T>,
+  fn: (a: Accounts, db: Db) => Promise<T>,
 ): Promise<T> {
   // A second connection to the hub's own store: with SQLite, WAL plus busy_timeout let it write while
   // the hub runs; with PostgreSQL (--database) it is just another client.
   const db = await openStore(o);
   try {
     await migrateCore(db);
-    return await fn(db);
+    return await fn(new Accounts(db), db);
   } finally {
     await db.close();
   }
-}
-
-function withAccounts<T>(
-  o: { dataDir: string; database?: string | undefined },
-  fn: (a: Accounts) => Promise<T>,
-): Promise<T> {
-  return withStore(o, (db) => fn(new Accounts(db)));
 }
 
 function fail(err: unknown): never {
@@ -206,8 +216,13 @@ agentsAdd.action(
     certDir?: string;
     certDays?: number;
   }) => {
-    const c = await withAccounts(o, async (a) => {
+    const c = await withAccounts(o, async (a, db) => {
       const creds = await a.addAgent({ agent: o.agent, room: o.room, name: o.name, rotate: o.rotate });
+      await auditCli(db, 'agent.provision', o.agent, {
+        room: o.room,
+        rotate: o.rotate ?? false,
+        cert: o.cert ?? false,
+      });
       // docs/hub.md "Client certificates": the certificate is issued once the account exists.
       return { creds, cert: o.cert ? await issueAgentCertificate(a, creds.agent, o) : null };
     }).catch(fail);
@@ -222,8 +237,8 @@ registerAgentMoveCommand(agents);
 const storeCommands = {
   dataDirOption,
   databaseOption,
-  withStore: <T>(o: { dataDir: string; database?: string | undefined }, fn: (db: Store) => Promise<T>) =>
-    withStore(o, fn),
+  withStore: <T>(o: { dataDir: string; database?: string | undefined }, fn: (db: Db) => Promise<T>) =>
+    withAccounts(o, (_a, db) => fn(db)),
   fail,
 };
 registerAgentControlCommands(agents, storeCommands);
@@ -238,12 +253,17 @@ accounts
   .addOption(dataDirOption())
   .addOption(databaseOption())
   .action(async (o: { platform: string; rotate?: boolean; dataDir: string; database?: string }) => {
-    const c = await withAccounts(o, (a) => a.addPlatform(o.platform, o.rotate ?? false)).catch(fail);
+    const c = await withAccounts(o, async (a, db) => {
+      const created = await a.addPlatform(o.platform, o.rotate ?? false);
+      await auditCli(db, 'account.provision', o.platform, { role: 'platform', rotate: o.rotate ?? false });
+      return created;
+    }).catch(fail);
     process.stdout.write(
       `${JSON.stringify({ account: c.account, role: c.role, username: c.username, password: c.password })}\n`,
     );
   });
 
 registerScheduleCommand(program);
+registerUsersCommand(program);
 
 await program.parseAsync();

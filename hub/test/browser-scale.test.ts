@@ -103,7 +103,9 @@ describe('dashboard with 1,000 rooms', () => {
         }),
       );
     }
-    await page.waitForFunction(() => document.querySelectorAll('#grid .tile.status-alarm[data-problem="down"]').length === 50);
+    await page.waitForFunction(
+      () => document.querySelectorAll('#grid .tile.status-alarm[data-problem="down"]').length === 50,
+    );
     await page.selectOption('#f-building', 'Building C');
     await page.waitForFunction(() => document.querySelectorAll('#grid .tile').length === 100);
     await page.selectOption('#f-building', 'all');

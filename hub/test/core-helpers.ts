@@ -7,6 +7,7 @@ import { join } from 'node:path';
 import type { Birth, RecordT } from '@classroom/protocol';
 import mqtt, { type IClientOptions, type MqttClient } from 'mqtt';
 import { type RunningHub, startHub } from '../src/app.js';
+import { checkResponse } from './openapi-responses.js';
 
 export const TOKEN = 'core-test-admin-token';
 
@@ -59,6 +60,15 @@ export function apiFor(httpPort: number, adminToken: string): Api {
       body: body === undefined ? undefined : JSON.stringify(body),
     });
     const text = await res.text();
+    // Every answer must be one the OpenAPI document describes (hub/test/openapi-responses.ts).
+    await checkResponse(
+      `http://127.0.0.1:${httpPort}`,
+      method,
+      path,
+      res.status,
+      res.headers.get('content-type'),
+      text,
+    );
     let parsed: unknown = text;
     try {
       parsed = JSON.parse(text);

@@ -152,6 +152,7 @@ describe('SqliteDb', () => {
     expect(await new Accounts(a).authenticate('late-box', creds.password)).toEqual({
       username: 'late-box',
       role: 'agent',
+      room: 'R1',
     });
     expect(await new Accounts(a).authenticate('late-box', 'nope')).toBeNull();
   });

@@ -6,6 +6,7 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import pino from 'pino';
 import { Registry } from 'prom-client';
+import { AuditLog } from '../src/audit/log.js';
 import {
   type AgentView,
   createBus,
@@ -95,6 +96,7 @@ export async function makeCtx(): Promise<TestCtx> {
     registry,
     metrics: new Registry(),
     hooks: { roomDetail: [] },
+    audit: new AuditLog(db, systemClock),
   };
   return {
     ctx,

@@ -7,6 +7,7 @@ import type { Birth, CaptureRecord, EventType } from '@classroom/protocol';
 import { topics } from '@classroom/protocol';
 import mqtt, { type MqttClient } from 'mqtt';
 import { type RunningHub, startHub } from '../src/app.js';
+import { checkResponse } from './openapi-responses.js';
 
 export interface TestHub {
   hub: RunningHub;
@@ -63,6 +64,8 @@ export async function startTestHub(env: Record<string, string> = {}): Promise<Te
         body: body === undefined ? undefined : JSON.stringify(body),
       });
       const text = await res.text();
+      // Every answer must be one the OpenAPI document describes (hub/test/openapi-responses.ts).
+      await checkResponse(base, method, path, res.status, res.headers.get('content-type'), text);
       let parsed: unknown = text;
       try {
         parsed = JSON.parse(text);

@@ -1,4 +1,6 @@
-// REST calls with the admin token kept in localStorage (DESIGN.md: "keeps it in the browser").
+// REST calls as the logged-in staff user (the HttpOnly session cookie goes with every same-origin
+// request) or, for automation and the demo link, with the admin token kept in localStorage
+// (DESIGN.md: "keeps it in the browser").
 const KEY = 'classroom.hub.token';
 
 export class AuthError extends Error {}
@@ -21,11 +23,22 @@ export function takeTokenFromHash() {
   history.replaceState(null, '', location.pathname + location.search);
 }
 
+/** The raw response of an authorised request (for pictures); throws AuthError on 401. */
+export async function apiRaw(method, path) {
+  const res = await fetch(path, { method, headers: { authorization: `Bearer ${getToken() ?? ''}` } });
+  if (res.status === 401) throw new AuthError('unauthorized');
+  if (!res.ok) {
+    const data = await res.json().catch(() => null);
+    throw Object.assign(new Error(data?.error?.message ?? `HTTP ${res.status}`), { code: data?.error?.code });
+  }
+  return res;
+}
+
 export async function api(method, path, body) {
   const res = await fetch(path, {
     method,
     headers: {
-      authorization: `Bearer ${getToken() ?? ''}`,
+      ...(getToken() ? { authorization: `Bearer ${getToken()}` } : {}),
       ...(body === undefined ? {} : { 'content-type': 'application/json' }),
     },
     body: body === undefined ? undefined : JSON.stringify(body),
@@ -38,7 +51,9 @@ export async function api(method, path, body) {
 
 export function streamUrl() {
   const proto = location.protocol === 'https:' ? 'wss:' : 'ws:';
-  return `${proto}//${location.host}/api/stream?token=${encodeURIComponent(getToken() ?? '')}`;
+  const token = getToken();
+  // Without a token the browser sends the session cookie with the upgrade request.
+  return `${proto}//${location.host}/api/stream${token ? `?token=${encodeURIComponent(token)}` : ''}`;
 }
 
 /**

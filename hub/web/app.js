@@ -1,7 +1,7 @@
-// Dashboard entry: login by token, initial load over REST, live updates over /api/stream,
+// Dashboard entry: login as a staff user (session cookie) or by admin token, initial load over REST, live updates over /api/stream,
 // redraws batched per animation frame (smooth with 1,000 rooms).
 import { bindAlarms, renderAlarms } from './alarms.js';
-import { AuthError, api, clearToken, getToken, setToken, streamUrl, takeTokenFromHash } from './api.js';
+import { AuthError, api, clearToken, getToken, streamUrl, takeTokenFromHash } from './api.js';
 import {
   addCaptures,
   closeDetail,
@@ -14,6 +14,8 @@ import {
 } from './detail.js';
 import { bindGrid, refreshTiles, renderGrid, renderHeader, updateRooms } from './grid.js';
 import { applyStatic, getLang, setLang, t } from './i18n.js';
+import { bindPatrol, relabelPatrol, startPatrol, stopPatrol } from './patrol.js';
+import { login, logout, showUser, whoami } from './session.js';
 import {
   applyStreamMessage,
   markStructure,
@@ -97,28 +99,41 @@ function showLogin(message) {
   $('logout').hidden = true;
   $('view-rooms').hidden = true;
   $('view-alarms').hidden = true;
+  $('view-patrol').hidden = true;
+  stopPatrol();
   $('detail').hidden = true;
   $('login-error').textContent = message ? t(message) : '';
-  $('token').focus();
+  showUser(null);
+  $('login-name').focus();
 }
 
+/** Operators and admins see the patrol wall (docs/hub-people.md, "Roles"). */
+const PATROL_ROLES = new Set(['operator', 'admin']);
+
 function showView(view) {
+  if (view === 'patrol' && !PATROL_ROLES.has(state.role)) view = 'rooms';
   state.view = view;
   $('view-rooms').hidden = view !== 'rooms';
   $('view-alarms').hidden = view !== 'alarms';
+  $('view-patrol').hidden = view !== 'patrol';
+  if (view === 'patrol') startPatrol(reportError);
+  else stopPatrol();
   for (const b of document.querySelectorAll('.tab')) b.classList.toggle('active', b.dataset.view === view);
 }
 
 async function loadAll() {
-  const [rooms, active, acked, overview] = await Promise.all([
+  const [rooms, active, acked, overview, session] = await Promise.all([
     api('GET', '/api/rooms'),
     api('GET', '/api/alarms?state=active&limit=5000'),
     api('GET', '/api/alarms?state=acked&limit=5000'),
     api('GET', '/api/overview'),
+    api('GET', '/api/session'),
   ]);
   setRooms(rooms.rooms);
   setAlarms([...active.alarms, ...acked.alarms]);
   setOverview(overview);
+  state.role = session.user?.role ?? null;
+  document.querySelector('.tab[data-view="patrol"]').hidden = !PATROL_ROLES.has(state.role);
 }
 
 /** The class on now and the header's class share change with the clock, not with events. */
@@ -139,12 +154,10 @@ async function enter() {
   try {
     await loadAll();
   } catch (err) {
-    if (err instanceof AuthError) {
-      clearToken();
-      return showLogin('login.invalid');
-    }
+    if (err instanceof AuthError) return loggedOut();
     return showLogin('login.failed');
   }
+  showUser(await whoami().catch(() => null));
   $('login').hidden = true;
   $('tabs').hidden = false;
   $('logout').hidden = false;
@@ -161,13 +174,19 @@ function applyLang(lang) {
   setConn($('conn').dataset.state === 'on');
   markStructure();
   relabelCharts();
+  relabelPatrol();
+}
+
+/** The hub refused the caller: a wrong token says so; an ended session just asks to log in again. */
+function loggedOut() {
+  const hadToken = Boolean(getToken());
+  clearToken();
+  showLogin(hadToken ? 'login.invalid' : undefined);
 }
 
 function reportError(err) {
-  if (err instanceof AuthError) {
-    clearToken();
-    showLogin('login.invalid');
-  } else console.error(err);
+  if (err instanceof AuthError) loggedOut();
+  else console.error(err);
 }
 
 onRender((change) => {
@@ -182,15 +201,21 @@ onRender((change) => {
 });
 
 function bind() {
-  $('login-form').addEventListener('submit', (ev) => {
+  $('login-form').addEventListener('submit', async (ev) => {
     ev.preventDefault();
-    setToken($('token').value.trim());
+    const fields = {
+      name: $('login-name').value.trim(),
+      password: $('login-password').value,
+      token: $('token').value.trim(),
+    };
+    $('login-password').value = '';
     $('token').value = '';
+    const problem = await login(fields).catch(() => 'login.failed');
+    if (problem) return showLogin(problem);
     void enter();
   });
   $('logout').addEventListener('click', () => {
-    clearToken();
-    showLogin();
+    void logout().then(() => showLogin());
   });
   $('lang').addEventListener('click', () => applyLang(getLang() === 'zh-CN' ? 'en' : 'zh-CN'));
   for (const b of document.querySelectorAll('.tab'))
@@ -214,6 +239,7 @@ function bind() {
   });
   bindGrid((roomId) => void openDetail(roomId, stream));
   bindAlarms(reportError);
+  bindPatrol((roomId) => void openDetail(roomId, stream), reportError);
   $('d-close').addEventListener('click', () => closeDetail(stream));
   $('d-snap').addEventListener('click', () => void takeSnapshot());
   document.addEventListener('keydown', (e) => {
@@ -230,4 +256,8 @@ bind();
 applyLang(localStorage.getItem(LANG_KEY) ?? 'zh-CN');
 takeTokenFromHash();
 if (getToken()) void enter();
-else showLogin();
+else
+  whoami().then(
+    (user) => (user ? enter() : showLogin()),
+    () => showLogin('login.failed'),
+  );

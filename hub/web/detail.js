@@ -71,6 +71,9 @@ function redrawCharts() {
   const a = captures.filter((r) => r.audio);
   const v = captures.filter((r) => r.video);
   audio?.setData([a.map((r) => r.end / 1000), a.map((r) => r.audio.rmsDb), a.map((r) => r.audio.peakDb)]);
+  // How many windows each chart draws, for people reading the page and for the browser tests.
+  $('d-audio').dataset.points = String(a.length);
+  $('d-video').dataset.points = String(v.length);
   video?.setData([
     v.map((r) => r.end / 1000),
     v.map((r) => r.video.blackRatio),

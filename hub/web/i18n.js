@@ -4,6 +4,22 @@ const STRINGS = {
     title: '教室监控中心',
     'tab.rooms': '教室',
     'tab.alarms': '告警',
+    'tab.patrol': '巡课',
+    'filter.floor': '楼层',
+    'patrol.inClass': '正在上课',
+    'patrol.problem': '有异常',
+    'patrol.perPage': '每页',
+    'patrol.every': '翻页间隔',
+    'patrol.prev': '上一页',
+    'patrol.next': '下一页',
+    'patrol.pause': '暂停',
+    'patrol.resume': '继续',
+    'patrol.page': '第 {page} / {pages} 页 · 共 {rooms} 间',
+    'patrol.empty': '没有符合条件的教室',
+    'patrol.loading': '正在获取画面…',
+    'patrol.noCamera': '无摄像头',
+    'patrol.noPicture': '暂无画面: {why}',
+    'patrol.alarms': '{n} 条告警',
     logout: '退出',
     'conn.title': '实时连接',
     'conn.on': '实时',
@@ -118,6 +134,22 @@ const STRINGS = {
     title: 'Classroom Monitoring',
     'tab.rooms': 'Rooms',
     'tab.alarms': 'Alarms',
+    'tab.patrol': 'Patrol',
+    'filter.floor': 'Floor',
+    'patrol.inClass': 'In class now',
+    'patrol.problem': 'Has a problem',
+    'patrol.perPage': 'Per page',
+    'patrol.every': 'Turn every',
+    'patrol.prev': 'Previous',
+    'patrol.next': 'Next',
+    'patrol.pause': 'Pause',
+    'patrol.resume': 'Resume',
+    'patrol.page': 'Page {page} of {pages} · {rooms} rooms',
+    'patrol.empty': 'No room matches',
+    'patrol.loading': 'Fetching the picture…',
+    'patrol.noCamera': 'No camera',
+    'patrol.noPicture': 'No picture: {why}',
+    'patrol.alarms': '{n} alarms',
     logout: 'Log out',
     'conn.title': 'Live connection',
     'conn.on': 'Live',
@@ -272,4 +304,9 @@ export function sourceName(s) {
   const label = (s.label ?? '').trim();
   if (!label || label === s.id || KIND_WORDS.has(label.toLowerCase())) return t(`kind.${s.kind}`);
   return label;
+}
+
+/** Lets a page module bring its own strings ({ 'zh-CN': {…}, en: {…} }) without editing this table. */
+export function addStrings(extra) {
+  for (const l of LANGS) Object.assign(STRINGS[l], extra[l] ?? {});
 }

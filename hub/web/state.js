@@ -12,6 +12,8 @@ export const state = {
   filters: { status: 'all', building: 'all', attention: false, q: '' },
   view: 'rooms',
   detailRoom: null,
+  /** The caller's role from GET /api/session (the admin token acts as admin). */
+  role: null,
   /** roomId → { room, classNow, maintenance } from GET /api/overview */
   overview: new Map(),
   /** the last GET /api/overview body (header figures) */

@@ -32,14 +32,14 @@ for (const [name, m] of Object.entries(MESSAGES)) {
     name,
     contentType: 'application/json',
     payload: jsonSchema(m.schema, name),
-    bindings: { mqtt: { qos: m.qos, retain: m.retain, bindingVersion: '0.2.0' } },
   };
   channels[name] = {
     address: m.topic,
     ...(Object.keys(params).length ? { parameters: params } : {}),
     messages: { [name]: { $ref: `#/components/messages/${name}` } },
   };
-  // Operations are described from the hub's point of view.
+  // Operations are described from the hub's point of view. QoS and retain belong to the operation's
+  // MQTT binding; the message binding (MQTT binding 0.2.0) has no such fields and parsers refuse them.
   operations[`${m.from === 'hub' ? 'send' : 'receive'}-${name}`] = {
     action: m.from === 'hub' ? 'send' : 'receive',
     channel: { $ref: `#/channels/${name}` },
@@ -47,7 +47,7 @@ for (const [name, m] of Object.entries(MESSAGES)) {
   };
 }
 files.set('asyncapi.json', {
-  asyncapi: '3.0.0',
+  asyncapi: '3.1.0',
   info: {
     title: 'Classroom agent/hub MQTT protocol',
     version: `1 (package ${pkg.version})`,

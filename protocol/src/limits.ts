@@ -19,6 +19,8 @@ export const LIMITS = {
   maxDetailKeys: 32,
   /** Largest snapshot JPEG an agent sends, before base64. */
   maxSnapshotBytes: 256 * 1024,
+  /** Largest patrol-wall thumbnail JPEG (about 320 px wide), before base64. */
+  maxThumbnailBytes: 64 * 1024,
   /** Largest seq value: seqs stay exact in JSON numbers. */
   maxSeq: Number.MAX_SAFE_INTEGER,
   /** Largest ack ranges list. */

@@ -243,6 +243,7 @@ export const COMMAND_NAMES = [
   'set-config',
   'sleep',
   'wake',
+  'thumbnail',
 ] as const;
 export const CommandName = z.enum(COMMAND_NAMES);
 export type CommandName = z.infer<typeof CommandName>;

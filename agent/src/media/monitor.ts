@@ -69,6 +69,8 @@ export class FfmpegSourceMonitor implements SourceMonitor {
   private windowTimer: NodeJS.Timeout | null = null;
   private windowStart = 0;
   private latestJpeg: Buffer | null = null;
+  private latestThumb: { jpeg: Buffer; at: number } | null = null;
+  private thumbWaiters: ((t: { jpeg: Buffer; at: number }) => void)[] = [];
   private jpegWaiters: ((b: Buffer) => void)[] = [];
   private probeWaiters: ((p: Probe) => void)[] = [];
 
@@ -210,6 +212,23 @@ export class FfmpegSourceMonitor implements SourceMonitor {
     return img;
   }
 
+  async thumbnail(): Promise<{ jpeg: Buffer; at: number }> {
+    if (this.source.kind !== 'camera') throw new Error(`source ${this.id} is a microphone: no picture`);
+    if (this.st.state === 'no-ffmpeg') throw new Error(`source ${this.id}: ${this.st.reason}`);
+    if (this.latestThumb && this.st.state === 'running') return this.latestThumb;
+    return new Promise((resolve, reject) => {
+      const timer = setTimeout(() => {
+        this.thumbWaiters = this.thumbWaiters.filter((w) => w !== done);
+        reject(new Error(`source ${this.id} has no picture (state ${this.st.state})`));
+      }, 5000);
+      const done = (t: { jpeg: Buffer; at: number }): void => {
+        clearTimeout(timer);
+        resolve(t);
+      };
+      this.thumbWaiters.push(done);
+    });
+  }
+
   private t() {
     return this.ctx.settings().thresholds;
   }
@@ -264,6 +283,12 @@ export class FfmpegSourceMonitor implements SourceMonitor {
         if (gen !== this.generation) return;
         this.latestJpeg = img;
         for (const w of this.jpegWaiters.splice(0)) w(img);
+      },
+      thumbnail: (img) => {
+        if (gen !== this.generation || img.length > LIMITS.maxThumbnailBytes) return;
+        const t = { jpeg: img, at: this.ctx.clock.now() };
+        this.latestThumb = t;
+        for (const w of this.thumbWaiters.splice(0)) w(t);
       },
       exit: (code, signal, lastError) => {
         if (gen !== this.generation || this.stopped) return;
@@ -375,6 +400,7 @@ export class FfmpegSourceMonitor implements SourceMonitor {
     // The retry waits for this ffmpeg to be gone: it still holds an exclusive input (UDP port).
     const ended = this.endRun(reason);
     this.latestJpeg = null;
+    this.latestThumb = null;
     this.releaseProbeWaiters(reason);
     if (!this.downReported) {
       this.downReported = true;

@@ -26,6 +26,11 @@ export const PROGRESS_PERIOD_S = 1;
 const ANALYSIS_WIDTH = 128;
 const SNAPSHOT_WIDTH = 640;
 /**
+ * Patrol-wall thumbnails (docs/agent.md, `thumbnail`): scaled from the picture already kept for the
+ * snapshot, so they cost one small scale and JPEG encode per SNAPSHOT_GAP_S and no extra decoding.
+ */
+export const THUMBNAIL_WIDTH = 320;
+/**
  * Seconds between snapshot pictures (JPEG-encoded continuously so that a snapshot never opens the
  * source again): a snapshot is at most this much older than the analysed picture. Every 1.9 s
  * cost a fifth of the agent's ffmpeg time at 720p25; every 5 s costs a twelfth.
@@ -59,13 +64,14 @@ export function planKey(t: Required<Thresholds>): string {
 
 /**
  * Builds the one long-running ffmpeg command for a source (docs/agent-media.md "Cost": one ffmpeg per source):
- * - output 1, fd 5 (/dev/null): the source's packets, stream-copied into the `data` muxer. It is
+ * - output 1, fd 6 (/dev/null): the source's packets, stream-copied into the `data` muxer. It is
  *   never read: ffmpeg's `-progress` report on fd 3, once a second, gives its packet count and
  *   bytes (fps, bitrate) and serves as the watchdog's liveness signal. Per-packet text output
  *   cost a flushed write and a parsed line per packet (docs/agent-media.md "Cost");
  * - output 2, null: the analysis chains, printing per-frame metadata on stderr, parsed line by line
  *   (metadata=print:file= is block-buffered, see docs/agent-media.md "Cost"), and one line per decoded keyframe;
- * - output 3, fd 4: the analysed frames as MJPEG, the source of snapshots without reopening it.
+ * - output 3, fd 4: the analysed frames as MJPEG, the source of snapshots without reopening it;
+ * - output 4, fd 5: the same pictures at THUMBNAIL_WIDTH, for the patrol wall.
  */
 export function buildPlan(
   source: SourceConfig,
@@ -103,7 +109,8 @@ export function buildPlan(
         `freezedetect=n=${t.frozenNoiseDb}dB:d=0,scdet=threshold=100,` +
         `${META.video}=mode=print,${META.videoEnd}=mode=print:key=lavfi.scd.mafd[vout]`,
       `[vs]select='isnan(prev_selected_t)+gte(t-prev_selected_t,${SNAPSHOT_GAP_S})',` +
-        `scale=w='min(${SNAPSHOT_WIDTH},iw)':h=-2:flags=bilinear,format=yuvj420p[snap]`,
+        `scale=w='min(${SNAPSHOT_WIDTH},iw)':h=-2:flags=bilinear,format=yuvj420p,split=2[snap][ts]`,
+      `[ts]scale=w='min(${THUMBNAIL_WIDTH},iw)':h=-2:flags=bilinear[thumb]`,
     );
   }
   if (audio) {
@@ -121,13 +128,15 @@ export function buildPlan(
   }
   const out: string[] = ['-filter_complex', graph.join(';'), '-filter_complex_threads', '1'];
   // Packets of one stream are enough: video for a camera, audio for a microphone.
-  out.push('-map', video ? '0:v:0' : '0:a:0', '-c', 'copy', '-f', 'data', 'pipe:5');
+  out.push('-map', video ? '0:v:0' : '0:a:0', '-c', 'copy', '-f', 'data', 'pipe:6');
   if (video) out.push('-map', '[vout]');
   if (audio) out.push('-map', '[aout]');
   out.push('-fps_mode', 'passthrough', '-f', 'null', '-');
   if (video) {
     out.push('-map', '[snap]', '-fps_mode', 'passthrough', '-c:v', 'mjpeg', '-q:v', '6');
     out.push('-flush_packets', '1', '-f', 'image2pipe', 'pipe:4');
+    out.push('-map', '[thumb]', '-fps_mode', 'passthrough', '-c:v', 'mjpeg', '-q:v', '7');
+    out.push('-flush_packets', '1', '-f', 'image2pipe', 'pipe:5');
   }
   return {
     args: [...pre, ...spec.args, ...out],

@@ -26,6 +26,8 @@ export interface RunHandlers {
   audioFrame(f: MetaFrame): void;
   silence(e: SilenceEdge, lastAudioPts: number): void;
   jpeg(img: Buffer): void;
+  /** A patrol-wall thumbnail (THUMBNAIL_WIDTH), from the same pictures as the snapshots. */
+  thumbnail(img: Buffer): void;
   /** The input as ffmpeg itself opened it (stderr stream lines): the probe of a running source. */
   probe(p: Probe): void;
   exit(code: number | null, signal: NodeJS.Signals | null, lastError: string | null): void;
@@ -110,8 +112,9 @@ export class FfmpegRun {
   ) {}
 
   start(): void {
-    // fd 3: -progress text, fd 4: MJPEG snapshots, fd 5: the unread stream copy (/dev/null).
-    const child = spawnGuarded(this.bin, this.plan.args, { extraPipes: 2, nullFds: 1 });
+    // fd 3: -progress text, fd 4: MJPEG snapshots, fd 5: MJPEG thumbnails, fd 6: the unread stream
+    // copy (/dev/null).
+    const child = spawnGuarded(this.bin, this.plan.args, { extraPipes: 3, nullFds: 1 });
     this.child = child;
     this.exited = new Promise((resolve) => {
       // 'close' comes after the pipes are drained, so the last error line is known by then.
@@ -140,6 +143,12 @@ export class FfmpegRun {
     if (snaps) {
       snaps.on('data', (c: Buffer) => jpegs.push(c));
       throttle.add(snaps);
+    }
+    const thumbs = new JpegSplitter((img) => this.h.thumbnail(img));
+    const thumbPipe = (child.stdio as unknown[])[5] as Readable | null;
+    if (thumbPipe) {
+      thumbPipe.on('data', (c: Buffer) => thumbs.push(c));
+      throttle.add(thumbPipe);
     }
   }
 

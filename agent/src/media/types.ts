@@ -52,6 +52,11 @@ export interface SourceMonitor {
   restart(): Promise<void>;
   /** Latest decoded keyframe as JPEG, from the running ffmpeg (never opens the source again). */
   snapshot(): Promise<Buffer>;
+  /**
+   * Latest patrol-wall thumbnail (about 320 px wide JPEG) with the time it was made, from the same
+   * running ffmpeg; waits briefly for the first one after a start.
+   */
+  thumbnail(): Promise<{ jpeg: Buffer; at: number }>;
   /** ffprobe result, cached from start; re-probes when asked. */
   probe(refresh?: boolean): Promise<Probe>;
   status(): MonitorStatus;

@@ -39,6 +39,13 @@ export class FakeMonitor implements SourceMonitor {
     b[1] = 0xd8;
     return b;
   }
+  async thumbnail(): Promise<{ jpeg: Buffer; at: number }> {
+    if (!this.running) throw new Error(`source ${this.id} is not running`);
+    const b = Buffer.alloc(512, 0x33);
+    b[0] = 0xff;
+    b[1] = 0xd8;
+    return { jpeg: b, at: this.t };
+  }
   async probe(): Promise<Probe> {
     return { codec: 'h264', width: 320, height: 240, fps: 10 };
   }

@@ -42,6 +42,8 @@ export class AgentControlModule implements HubModule {
       '/api/agents/:id/reset-password',
       {
         preHandler,
+        // Who may call it, and its audit-log entry (staff/policy.ts); the new password is never logged.
+        config: { access: 'admin', audit: { action: 'agent.reset-password' } },
         schema: {
           summary: 'New password for a box; the old one is refused and its live MQTT session closed',
           tags: ['agents'],
@@ -63,6 +65,7 @@ export class AgentControlModule implements HubModule {
         `/api/agents/:id/${action}`,
         {
           preHandler,
+          config: { access: 'admin', audit: { action: `agent.${action}` } },
           schema: {
             summary,
             tags: ['agents'],

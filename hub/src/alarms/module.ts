@@ -1,6 +1,6 @@
 // Alarms feature: turns events and availability into hysteretic alarms, and serves them (docs/hub-people.md "Alarms").
 import type { RecordT } from '@classroom/protocol';
-import type { FastifyInstance } from 'fastify';
+import type { FastifyInstance, FastifyRequest } from 'fastify';
 import type { ZodTypeProvider } from 'fastify-type-provider-zod';
 import { Gauge } from 'prom-client';
 import { z } from 'zod';
@@ -259,7 +259,7 @@ export class AlarmsModule implements HubModule {
           const view = {
             room,
             since: this.ctx.clock.now(),
-            who: req.body.who ?? 'admin',
+            who: actorName(req, req.body.who),
             note: req.body.note ?? null,
           };
           await this.ctx.db.run('DELETE FROM room_maintenance WHERE room = ?', [room]);
@@ -320,7 +320,7 @@ export class AlarmsModule implements HubModule {
         try {
           const alarm: Alarm = await this.engine.ack(
             req.params.id,
-            req.body?.who ?? 'admin',
+            actorName(req, req.body?.who),
             req.body?.note ?? null,
           );
           return { alarm };
@@ -333,4 +333,13 @@ export class AlarmsModule implements HubModule {
       },
     );
   }
+}
+
+/**
+ * Who acked or set maintenance: a logged-in staff user is who they are, whatever the body says; the
+ * admin token (automation) may name the person it acts for (docs/hub-people.md, "Audit log").
+ */
+function actorName(req: FastifyRequest, claimed: string | undefined): string {
+  if (req.staff?.via === 'session') return req.staff.name;
+  return claimed ?? 'admin';
 }

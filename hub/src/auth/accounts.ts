@@ -195,6 +195,13 @@ export class Accounts {
     return { username: row.username, role: row.role, room: row.room };
   }
 
+  async isAgent(username: string): Promise<boolean> {
+    const row = await this.db.get<AccountRow>('SELECT username, role FROM accounts WHERE username = ?', [
+      username,
+    ]);
+    return row?.role === 'agent';
+  }
+
   /** Records the serial of an agent's newly issued client certificate; any earlier one stops working. */
   async setCertificateSerial(agent: string, serial: string): Promise<void> {
     const row = await this.db.get<AccountRow>('SELECT username, role FROM accounts WHERE username = ?', [

@@ -8,6 +8,7 @@ import { z } from 'zod';
 import type { PeopleBus } from '../alarms/events.js';
 import { adminRoute, ErrorBody, sendError } from '../alarms/http.js';
 import type { HubContext, HubEvents, HubModule } from '../context.js';
+import { THUMBNAIL_ID_PREFIX } from '../patrol/thumbnails.js';
 
 const MIGRATION = `
 CREATE TABLE IF NOT EXISTS commands (
@@ -83,6 +84,8 @@ export class CommandsModule implements HubModule {
 
   private async storeResult(e: HubEvents['command.result']): Promise<void> {
     const r = e.result;
+    // Thumbnails are answered to the patrol wall's cache and never stored (patrol/thumbnails.ts).
+    if (r.id.startsWith(THUMBNAIL_ID_PREFIX)) return;
     // Only the agent the command was sent to may answer it.
     const res = await this.ctx.db.run(
       `UPDATE commands SET status = ?, error = ?, data = ?, updated_at = ?
@@ -155,6 +158,13 @@ export class CommandsModule implements HubModule {
       },
       async (req, reply) => {
         const agent = req.params.id;
+        if (req.body.name === 'thumbnail')
+          return sendError(
+            reply,
+            400,
+            'invalid_request',
+            'thumbnails are not commands of the log: use GET /api/rooms/{room}/thumbnail',
+          );
         if (!this.ctx.registry.agent(agent))
           return sendError(reply, 404, 'not_found', `agent ${agent} not found`);
         const id = randomUUID();

@@ -35,6 +35,9 @@ export function cspFor(host: string | undefined): string {
   ].join('; ');
 }
 
+/** The policy without a known host: connect-src 'self' alone (Swagger UI at /api/docs needs no WebSocket). */
+export const CSP = cspFor(undefined);
+
 function securityHeaders(host: string | undefined, set: (name: string, value: string) => void): void {
   set('content-security-policy', cspFor(host));
   set('x-content-type-options', 'nosniff');

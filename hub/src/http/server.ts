@@ -53,6 +53,8 @@ export const QUERY_TOKEN_ROUTE = '/api/stream';
  */
 export function adminAuth(adminToken: string) {
   return async function requireAdmin(req: FastifyRequest, _reply: FastifyReply): Promise<void> {
+    // The access hook (staff/access.ts) has already checked this route's role for this caller.
+    if ((req as { staff?: unknown }).staff) return;
     const header = req.headers.authorization;
     let token: string | undefined;
     if (typeof header === 'string' && header.startsWith('Bearer ')) token = header.slice(7).trim();
@@ -128,13 +130,27 @@ export async function createHttpServer(opts: HttpOptions): Promise<FastifyInstan
 
   await app.register(swagger, {
     openapi: {
-      openapi: '3.0.3',
+      // 3.1: response schemas are JSON Schema 2020-12 (null is a type), so independent validators read them as is.
+      openapi: '3.1.0',
       info: {
         title: 'Classroom hub API',
         version: VERSION,
-        description: 'Every /api route except /api/health requires Authorization: Bearer <admin token>.',
+        description:
+          'Every /api route except /api/health, /api/session and this description needs a caller: a staff ' +
+          'user logged in with POST /api/session (session cookie), or Authorization: Bearer <admin token> ' +
+          '(acts as admin). Each operation names the role it needs (viewer < operator < admin).',
       },
-      components: { securitySchemes: { bearer: { type: 'http', scheme: 'bearer' } } },
+      components: {
+        securitySchemes: {
+          bearer: { type: 'http', scheme: 'bearer', description: 'The admin token' },
+          session: {
+            type: 'apiKey',
+            in: 'cookie',
+            name: 'classroom_session',
+            description: 'Set by POST /api/session',
+          },
+        },
+      },
     },
     transform: jsonSchemaTransform,
   });

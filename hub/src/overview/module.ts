@@ -129,6 +129,7 @@ export class OverviewModule implements HubModule {
       '/api/overview',
       {
         preHandler,
+        config: { access: 'viewer' },
         schema: {
           security,
           summary:

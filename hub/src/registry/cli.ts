@@ -5,6 +5,7 @@
 import { type Command, Option } from 'commander';
 import { Accounts, ProvisioningError } from '../auth/accounts.js';
 import { ConfigError, DEFAULTS } from '../config.js';
+import { auditCli } from '../staff/cli.js';
 import { databaseOption } from '../store/cli.js';
 import { openStore } from '../store/open.js';
 import { migrateCore } from '../store/schema.js';
@@ -23,7 +24,9 @@ export async function moveAgent(
   const db = await openStore(o);
   try {
     await migrateCore(db);
-    return await new Accounts(db).moveAgent(o.agent, o.room, { name: o.name });
+    const moved = await new Accounts(db).moveAgent(o.agent, o.room, { name: o.name });
+    await auditCli(db, 'agent.move', o.agent, { room: o.room, previousRoom: moved.previousRoom });
+    return moved;
   } finally {
     await db.close();
   }

@@ -155,6 +155,63 @@ export const CORE_MIGRATIONS: ReadonlyArray<Migration> = [
     'tls-001-accounts-cert-serial',
     'ALTER TABLE accounts ADD COLUMN cert_serial TEXT;',
   ],
+  [
+    // Named staff accounts of the HTTP API (docs/hub-people.md, "Staff accounts"); passwords as scrypt.
+    'core-007-staff-users',
+    `CREATE TABLE staff_users (
+       name        TEXT PRIMARY KEY,
+       role        TEXT NOT NULL CHECK (role IN ('viewer', 'operator', 'admin')),
+       secret_hash TEXT NOT NULL,
+       disabled_at BIGINT,
+       created_at  BIGINT NOT NULL,
+       updated_at  BIGINT NOT NULL
+     );`,
+  ],
+  [
+    // Server-side sessions: the SHA-256 of the cookie's id, so they can be ended from any hub.
+    'core-008-staff-sessions',
+    `CREATE TABLE staff_sessions (
+       id_hash    TEXT PRIMARY KEY,
+       name       TEXT NOT NULL,
+       created_at BIGINT NOT NULL,
+       expires_at BIGINT NOT NULL,
+       ip         TEXT,
+       user_agent TEXT
+     );
+     CREATE INDEX staff_sessions_name ON staff_sessions (name);`,
+  ],
+  [
+    // Who did what, when and from where (docs/hub-people.md, "Audit log"); only ever inserted into.
+    'core-009-audit-log',
+    {
+      sqlite: `CREATE TABLE audit_log (
+       id     INTEGER PRIMARY KEY AUTOINCREMENT,
+       ts     INTEGER NOT NULL,
+       actor  TEXT NOT NULL,
+       role   TEXT NOT NULL,
+       action TEXT NOT NULL,
+       target TEXT,
+       detail TEXT NOT NULL,
+       ip     TEXT
+     );
+     CREATE INDEX audit_log_ts ON audit_log (ts);
+     CREATE INDEX audit_log_actor ON audit_log (actor, id);
+     CREATE INDEX audit_log_action ON audit_log (action, id);`,
+      postgres: `CREATE TABLE audit_log (
+       id     BIGINT GENERATED ALWAYS AS IDENTITY PRIMARY KEY,
+       ts     BIGINT NOT NULL,
+       actor  TEXT NOT NULL,
+       role   TEXT NOT NULL,
+       action TEXT NOT NULL,
+       target TEXT,
+       detail TEXT NOT NULL,
+       ip     TEXT
+     );
+     CREATE INDEX audit_log_ts ON audit_log (ts);
+     CREATE INDEX audit_log_actor ON audit_log (actor, id);
+     CREATE INDEX audit_log_action ON audit_log (action, id);`,
+    },
+  ],
 ];
 
 /** Names of the migrations already applied (none on a new database). */

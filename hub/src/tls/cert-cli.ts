@@ -6,6 +6,7 @@ import { join, resolve } from 'node:path';
 import { type Command, InvalidArgumentError, Option } from 'commander';
 import { Accounts, ProvisioningError } from '../auth/accounts.js';
 import { ConfigError, DEFAULTS } from '../config.js';
+import { auditCli } from '../staff/cli.js';
 import { databaseOption } from '../store/cli.js';
 import { openStore } from '../store/open.js';
 import { migrateCore } from '../store/schema.js';
@@ -29,6 +30,9 @@ export async function issueAgentCertificate(
   agent: string,
   o: CertOptions,
 ): Promise<IssuedFiles> {
+  // Refused before anything is written: an unknown agent must not leave a key behind.
+  if (!(await accounts.isAgent(agent)))
+    throw new ProvisioningError(`unknown agent "${agent.slice(0, 80)}"`, 'not_found');
   const { issueClientCertificate } = await import('./client-ca.js');
   const issued = await issueClientCertificate(resolve(o.dataDir), agent, {
     ...(o.certDays !== undefined ? { days: o.certDays } : {}),
@@ -86,6 +90,7 @@ export function registerAgentCertCommand(agents: Command): void {
       try {
         await migrateCore(db);
         const files = await issueAgentCertificate(new Accounts(db), o.agent, o);
+        await auditCli(db, 'agent.certificate', o.agent);
         process.stdout.write(`${JSON.stringify({ agent: o.agent, ...files })}\n`);
       } catch (err) {
         if (err instanceof ProvisioningError || err instanceof ConfigError) {

@@ -3,6 +3,7 @@ import { locateFfmpeg } from '@classroom/agent/ffmpeg';
 import type { RunningHub } from '@classroom/hub';
 import type { Logger } from 'pino';
 import { FLEET_DEFAULTS, Fleet } from '../fleet/fleet.js';
+import { logFormat } from '../log.js';
 import type { HubTarget } from '../room/hub-client.js';
 import { RoomRunner } from '../room/runner.js';
 import { type ScenarioName, scenario, shifted } from '../room/scenarios.js';
@@ -59,6 +60,7 @@ export class Demo {
       httpPort: o.httpPort,
       mqttPort: o.mqttPort,
       ...(o.adminToken ? { adminToken: o.adminToken } : {}),
+      logFormat: logFormat(),
     });
     const loopback = o.host === '0.0.0.0' ? '127.0.0.1' : o.host;
     const target: HubTarget = {

@@ -11,6 +11,7 @@ import mqtt, { type MqttClient } from 'mqtt';
 import { VERSION } from '../version.js';
 import type { FleetHooks } from './hooks.js';
 import { MemoryOutbox } from './outbox.js';
+import { testCard } from './testcard.js';
 
 export interface AgentIdentity {
   agent: string;
@@ -408,6 +409,29 @@ export class FleetAgent {
         return;
       case 'snapshot':
         reply('error', 'a protocol-level simulated agent has no camera to snapshot');
+        return;
+      case 'thumbnail':
+        // A test card stands in for the picture, so patrol walls can be tested with many rooms.
+        testCard().then(
+          (jpeg) =>
+            this.client?.publish(
+              topics.cmdResult(this.id.agent),
+              JSON.stringify({
+                v: 1,
+                id: cmd.id,
+                status: 'ok',
+                data: {
+                  source: 'cam',
+                  contentType: 'image/jpeg',
+                  bytes: jpeg.length,
+                  at: this.now(),
+                  jpeg: jpeg.toString('base64'),
+                },
+              }),
+              { qos: 1 },
+            ),
+          (err: Error) => reply('error', `no test card: ${err.message}`.slice(0, 250)),
+        );
         return;
       case 'restart-source':
       case 'set-config':
