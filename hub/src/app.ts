@@ -229,6 +229,7 @@ export async function startHub(options: HubOptions = {}): Promise<RunningHub> {
             metrics: metrics.registry,
             files: config.tls,
             credentials: tlsCredentials,
+            clock,
             ...(config.broker ? {} : { clientCaFile: await clientCa(config.dataDir, log) }),
           })
         : null;

@@ -153,11 +153,15 @@ describe('dashboard in headless Chromium', () => {
     await page.screenshot({ path: join(ARTIFACTS, 'dashboard-alarms-en.png'), fullPage: true });
     await row.locator('button.ack').click();
     await row.filter({ hasText: 'Acknowledged by dashboard' }).waitFor();
-    const r = await t.api<{ alarms: Array<{ ackedBy: string; type: string }> }>(
-      'GET',
-      '/api/alarms?state=acked',
-    );
-    expect(r.body.alarms).toMatchObject([{ ackedBy: 'dashboard', type: 'video.black' }]);
+    // The ack's answer reaches the page before the transition is stored; the list catches up.
+    const acked = await waitFor('the ack stored', async () => {
+      const r = await t.api<{ alarms: Array<{ ackedBy: string; type: string }> }>(
+        'GET',
+        '/api/alarms?state=acked',
+      );
+      return r.body.alarms.length > 0 ? r.body.alarms : null;
+    });
+    expect(acked).toMatchObject([{ ackedBy: 'dashboard', type: 'video.black' }]);
   });
 
   it('opens a room: sources, live charts, telemetry and a snapshot on request', async () => {

@@ -329,6 +329,22 @@ describe('AgentRegistry: the provisioned room is authoritative', () => {
     expect(r.sourceIdsOf('box-a')).toEqual(new Set(['cam', 'mic']));
   });
 
+  it('after a restart a matching birth still reports the end of a mismatch (the open alarm is in the store)', () => {
+    const { r, mismatches } = registry();
+    r.load({
+      agent: 'box-a',
+      room: room('room-a'),
+      birth: birth('box-a', 'room-b'),
+      session: 1,
+      lastSeen: null,
+    });
+    r.ensure('box-a', room('room-a'));
+    r.onBirth('box-a', birth('box-a', 'room-a', 2));
+    expect(mismatches).toEqual([
+      expect.objectContaining({ room: 'room-a', mismatch: false, cause: 'birth' }),
+    ]);
+  });
+
   it('a move takes effect at once and re-checks the current birth', () => {
     const { r, mismatches, moves } = registry();
     r.ensure('box-a', room('room-a'));

@@ -123,6 +123,8 @@ describe('classroom-hub serve --tls-cert/--tls-key (real process)', () => {
     expect(hub.listening.mqttPort).toBeNull();
     expect(hub.listening.certificate?.serial).toBe(server.serial);
     expect(hub.output()).not.toMatch(/mqtt:\/\/127\.0\.0\.1/);
+    // The test certificate is valid for a day: the hub warns that it must be renewed soon.
+    expect(hub.output()).toMatch(/"event":"hub\.tls_certificate_expiring","daysLeft":0/);
   });
 
   it('openssl s_client verifies the MQTTS and HTTPS listeners against the CA, and refuses another CA', async () => {

@@ -25,7 +25,10 @@ export function takeTokenFromHash() {
 
 /** The raw response of an authorised request (for pictures); throws AuthError on 401. */
 export async function apiRaw(method, path) {
-  const res = await fetch(path, { method, headers: { authorization: `Bearer ${getToken() ?? ''}` } });
+  const res = await fetch(path, {
+    method,
+    headers: getToken() ? { authorization: `Bearer ${getToken()}` } : {},
+  });
   if (res.status === 401) throw new AuthError('unauthorized');
   if (!res.ok) {
     const data = await res.json().catch(() => null);

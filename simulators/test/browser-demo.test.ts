@@ -40,6 +40,8 @@ describe('dashboard views on the demo, in Chromium', () => {
    */
   const refusedOnPurpose = new Set<string>();
   const refusals: string[] = [];
+  /** Set while the test itself navigates away or closes a page: requests it cuts short are not failures. */
+  let leaving = false;
 
   const api = async <T>(path: string, init: { method?: string; body?: unknown } = {}): Promise<T> => {
     const res = await fetch(`${base}${path}`, {
@@ -61,7 +63,10 @@ describe('dashboard views on the demo, in Chromium', () => {
       if (r.status() === 200 && /\/api\/rooms\/[^/]+\/thumbnail$/.test(new URL(r.url()).pathname))
         thumbnailsServed.push(decodeURIComponent(new URL(r.url()).pathname.split('/')[3]!));
     });
-    p.on('requestfailed', (r) => failures.push(`request failed ${r.url()}: ${r.failure()?.errorText}`));
+    p.on('requestfailed', (r) => {
+      if (leaving && r.failure()?.errorText === 'net::ERR_ABORTED') return;
+      failures.push(`request failed ${r.url()}: ${r.failure()?.errorText}`);
+    });
     p.on('console', (m) => {
       if (m.type() === 'error' && !refusedOnPurpose.has(m.location().url))
         failures.push(`console error: ${m.text()} (${m.location().url})`);
@@ -354,11 +359,73 @@ describe('dashboard views on the demo, in Chromium', () => {
     await openRoomWithCharts('B-101');
     expect(await page.textContent('#detail h3')).toBe('Sources');
     await page.click('#d-close');
-    const audit = await page.$('.tab[data-view="audit"]');
-    if (audit) {
-      await audit.click();
-      await page.waitForSelector('#view-audit:not([hidden])');
+  });
+
+  it('audit page, in English then zh-CN, lists the patrol views', async () => {
+    leaving = true;
+    await page.goto(`${base}/audit.html`);
+    leaving = false;
+    await page.waitForSelector('#audit-rows tr');
+    expect(await page.textContent('h1')).toBe('Audit log');
+    await page.selectOption('#a-action', 'patrol.view');
+    await page.click('#audit-filters button[type=submit]');
+    await page.waitForFunction(() => {
+      const rows = [...document.querySelectorAll('#audit-rows tr')];
+      return rows.length > 0 && rows.every((r) => r.textContent?.includes('Patrol view'));
+    });
+    await page.screenshot({ path: join(ARTIFACTS, 'demo-audit-en.png'), fullPage: true });
+    await page.click('#lang');
+    expect(await page.textContent('h1')).toBe('审计日志');
+    await page.screenshot({ path: join(ARTIFACTS, 'demo-audit-zh.png'), fullPage: true });
+  });
+
+  it('roles: an operator logs in by name and patrols under that name; a viewer has no patrol tab', async () => {
+    const users: Record<string, string> = {};
+    for (const [name, role] of [
+      ['duty-li', 'operator'],
+      ['viewer-wang', 'viewer'],
+    ] as const) {
+      users[name] = (
+        await api<{ password: string }>('/api/users', { method: 'POST', body: { name, role } })
+      ).password;
     }
+    const login = async (name: string): Promise<Page> => {
+      const p = await (await browser.newContext({ viewport: { width: 1400, height: 950 } })).newPage();
+      watch(p);
+      await p.goto(`${base}/`);
+      await p.fill('#login-name', name);
+      await p.fill('#login-password', users[name]!);
+      await p.click('#login-form button[type=submit]');
+      await p.waitForFunction((n) => document.querySelectorAll('#grid .tile').length === n, ROOMS);
+      return p;
+    };
+    const op = await login('duty-li');
+    await op.waitForSelector('.tab[data-view="patrol"]', { state: 'visible' });
+    await op.click('.tab[data-view="patrol"]');
+    await op.waitForFunction(() =>
+      [...document.querySelectorAll('#wall .wall-tile img')].some(
+        (i) => (i as HTMLImageElement).naturalWidth > 0,
+      ),
+    );
+    const audit = await waitFor(
+      async () => {
+        const r = await api<{ entries: Array<{ actor: string; role: string }> }>(
+          '/api/audit?action=patrol.view&user=duty-li',
+        );
+        return r.entries.length > 0 ? r.entries : null;
+      },
+      'patrol.view by duty-li',
+      30_000,
+    );
+    expect(audit[0]).toMatchObject({ actor: 'duty-li', role: 'operator' });
+    leaving = true;
+    await op.context().close();
+    leaving = false;
+    const viewer = await login('viewer-wang');
+    expect(await viewer.isVisible('.tab[data-view="patrol"]')).toBe(false);
+    leaving = true;
+    await viewer.context().close();
+    leaving = false;
   });
 
   it('saw no failed request, console error or page error in any view', () => {

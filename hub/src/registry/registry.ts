@@ -33,8 +33,6 @@ interface Entry {
   provisionalRoom: Birth['room'] | null;
   /** Source ids of the current birth, for the unknown_source check of every record. */
   sourceIds: Set<string> | null;
-  /** The current birth names another room than the provisioned one. */
-  roomMismatch: boolean;
   availability: Availability;
   since: number;
   session: number | null;
@@ -164,12 +162,12 @@ export class AgentRegistry implements HubRegistry {
     this.checkRoom(e, birth, 'birth');
   }
 
-  /** Tells the bus whether the birth's room disagrees with the provisioned one (every such birth). */
+  /** Tells the bus whether the birth's room disagrees with the provisioned one (on every birth and move). */
   private checkRoom(e: Entry, birth: Birth, cause: 'birth' | 'move'): void {
     const provisioned = e.provisionalRoom?.id ?? null;
     const mismatch = provisioned !== null && birth.room.id !== provisioned;
-    if (!mismatch && !e.roomMismatch) return;
-    e.roomMismatch = mismatch;
+    // Sent for matching births too: after a restart the open alarm is in the store, not in this entry,
+    // and only a "no mismatch" clears it. The alarm engine ignores a clear with nothing open.
     if (mismatch) {
       this.deps.log.info(
         { agent: e.agent, room: provisioned, claimed: birth.room.id, cause },
@@ -278,7 +276,6 @@ export class AgentRegistry implements HubRegistry {
       telemetry: null,
       sources: new Map(),
       sourceIds: null,
-      roomMismatch: false,
     };
     this.entries.set(agent, e);
     this.order = null;

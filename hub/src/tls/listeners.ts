@@ -23,6 +23,7 @@ export interface HubTlsDeps {
   credentials: TlsCredentials;
   /** PEM file of the CA whose client certificates MQTTS accepts in place of a password (client-ca.ts). */
   clientCaFile?: string;
+  clock: { now(): number };
   /** Default MAX_PENDING_HANDSHAKES_PER_ADDRESS (tests lower it). */
   maxPendingHandshakesPerAddress?: number;
 }
@@ -35,6 +36,8 @@ const HANDSHAKE_TIMEOUT_MS = 10_000;
  * handshake is the costly part for the server, so it has a cap of its own, the same number.
  */
 export const MAX_PENDING_HANDSHAKES_PER_ADDRESS = 32;
+
+const EXPIRY_WARNING_MS = 30 * 86_400_000;
 
 export type ReloadResult = { ok: true; certificate: CertificateInfo } | { ok: false; error: string };
 
@@ -64,6 +67,7 @@ export class HubTls {
       labelNames: ['listener', 'reason'],
       registers,
     });
+    this.checkExpiry(deps.credentials.info);
     const self = this;
     new Gauge({
       name: 'classroom_hub_tls_certificate_expiry_timestamp_seconds',
@@ -140,6 +144,7 @@ export class HubTls {
       server.setSecureContext(listener === 'mqtts' ? mqtts : next.options);
     const previous = this.credentials.info;
     this.credentials = next;
+    this.checkExpiry(next.info);
     this.reloads.inc({ result: 'ok' });
     this.log.info(
       {
@@ -160,6 +165,26 @@ export class HubTls {
     } catch (err) {
       throw new ConfigError(`client CA ${file}: cannot read it (${(err as Error).message})`);
     }
+  }
+
+  /** Boxes refuse an expired certificate; say so at start and on reload, and a month ahead. */
+  private checkExpiry(info: CertificateInfo): void {
+    const left = info.notAfter - this.deps.clock.now();
+    const fields = {
+      subject: info.subject,
+      serial: info.serialNumber,
+      notAfter: new Date(info.notAfter).toISOString(),
+    };
+    if (left <= 0)
+      this.log.error(
+        { event: 'hub.tls_certificate_expired', ...fields },
+        'TLS certificate has expired: clients will refuse it',
+      );
+    else if (left < EXPIRY_WARNING_MS)
+      this.log.warn(
+        { event: 'hub.tls_certificate_expiring', daysLeft: Math.floor(left / 86_400_000), ...fields },
+        'TLS certificate expires within 30 days: renew it and send SIGHUP',
+      );
   }
 
   stopAccepting(): void {
