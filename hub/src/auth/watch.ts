@@ -39,9 +39,7 @@ export class SecurityWatch implements HubModule {
     );
     this.lastId = Number(row?.id ?? 0);
     await this.loadAdminToken(false);
-    this.timer = this.d.clock.setInterval(() => {
-      this.polling = this.polling.then(() => this.poll());
-    }, this.d.pollMs ?? DEFAULT_SECURITY_POLL_MS);
+    this.timer = this.d.clock.setInterval(() => void this.poll(), this.d.pollMs ?? DEFAULT_SECURITY_POLL_MS);
   }
 
   async stop(): Promise<void> {
@@ -50,8 +48,16 @@ export class SecurityWatch implements HubModule {
     await this.polling;
   }
 
-  /** Reads the journal once; exposed so tests and the API can apply a change at once. */
-  async poll(): Promise<void> {
+  /**
+   * Reads the journal once; the API calls it to apply its own change at once. Polls are queued one
+   * after another, so a row is never applied twice.
+   */
+  poll(): Promise<void> {
+    this.polling = this.polling.then(() => this.pollOnce());
+    return this.polling;
+  }
+
+  private async pollOnce(): Promise<void> {
     let rows: Change[];
     try {
       rows = await this.d.db.all<Change>(
