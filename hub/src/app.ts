@@ -16,7 +16,7 @@ import { type BrokerLimits, resolveLimits } from './broker/connect-guard.js';
 import { EmbeddedBroker } from './broker/embedded.js';
 import { ExternalBroker } from './broker/external.js';
 import type { HubBroker } from './broker/types.js';
-import { resolveConfig } from './config.js';
+import { databaseFile, resolveConfig } from './config.js';
 import {
   type Clock,
   createBus,
@@ -40,11 +40,15 @@ import { redactingLogOptions } from './log-redact.js';
 import { createMetrics } from './metrics.js';
 import { ProvisionedRoomsModule } from './registry/provisioned-rooms.js';
 import { AgentRegistry } from './registry/registry.js';
+import { RetentionModule, type RetentionSchedule } from './retention/module.js';
+import { type RetentionPolicy, resolvePolicy } from './retention/policy.js';
+import { ensureIncrementalVacuum } from './retention/vacuum.js';
 import { installAccess } from './staff/access.js';
 import { staffRoutes } from './staff/routes.js';
 import { StaffSessions } from './staff/sessions.js';
 import { LoginThrottle } from './staff/throttle.js';
 import { StaffUsers } from './staff/users.js';
+import { StoreHealth } from './store/health.js';
 import { openStore, type Store } from './store/open.js';
 import { migrateCore } from './store/schema.js';
 import { loadTlsCredentials } from './tls/credentials.js';
@@ -63,6 +67,8 @@ export interface HubOptions extends Partial<HubConfig> {
   commitMaxRecords?: number;
   /** Wire the feature modules of features.ts (default true; benchmarks of the bare core turn them off). */
   features?: boolean;
+  /** Retention policy (defaults: retention/policy.ts); false runs no retention (benchmarks of the bare core). */
+  retention?: (Partial<RetentionPolicy> & { schedule?: Partial<RetentionSchedule> }) | false;
   /** Extra modules after the feature modules (tests, simulators). */
   modules?: (ctx: HubContext) => HubModule[];
   /** Logged once the logger exists (main.ts: an admin token on the command line, a readable token file). */
@@ -91,6 +97,8 @@ export interface RunningHub {
   adminToken: string;
   ctx: HubContext;
   http: FastifyInstance;
+  /** The retention pass scheduler (null with `retention: false`). */
+  retention: RetentionModule | null;
   /** Graceful stop (SIGTERM): stop accepting, flush commits, publish hub/state offline, close the store. */
   stop(): Promise<void>;
 }
@@ -123,6 +131,8 @@ export async function startHub(options: HubOptions = {}): Promise<RunningHub> {
         done ? 'database migration applied' : 'applying database migration',
       ),
     );
+    const sqliteFile = db.dialect === 'sqlite' ? databaseFile(config.dataDir) : null;
+    if (sqliteFile) await ensureIncrementalVacuum(db, sqliteFile, storeLog);
     const metrics = createMetrics();
     const identityMetrics = createIdentityMetrics(metrics.registry);
     const limits = resolveLimits(options.limits);
@@ -157,7 +167,9 @@ export async function startHub(options: HubOptions = {}): Promise<RunningHub> {
       syncRegistry(accounts, registry).catch((err) => registryLog.error({ err }, 'reading accounts failed'));
     metrics.sources.agents = () => registry.counts();
 
+    const storeHealth = new StoreHealth(metrics.registry, storeLog, () => clock.now());
     const committer = new GroupCommitter(db, clock, metrics, {
+      onOutcome: (err) => (err ? storeHealth.commitFailed(err) : storeHealth.commitSucceeded()),
       windowMs: options.commitWindowMs ?? 0,
       // 32 records start a commit at once instead of at the end of the event-loop turn: with many boxes
       // sending in step, the writer then commits while the main thread still reads and validates the rest,
@@ -249,6 +261,7 @@ export async function startHub(options: HubOptions = {}): Promise<RunningHub> {
       sessions,
       audit,
       log: log.child({ module: 'access' }),
+      metrics: metrics.registry,
     });
     const requireAdmin = adminAuth(config.adminToken);
     coreRoutes(http, {
@@ -259,8 +272,21 @@ export async function startHub(options: HubOptions = {}): Promise<RunningHub> {
       broker,
       startedAt,
       syncAccounts,
+      storeHealth: () => storeHealth.status(),
     });
     recordsRoutes(http, db, requireAdmin);
+    const { schedule: retentionSchedule, ...retentionPolicy } = options.retention || {};
+    const retention =
+      options.retention === false
+        ? null
+        : new RetentionModule({
+            log: log.child({ module: 'retention' }),
+            clock,
+            db,
+            policy: resolvePolicy(retentionPolicy),
+            file: sqliteFile,
+            ...(retentionSchedule ? { schedule: retentionSchedule } : {}),
+          });
     staffRoutes(http, {
       users: new StaffUsers(db),
       sessions,
@@ -289,6 +315,7 @@ export async function startHub(options: HubOptions = {}): Promise<RunningHub> {
         ...(options.roomPollMs ? { pollMs: options.roomPollMs } : {}),
       }),
       ...(options.features === false ? [] : featureModules(ctx)),
+      ...(retention ? [retention] : []),
       ...(options.modules?.(ctx) ?? []),
     ];
     for (const m of modules) m.routes?.(http);
@@ -391,6 +418,7 @@ export async function startHub(options: HubOptions = {}): Promise<RunningHub> {
       adminToken: config.adminToken,
       ctx,
       http,
+      retention,
       stop,
     };
   } catch (err) {

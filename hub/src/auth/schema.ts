@@ -33,5 +33,4 @@ export const SECURITY_MIGRATIONS: ReadonlyArray<Migration> = [
     },
   ],
   ['dead-letters-agent', 'CREATE INDEX dead_letters_agent ON dead_letters (agent, id);'],
-  ['dead-letters-agent', 'CREATE INDEX dead_letters_agent ON dead_letters (agent, id);'],
 ];
