@@ -34,10 +34,16 @@ export class OccupancyCounter {
       if (s.kind === 'camera' && s.occupancy?.enabled) this.windows.set(s.id, new CountWindow());
   }
 
-  /** Starts the detector in the background; never throws (no model: counting is unavailable). */
   start(): void {
     this.stopped = false;
-    if (this.windows.size === 0 || this.starting) return;
+  }
+
+  /**
+   * Starts the detector in the background at the first frame, so a box whose camera never
+   * delivers holds no model in memory; never throws (no model: counting is unavailable).
+   */
+  private startDetector(): void {
+    if (this.stopped || this.windows.size === 0 || this.starting || this.unavailable !== null) return;
     const detector = (this.ctx.createDetector ?? (() => new PeopleDetector()))();
     this.starting = detector.start().then(
       ({ backend, initMs }) => {
@@ -58,11 +64,6 @@ export class OccupancyCounter {
     await d?.stop();
   }
 
-  /** Resolves once the detector is ready or known to be unavailable (tests, occupancy-check). */
-  ready(): Promise<void> {
-    return this.starting ?? Promise.resolve();
-  }
-
   private markUnavailable(reason: string): void {
     if (this.unavailable !== null) return;
     this.unavailable = reason.slice(0, 250);
@@ -79,8 +80,10 @@ export class OccupancyCounter {
   /** A full-size frame of a camera (media monitor `onFrame`). */
   frame(sourceId: string, jpeg: Buffer): void {
     const window = this.windows.get(sourceId);
+    if (!window) return;
     const d = this.detector;
-    if (!window || !d || this.busy.has(sourceId)) return;
+    if (!d) return this.startDetector();
+    if (this.busy.has(sourceId)) return;
     this.busy.add(sourceId);
     d.count(jpeg).then(
       (r) => {
