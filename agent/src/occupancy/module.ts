@@ -47,7 +47,10 @@ export class OccupancyCounter {
     const detector = (this.ctx.createDetector ?? (() => new PeopleDetector()))();
     this.starting = detector.start().then(
       ({ backend, initMs }) => {
-        if (this.stopped) return void detector.stop();
+        if (this.stopped) {
+          void detector.stop();
+          return;
+        }
         this.detector = detector;
         this.log.info({ backend, initMs, sources: [...this.windows.keys()] }, 'people counting ready');
       },
@@ -82,7 +85,10 @@ export class OccupancyCounter {
     const window = this.windows.get(sourceId);
     if (!window) return;
     const d = this.detector;
-    if (!d) return this.startDetector();
+    if (!d) {
+      this.startDetector();
+      return;
+    }
     if (this.busy.has(sourceId)) return;
     this.busy.add(sourceId);
     d.count(jpeg).then(
