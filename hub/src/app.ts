@@ -8,6 +8,7 @@ import type { Logger } from 'pino';
 import { AuditLog } from './audit/log.js';
 import { auditRoutes } from './audit/routes.js';
 import { Accounts } from './auth/accounts.js';
+import { clipLogFields } from './auth/identity.js';
 import { createIdentityMetrics } from './auth/metrics.js';
 import { type BrokerLimits, resolveLimits } from './broker/connect-guard.js';
 import { EmbeddedBroker } from './broker/embedded.js';
@@ -93,6 +94,8 @@ export async function startHub(options: HubOptions = {}): Promise<RunningHub> {
       {
         level: options.logLevel ?? process.env.CLASSROOM_HUB_LOG_LEVEL ?? 'info',
         base: { name: 'classroom-hub' },
+        // No log field holds more than 2 KiB, whatever a client sent (docs/hub-identity.md).
+        formatters: { log: clipLogFields },
       },
       options.logFormat ?? parseLogFormat(process.env.CLASSROOM_LOG_FORMAT),
     );
