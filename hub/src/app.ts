@@ -239,6 +239,7 @@ export async function startHub(options: HubOptions = {}): Promise<RunningHub> {
       sessions,
       audit,
       log: log.child({ module: 'access' }),
+      metrics: metrics.registry,
     });
     const requireAdmin = adminAuth(config.adminToken);
     coreRoutes(http, {

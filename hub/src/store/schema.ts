@@ -152,7 +152,7 @@ export const CORE_MIGRATIONS: ReadonlyArray<Migration> = [
   [
     // The serial of the one client certificate a box may log in with (docs/hub.md "Client
     // certificates"); issuing a new one replaces it, which revokes the old one without a CRL.
-    'tls-001-accounts-cert-serial',
+    'core-accounts-cert-serial',
     'ALTER TABLE accounts ADD COLUMN cert_serial TEXT;',
   ],
   [
