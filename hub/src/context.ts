@@ -180,6 +180,8 @@ export interface HubConfig {
   adminToken: string;
   broker: string | null;
   database: string | null;
+  /** Deliver webhooks to loopback, link-local, private and multicast addresses (--webhook-allow-private). */
+  webhookAllowPrivate?: boolean;
 }
 
 /**
