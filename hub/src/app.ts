@@ -156,6 +156,7 @@ export async function startHub(options: HubOptions = {}): Promise<RunningHub> {
     const broker: HubBroker = config.broker
       ? new ExternalBroker({
           url: config.broker,
+          ca: config.brokerCa,
           log: log.child({ module: 'broker' }),
           clock,
           db,
