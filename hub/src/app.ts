@@ -13,7 +13,7 @@ import { type BrokerLimits, resolveLimits } from './broker/connect-guard.js';
 import { EmbeddedBroker } from './broker/embedded.js';
 import { ExternalBroker } from './broker/external.js';
 import type { HubBroker } from './broker/types.js';
-import { resolveConfig } from './config.js';
+import { databaseFile, resolveConfig } from './config.js';
 import {
   type Clock,
   createBus,
@@ -34,11 +34,15 @@ import { createLogger, type LogFormat, parseLogFormat } from './log.js';
 import { createMetrics } from './metrics.js';
 import { ProvisionedRoomsModule } from './registry/provisioned-rooms.js';
 import { AgentRegistry } from './registry/registry.js';
+import { RetentionModule, type RetentionSchedule } from './retention/module.js';
+import { type RetentionPolicy, resolvePolicy } from './retention/policy.js';
+import { ensureIncrementalVacuum } from './retention/vacuum.js';
 import { installAccess } from './staff/access.js';
 import { staffRoutes } from './staff/routes.js';
 import { StaffSessions } from './staff/sessions.js';
 import { LoginThrottle } from './staff/throttle.js';
 import { StaffUsers } from './staff/users.js';
+import { StoreHealth } from './store/health.js';
 import { openStore, type Store } from './store/open.js';
 import { migrateCore } from './store/schema.js';
 import { loadTlsCredentials } from './tls/credentials.js';
@@ -57,6 +61,8 @@ export interface HubOptions extends Partial<HubConfig> {
   commitMaxRecords?: number;
   /** Wire the feature modules of features.ts (default true; benchmarks of the bare core turn them off). */
   features?: boolean;
+  /** Retention policy (defaults: retention/policy.ts); false runs no retention (benchmarks of the bare core). */
+  retention?: (Partial<RetentionPolicy> & { schedule?: Partial<RetentionSchedule> }) | false;
   /** Extra modules after the feature modules (tests, simulators). */
   modules?: (ctx: HubContext) => HubModule[];
   /** The embedded broker's abuse limits (docs/hub.md "Abuse limits"); defaults and env fill the rest. */
@@ -79,6 +85,8 @@ export interface RunningHub {
   adminToken: string;
   ctx: HubContext;
   http: FastifyInstance;
+  /** The retention pass scheduler (null with `retention: false`). */
+  retention: RetentionModule | null;
   /** Graceful stop (SIGTERM): stop accepting, flush commits, publish hub/state offline, close the store. */
   stop(): Promise<void>;
 }
@@ -109,6 +117,8 @@ export async function startHub(options: HubOptions = {}): Promise<RunningHub> {
         done ? 'database migration applied' : 'applying database migration',
       ),
     );
+    const sqliteFile = db.dialect === 'sqlite' ? databaseFile(config.dataDir) : null;
+    if (sqliteFile) await ensureIncrementalVacuum(db, sqliteFile, storeLog);
     const metrics = createMetrics();
     const identityMetrics = createIdentityMetrics(metrics.registry);
     const limits = resolveLimits(options.limits);
@@ -141,7 +151,9 @@ export async function startHub(options: HubOptions = {}): Promise<RunningHub> {
       syncRegistry(accounts, registry).catch((err) => registryLog.error({ err }, 'reading accounts failed'));
     metrics.sources.agents = () => registry.counts();
 
+    const storeHealth = new StoreHealth(metrics.registry, storeLog, () => clock.now());
     const committer = new GroupCommitter(db, clock, metrics, {
+      onOutcome: (err) => (err ? storeHealth.commitFailed(err) : storeHealth.commitSucceeded()),
       windowMs: options.commitWindowMs ?? 0,
       // 32 records start a commit at once instead of at the end of the event-loop turn: with many boxes
       // sending in step, the writer then commits while the main thread still reads and validates the rest,
@@ -228,6 +240,7 @@ export async function startHub(options: HubOptions = {}): Promise<RunningHub> {
       sessions,
       audit,
       log: log.child({ module: 'access' }),
+      metrics: metrics.registry,
     });
     const requireAdmin = adminAuth(config.adminToken);
     coreRoutes(http, {
@@ -238,8 +251,21 @@ export async function startHub(options: HubOptions = {}): Promise<RunningHub> {
       broker,
       startedAt,
       syncAccounts,
+      storeHealth: () => storeHealth.status(),
     });
     recordsRoutes(http, db, requireAdmin);
+    const { schedule: retentionSchedule, ...retentionPolicy } = options.retention || {};
+    const retention =
+      options.retention === false
+        ? null
+        : new RetentionModule({
+            log: log.child({ module: 'retention' }),
+            clock,
+            db,
+            policy: resolvePolicy(retentionPolicy),
+            file: sqliteFile,
+            ...(retentionSchedule ? { schedule: retentionSchedule } : {}),
+          });
     staffRoutes(http, {
       users: new StaffUsers(db),
       sessions,
@@ -248,7 +274,7 @@ export async function startHub(options: HubOptions = {}): Promise<RunningHub> {
       metrics: metrics.registry,
     });
     auditRoutes(http, audit);
-    const modules = [
+    const modules: HubModule[] = [
       new ProvisionedRoomsModule({
         ctx,
         accounts,
@@ -258,6 +284,7 @@ export async function startHub(options: HubOptions = {}): Promise<RunningHub> {
         ...(options.roomPollMs ? { pollMs: options.roomPollMs } : {}),
       }),
       ...(options.features === false ? [] : featureModules(ctx)),
+      ...(retention ? [retention] : []),
       ...(options.modules?.(ctx) ?? []),
     ];
     for (const m of modules) m.routes?.(http);
@@ -359,6 +386,7 @@ export async function startHub(options: HubOptions = {}): Promise<RunningHub> {
       adminToken: config.adminToken,
       ctx,
       http,
+      retention,
       stop,
     };
   } catch (err) {

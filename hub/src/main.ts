@@ -2,10 +2,13 @@
 import { Command, InvalidArgumentError, Option } from 'commander';
 import { startHub } from './app.js';
 import { Accounts, ProvisioningError } from './auth/accounts.js';
+import { registerBackupCommand } from './backup/cli.js';
 import { ConfigError, DEFAULTS } from './config.js';
 import type { Db } from './context.js';
 import { type LogFormat, parseLogFormat } from './log.js';
 import { registerAgentMoveCommand } from './registry/cli.js';
+import { registerRetentionCommand } from './retention/cli.js';
+import { policyFromOptions, retentionOptions } from './retention/policy.js';
 import { registerScheduleCommand } from './schedule/cli.js';
 import { auditCli, registerUsersCommand } from './staff/cli.js';
 import { databaseOption } from './store/cli.js';
@@ -77,6 +80,7 @@ const serve = program
       })
       .default('auto'),
   );
+for (const opt of retentionOptions()) serve.addOption(opt);
 for (const option of tlsOptions(portArg)) serve.addOption(option);
 serve.action(
   async (o: {
@@ -108,6 +112,7 @@ serve.action(
         ...(o.adminToken ? { adminToken: o.adminToken } : {}),
         broker: o.broker ?? null,
         database: o.database ?? null,
+        retention: policyFromOptions(o),
         logFormat: o.logFormat,
       });
     } catch (err) {
@@ -222,6 +227,8 @@ accounts
   });
 
 registerScheduleCommand(program);
+registerRetentionCommand(program);
+registerBackupCommand(program);
 registerUsersCommand(program);
 
 await program.parseAsync();

@@ -26,7 +26,9 @@ describe('dashboard with 1,000 rooms', () => {
     await page.route('**/api/rooms', (route) => route.fulfill({ json: { rooms } }));
     await page.route('**/api/alarms?*', (route) => route.fulfill({ json: { alarms: [], nextCursor: null } }));
     await page.route('**/api/session', (route) =>
-      route.fulfill({ json: { user: { name: 'admin-token', role: 'admin', via: 'token', expiresAt: null } } }),
+      route.fulfill({
+        json: { user: { name: 'admin-token', role: 'admin', via: 'token', expiresAt: null } },
+      }),
     );
     await page.route('**/api/overview', (route) =>
       route.fulfill({

@@ -9,6 +9,7 @@ import type { Principal } from '../auth/acl.js';
 import { checkClientId, clip, MAX_CLIENT_ID_LENGTH } from '../auth/identity.js';
 import type { IdentityMetrics } from '../auth/metrics.js';
 import { DEFAULT_THROTTLE, LoginThrottle, type ThrottleOptions } from '../auth/throttle.js';
+import { ConfigError } from '../config.js';
 import type { Clock } from '../context.js';
 import type { CoreMetrics } from '../metrics.js';
 import { certificateLogin } from '../tls/client-cert.js';
@@ -42,7 +43,7 @@ export function resolveLimits(
     if (raw === undefined || raw === '') return fallback;
     const n = Number(raw);
     if (!Number.isFinite(n) || n <= 0)
-      throw new Error(`${name} must be a positive number, got "${clip(raw)}"`);
+      throw new ConfigError(`${name} must be a positive number, got "${clip(raw)}"`);
     return Math.round(n * scale);
   };
   const a = DEFAULT_ADMISSION;

@@ -135,6 +135,11 @@ export class EmbeddedBroker implements HubBroker {
       // aedes' own connect timer (the backstop); Admission counts the deadlines it enforces itself.
       if (err.message === 'connect did not arrive in time')
         guard.identity.connectionsClosed.inc({ reason: 'connect_timeout' });
+      // An MQTT 3.1 CONNECT with a long client id is refused by aedes itself (maxClientsIdLength).
+      if (err.message === 'identifier rejected') {
+        metrics.authRefused.inc({ reason: 'client_id_too_long' });
+        log.warn({ max: MAX_CLIENT_ID_LENGTH }, 'connection refused: client id too long (MQTT 3.1)');
+      }
     });
     guard.start();
     this.aedes.on('clientReady', (client) => {

@@ -6,6 +6,7 @@ import { timingSafeEqual } from 'node:crypto';
 import cookie from '@fastify/cookie';
 import type { FastifyInstance, FastifyRequest, RouteOptions } from 'fastify';
 import type { Logger } from 'pino';
+import { Counter, type Registry } from 'prom-client';
 import type { AuditLog } from '../audit/log.js';
 import { ErrorSchema } from '../http/schemas.js';
 import { ApiError } from '../http/server.js';
@@ -30,6 +31,8 @@ export interface AccessDeps {
   sessions: StaffSessions;
   audit: AuditLog;
   log: Logger;
+  /** Where the refusal counter is registered (ctx.metrics). */
+  metrics: Registry;
   rules?: Record<string, RouteRule>;
 }
 
@@ -72,6 +75,12 @@ export async function installAccess(http: FastifyInstance, d: AccessDeps): Promi
   const table = d.rules ?? ROUTE_RULES;
   const routes: RouteEntry[] = [];
   routeLists.set(http, routes);
+  const refused = new Counter({
+    name: 'classroom_hub_http_refused_total',
+    help: 'HTTP API calls refused by the access layer, by reason (unauthorized, forbidden, cross_origin)',
+    labelNames: ['reason'],
+    registers: [d.metrics],
+  });
   await http.register(cookie);
   http.decorateRequest('staff', null);
 
@@ -111,15 +120,22 @@ export async function installAccess(http: FastifyInstance, d: AccessDeps): Promi
     if (!url || !cfg?.access) return; // no route: the 404 handler answers
     // The dashboard's files and /metrics need no caller; skip the session lookup for them.
     if (cfg.access === 'public' && !url.startsWith('/api/')) return;
-    const principal = await identify(req, d, cfg.queryToken === true);
+    const principal = await identify(req, d, cfg.queryToken === true).catch((err: unknown) => {
+      refused.inc({ reason: 'unauthorized' });
+      throw err;
+    });
     req.staff = principal;
     if (cfg.access === 'public') return;
-    if (!principal)
+    if (!principal) {
+      refused.inc({ reason: 'unauthorized' });
       throw new ApiError(401, 'unauthorized', 'log in, or send Authorization: Bearer <admin token>');
+    }
     if (principal.via === 'session' && UNSAFE.has(req.method) && !sameOrigin(req)) {
+      refused.inc({ reason: 'cross_origin' });
       throw new ApiError(403, 'forbidden', 'cross-origin request refused');
     }
     if (!roleAllows(principal.role, cfg.access)) {
+      refused.inc({ reason: 'forbidden' });
       await d.audit
         .record({
           actor: principal.name,

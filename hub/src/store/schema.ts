@@ -2,6 +2,7 @@
 // Most DDL is shared; where SQLite and PostgreSQL differ (BLOB/BYTEA, WITHOUT ROWID, AUTOINCREMENT vs
 // identity, 64-bit integers) a migration gives one text per dialect.
 import type { Db } from '../context.js';
+import { RECORDS_PARTITION_MIGRATION_PG } from '../retention/partitions.js';
 
 type Migration = [name: string, sql: string | { sqlite: string; postgres: string }];
 
@@ -210,6 +211,12 @@ export const CORE_MIGRATIONS: ReadonlyArray<Migration> = [
      CREATE INDEX audit_log_actor ON audit_log (actor, id);
      CREATE INDEX audit_log_action ON audit_log (action, id);`,
     },
+  ],
+  [
+    // PostgreSQL: records in declarative partitions by kind and week, so retention drops whole partitions
+    // (retention/partitions.ts, docs/hub-postgres.md). SQLite deletes in batches and vacuums instead.
+    'core-007-records-partitioned',
+    { sqlite: 'SELECT 1;', postgres: RECORDS_PARTITION_MIGRATION_PG },
   ],
 ];
 
