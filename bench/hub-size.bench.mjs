@@ -69,7 +69,8 @@ async function fill(db) {
   return (performance.now() - t0) / 1000;
 }
 
-async function measure(label, full) {
+/** A hub on its own data dir with ROOMS boxes provisioned; `full` fills its store first. */
+async function open(label, full) {
   const dir = mkdtempSync(join(tmpdir(), `bench-size-${label}-`));
   // The oldest day expires at 364 days, so the pass below is the daily steady state of a full store.
   const hub = await startHub({
@@ -81,52 +82,77 @@ async function measure(label, full) {
     retention: { recordsDays: 364, eventsDays: 364, schedule: { firstMs: 10 * DAY } },
   });
   const boxes = await provisionBoxes(hub, TOKEN, ROOMS);
-  const out = { label };
+  const out = { label, hub, dir, records: 0, ingest: [], roomDetail: [], recordsPage: [], rollups: [] };
   if (full) {
     out.fillS = await fill(hub.ctx.db);
-    const n = await hub.ctx.db.get('SELECT count(*) AS n FROM records');
-    out.records = n.n;
+    out.records = (await hub.ctx.db.get('SELECT count(*) AS n FROM records')).n;
     out.bytes = statSync(join(dir, 'hub.db')).size;
     log(`filled ${out.records} records in ${out.fillS.toFixed(0)} s: ${(out.bytes / 1e9).toFixed(2)} GB`);
-  } else {
-    out.records = 0;
   }
-  const live = await liveSenders(boxes, SLOTS + 1);
-  out.ingest = await drive(live.steps, { measureMs: MEASURE_MS });
-  live.close();
-  const api = (path) =>
+  out.live = await liveSenders(boxes, SLOTS + 1);
+  out.api = (path) =>
     fetch(`http://127.0.0.1:${hub.httpPort}${path}`, { headers: { authorization: `Bearer ${TOKEN}` } }).then(
       async (r) => {
         if (!r.ok) throw new Error(`${path}: ${r.status} ${await r.text()}`);
         return r.text();
       },
     );
-  const room = (i) => `R${(i * 37) % ROOMS}`;
-  // Spread over the year so the page cache is not one hot spot.
-  const at = (i) => from + ((i * 7919) % 360) * DAY;
-  out.roomDetail = await latency(QUERIES, (i) => api(`/api/rooms/${room(i)}`));
-  out.recordsPage = await latency(QUERIES, (i) =>
-    api(`/api/records?room=${room(i)}&from=${at(i)}&to=${at(i) + 7 * DAY}&limit=100`),
-  );
-  out.rollups = await latency(QUERIES, (i) =>
-    api(`/api/rooms/${room(i)}/rollups?bucket=hour&from=${at(i)}&to=${at(i) + 7 * DAY}`),
-  );
-  const t0 = performance.now();
-  const report = await hub.retention.runNow();
-  out.passS = (performance.now() - t0) / 1000;
-  out.passDeleted = report.deleted.records.capture + report.deleted.records.event;
-  out.passPages = report.vacuum?.pages ?? 0;
-  await hub.stop();
-  rmSync(dir, { recursive: true, force: true });
   return out;
 }
 
-const empty = await measure('empty', false);
-const full = await measure('full', true);
+const room = (i) => `R${(i * 37) % ROOMS}`;
+// Spread over the year so the page cache is not one hot spot.
+const at = (i) => from + ((i * 7919) % 360) * DAY;
+const QUERY_KINDS = {
+  roomDetail: (i) => `/api/rooms/${room(i)}`,
+  recordsPage: (i) => `/api/records?room=${room(i)}&from=${at(i)}&to=${at(i) + 7 * DAY}&limit=100`,
+  rollups: (i) => `/api/rooms/${room(i)}/rollups?bucket=hour&from=${at(i)}&to=${at(i) + 7 * DAY}`,
+};
+
+// Both hubs stay up and are measured in alternation (empty, full, empty, full, …), so that the load of
+// the shared machine, which drifts over minutes, falls on both alike.
+const empty = await open('empty', false);
+const full = await open('full', true);
+const ROUNDS = 3;
+// One round first that is not counted: JIT, first births and caches warm up both hubs alike.
+for (const h of [empty, full]) {
+  await drive(h.live.steps, { measureMs: 2000 });
+  for (const path of Object.values(QUERY_KINDS)) await latency(10, (i) => h.api(path(i)));
+}
+for (let round = 0; round < ROUNDS; round++) {
+  for (const h of round % 2 ? [full, empty] : [empty, full]) {
+    h.ingest.push((await drive(h.live.steps, { measureMs: MEASURE_MS / ROUNDS })).rate);
+  }
+  for (const [kind, path] of Object.entries(QUERY_KINDS)) {
+    for (const h of round % 2 ? [full, empty] : [empty, full]) {
+      h[kind].push(await latency(Math.ceil(QUERIES / ROUNDS), (i) => h.api(path(i + round * QUERIES))));
+    }
+  }
+}
+for (const h of [empty, full]) {
+  h.live.close();
+  const t0 = performance.now();
+  const report = await h.hub.retention.runNow();
+  h.passS = (performance.now() - t0) / 1000;
+  h.passDeleted = report.deleted.records.capture + report.deleted.records.event;
+  h.passPages = report.vacuum?.pages ?? 0;
+  await h.hub.stop();
+  rmSync(h.dir, { recursive: true, force: true });
+}
+log(
+  `ingest per round: empty ${empty.ingest.map((x) => x.toFixed(0)).join(', ')}; full ${full.ingest.map((x) => x.toFixed(0)).join(', ')}`,
+);
+const median = (xs) => [...xs].sort((a, b) => a - b)[Math.floor(xs.length / 2)];
+for (const h of [empty, full]) {
+  h.ingestRate = median(h.ingest);
+  for (const kind of Object.keys(QUERY_KINDS)) h[kind] = { p95: median(h[kind].map((x) => x.p95)) };
+}
+empty.ingest = { rate: empty.ingestRate };
+full.ingest = { rate: full.ingestRate };
 
 const f = (n, d = 0) => n.toFixed(d);
 console.log(
-  `Store size: the same hub (every feature module on) on an empty store and on ${f(full.records / 1e6, 1)} M records (a year of ${ROOMS} rooms, camera + microphone, compressed time; filled in ${f(full.fillS)} s), same run; SQLite; ${ROOMS} live boxes, one record in flight each; ${QUERIES} queries each; loopback, shared loaded 2-core machine.\n`,
+  `Store size: the same hub (every feature module on) on an empty store and on ${f(full.records / 1e6, 1)} M records (a year of ${ROOMS} rooms, camera + microphone, compressed time; filled in ${f(full.fillS)} s), same run, measured in ${ROUNDS} alternating rounds (medians); SQLite; ${ROOMS} live boxes, one record in flight each; ${QUERIES} queries each; loopback, shared loaded 2-core machine.\n`,
 );
 console.log('| measure | empty store | full store | full / empty |');
 console.log('|---|---:|---:|---:|');

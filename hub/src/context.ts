@@ -182,6 +182,8 @@ export interface HubConfig {
   /** CA bundle of the external broker's certificate (`--broker-ca`); null: the system's CAs. */
   brokerCa: string | null;
   database: string | null;
+  /** Deliver webhooks to loopback, link-local, private and multicast addresses (--webhook-allow-private). */
+  webhookAllowPrivate?: boolean;
 }
 
 /**

@@ -28,6 +28,7 @@ import { startPostgres, type TestPostgres } from './pg-helpers.js';
 
 const DAY = 86_400_000;
 const run = promisify(execFile);
+const BIN = new URL('../bin/classroom-hub.js', import.meta.url).pathname;
 
 /** A client binary of the newest installed PostgreSQL (pg_dump, pg_restore). */
 function pgTool(name: string): string {
@@ -205,9 +206,26 @@ describe('records in partitions on PostgreSQL', () => {
     const report = await hub.retention!.runNow();
     expect(report.partitionsDropped).toEqual([]);
     expect(report.deleted.records).toEqual({ capture: 30, event: 0 });
+    // `classroom-hub retention run --database` beside the running hub: the events' turn (shorter limit).
+    const cli = await run(process.execPath, [
+      BIN,
+      'retention',
+      'run',
+      '--database',
+      url,
+      '--retain-events-days',
+      '100',
+    ]);
+    const out = JSON.parse(cli.stdout) as {
+      deleted: { records: { capture: number; event: number } };
+      partitionsCreated: string[];
+      vacuum: unknown;
+    };
+    expect(out.deleted.records).toEqual({ capture: 0, event: 5 });
+    expect(out.vacuum).toBeNull();
     expect(
       Number((await db.get<{ n: number }>("SELECT count(*) AS n FROM records WHERE agent = 'box-d'"))?.n),
-    ).toBe(15);
+    ).toBe(10);
   });
 });
 

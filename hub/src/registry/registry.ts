@@ -8,6 +8,11 @@ import { SourceHealthTracker, sourceEvents } from './sources.js';
 /** `lost` after this many telemetry intervals without hearing from an agent (DESIGN.md). */
 export const SILENT_INTERVALS = 3;
 const DEFAULT_TELEMETRY_INTERVAL_S = 30;
+/**
+ * Sources tracked per agent (docs/hub.md "Per-agent bounds"): twice what a birth may hold, so events of
+ * made-up source ids cannot grow the hub's memory without end.
+ */
+export const MAX_SOURCES_PER_AGENT = 32;
 
 const byAgent = (a: { agent: string }, b: { agent: string }): number => (a.agent < b.agent ? -1 : 1);
 
@@ -43,6 +48,8 @@ export interface RegistryDeps {
   log: { info(o: object, m: string): void; debug(o: object, m: string): void };
   /** Called after a birth or an availability change, to keep the `agents` table current. */
   persist?: (agent: StoredAgent & { availability: Availability; since: number }) => void;
+  /** Called when an agent's records name more sources than MAX_SOURCES_PER_AGENT (counted in /metrics). */
+  limited?: (limit: 'source_ids', agent: string) => void;
 }
 
 export class AgentRegistry implements HubRegistry {
@@ -192,6 +199,10 @@ export class AgentRegistry implements HubRegistry {
     for (const ev of sourceEvents(records)) {
       let s = e.sources.get(ev.source);
       if (!s) {
+        if (e.sources.size >= MAX_SOURCES_PER_AGENT) {
+          this.deps.limited?.('source_ids', agent);
+          continue;
+        }
         s = new SourceHealthTracker();
         e.sources.set(ev.source, s);
       }

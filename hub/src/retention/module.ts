@@ -1,7 +1,9 @@
 // Runs a retention pass (sweep.ts) shortly after start and then every few hours, off the ingest path:
 // the pass shares the store's writer with ingest in small batches, and nothing waits for it.
 import type { Logger } from 'pino';
-import type { Clock, Db, HubModule } from '../context.js';
+import type { Clock, HubModule } from '../context.js';
+import type { Store } from '../store/open.js';
+import { ensurePartitions, isPartitioned } from './partitions.js';
 import type { RetentionPolicy } from './policy.js';
 import { PassAborted, type RetentionReport, runPass } from './sweep.js';
 
@@ -17,7 +19,7 @@ export const DEFAULT_SCHEDULE: RetentionSchedule = { firstMs: 5 * 60_000, everyM
 export interface RetentionContext {
   log: Logger;
   clock: Clock;
-  db: Db;
+  db: Store;
   policy: RetentionPolicy;
   /** The SQLite file (for sizes in the report), null on PostgreSQL. */
   file: string | null;
@@ -39,6 +41,12 @@ export class RetentionModule implements HubModule {
 
   async start(): Promise<void> {
     this.stopped = false;
+    // A hub that was down for longer than the partitions were created ahead would otherwise file live
+    // records into the default partition until its first pass.
+    if (this.ctx.db.dialect === 'postgres' && (await isPartitioned(this.ctx.db))) {
+      const created = await ensurePartitions(this.ctx.db, this.ctx.clock.now());
+      if (created.length > 0) this.ctx.log.info({ created }, 'record partitions created');
+    }
     this.ctx.log.info({ policy: this.ctx.policy, firstInMs: this.schedule.firstMs }, 'retention scheduled');
     this.arm(this.schedule.firstMs);
   }

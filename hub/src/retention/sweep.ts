@@ -3,6 +3,7 @@
 // and a pass never holds up an ack for long. On PostgreSQL whole record partitions are dropped instead.
 import { statSync } from 'node:fs';
 import type { Clock, Db } from '../context.js';
+import type { Store } from '../store/open.js';
 import {
   ensurePartitions,
   isPartitioned,
@@ -37,7 +38,7 @@ export interface RetentionReport {
 }
 
 export interface SweepDeps {
-  db: Db;
+  db: Store;
   clock: Clock;
   policy: RetentionPolicy;
   /** The SQLite file, for its size in the report (null on PostgreSQL). */
@@ -108,14 +109,21 @@ export async function runPass(d: SweepDeps): Promise<RetentionReport> {
       await pause(performance.now() - b0);
     }
   };
-  // Row identity for "delete these N rows": rowid in SQLite, ctid in PostgreSQL.
+  // Row identity for "delete these N rows": rowid in SQLite, ctid in PostgreSQL. Each batch starts at
+  // the newest time the previous one deleted, so rows that stay (events older than the capture cutoff)
+  // are not scanned again by every batch.
   const deleteOlder = (table: string, column: string, cutoff: number, extra = '', params: unknown[] = []) => {
-    const where = `${column} < ?${extra}`;
+    const where = `${column} >= ? AND ${column} < ?${extra}`;
     const sql =
       db.dialect === 'sqlite'
-        ? `DELETE FROM ${table} WHERE rowid IN (SELECT rowid FROM ${table} WHERE ${where} ORDER BY ${column} LIMIT ${BATCH_ROWS})`
-        : `DELETE FROM ${table} WHERE ctid = ANY (ARRAY(SELECT ctid FROM ${table} WHERE ${where} LIMIT ${BATCH_ROWS}))`;
-    return batches(async () => (await db.run(sql, [cutoff, ...params])).changes);
+        ? `DELETE FROM ${table} WHERE rowid IN (SELECT rowid FROM ${table} WHERE ${where} ORDER BY ${column} LIMIT ${BATCH_ROWS}) RETURNING ${column} AS t`
+        : `DELETE FROM ${table} WHERE ctid = ANY (ARRAY(SELECT ctid FROM ${table} WHERE ${where} ORDER BY ${column} LIMIT ${BATCH_ROWS})) RETURNING ${column} AS t`;
+    let from = Number.MIN_SAFE_INTEGER;
+    return batches(async () => {
+      const rows = await db.allWrite<{ t: number }>(sql, [from, cutoff, ...params]);
+      for (const r of rows) if (Number(r.t) > from) from = Number(r.t);
+      return rows.length;
+    });
   };
 
   for (const [table, sql] of AGE_INDEXES) if (await tableExists(db, table)) await db.exec(sql);
