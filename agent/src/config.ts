@@ -91,9 +91,19 @@ export const AgentConfigSchema = z
           .min(1024 * 1024)
           .max(1024 ** 4)
           .default(512 * 1024 * 1024),
+        /**
+         * Disk space held back for drop-oldest on a full disk (docs/agent.md "Full disk"); 0 holds none.
+         * It must cover a checkpoint of the WAL (up to ~4 MiB at SQLite's default autocheckpoint), hence 8 MiB.
+         */
+        reserveBytes: z
+          .number()
+          .int()
+          .min(0)
+          .max(1024 ** 3)
+          .default(8 * 1024 * 1024),
       })
       .strict()
-      .default({ maxRecords: 500_000, maxBytes: 512 * 1024 * 1024 }),
+      .default({ maxRecords: 500_000, maxBytes: 512 * 1024 * 1024, reserveBytes: 8 * 1024 * 1024 }),
     /** host or host:port of an NTP server for clockOffsetMs; without it the offset is null. */
     ntpServer: z.string().min(1).max(255).optional(),
     logLevel: z.enum(['fatal', 'error', 'warn', 'info', 'debug', 'trace']).default('info'),
@@ -103,13 +113,18 @@ export const AgentConfigSchema = z
 export type AgentConfig = z.infer<typeof AgentConfigSchema>;
 export type ConfigResult = { ok: true; config: AgentConfig } | { ok: false; errors: string[] };
 
+/** A key as it can be read in a "path: reason" line: quoted when empty or holding blanks, dots or colons. */
+function readableKey(key: string): string {
+  return key === '' || /[\s.:"]/.test(key) ? JSON.stringify(key) : key;
+}
+
 /** One line per bad field, each starting with its path (DESIGN.md "Agent": a clear message naming the path of every bad field). */
 export function formatIssues(issues: ReadonlyArray<z.core.$ZodIssue>): string[] {
   const out: string[] = [];
   for (const issue of issues) {
     const base = issue.path.map(String).join('.');
     if (issue.code === 'unrecognized_keys') {
-      for (const key of issue.keys) out.push(`${base ? `${base}.` : ''}${key}: unknown field`);
+      for (const key of issue.keys) out.push(`${base ? `${base}.` : ''}${readableKey(key)}: unknown field`);
     } else {
       out.push(`${base || '(root)'}: ${issue.message}`);
     }

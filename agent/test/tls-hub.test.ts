@@ -5,10 +5,10 @@
 import { mkdirSync } from 'node:fs';
 import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { run, spawnTlsHub, TestCa, type TlsHub } from '../../hub/test/tls-helpers.js';
+import { issueExpired, run, spawnTlsHub, TestCa, type TlsHub } from '../../hub/test/tls-helpers.js';
 import { removeDir, tempDir, testAgent, testConfig } from './helpers/agent.js';
 import { waitFor } from './helpers/broker.js';
-import { addAgent } from './helpers/procs.js';
+import { addAgent, HUB_BIN } from './helpers/procs.js';
 
 const TOKEN = 'core-test-admin-token'; // spawnTlsHub's admin token
 
@@ -109,6 +109,69 @@ describe('agent → hub over TLS, verified against broker.ca (real hub process)'
       expect(a.app.status().brokerError).toBeNull();
       await waitFor(() => a.app.status().outbox.records === 0, 'outbox drained', 30_000);
       expect(await storedRecords(hub, campus.cert, 'box-1')).toBe(40);
+    } finally {
+      await a.app.stop();
+    }
+  });
+
+  it('logs in with a client certificate from `agents add --cert` and no password (broker.cert/broker.key)', async () => {
+    // The hub serves the campus certificate for 127.0.0.1 since the previous test.
+    const certs = join(dir, 'certs');
+    mkdirSync(certs);
+    const { stdout } = await run(process.execPath, [
+      HUB_BIN,
+      'agents',
+      'add',
+      '--agent',
+      'box-2',
+      '--room',
+      'A102',
+      '--cert',
+      '--cert-dir',
+      certs,
+      '--data-dir',
+      hubData,
+    ]);
+    const issued = JSON.parse(stdout) as { certFile: string; keyFile: string };
+    const data = join(dir, 'agent-cert');
+    const url = `mqtts://127.0.0.1:${hub.listening.mqttsPort}`;
+    const a = testAgent(
+      testConfig(data, url, {
+        agent: 'box-2',
+        room: { id: 'A102' },
+        broker: { url, ca: campus.cert, cert: issued.certFile, key: issued.keyFile, keepaliveS: 2 },
+      }),
+    );
+    await a.app.start();
+    try {
+      a.monitors.get('cam')?.emitWindows(5);
+      await waitFor(() => a.app.status().connected, 'connected with a client certificate', 30_000);
+      await waitFor(() => a.app.status().outbox.records === 0, 'outbox drained', 30_000);
+      expect(await storedRecords(hub, campus.cert, 'box-2')).toBe(5);
+    } finally {
+      await a.app.stop();
+    }
+  });
+
+  it('refuses an expired hub certificate, and the hub says it has expired', async () => {
+    await issueExpired(campus, 'hub', 'IP:127.0.0.1');
+    const mark = hub.output().length;
+    hub.signal('SIGHUP');
+    await hub.waitLog('"event":"hub.tls_reloaded"', mark);
+    expect(await hub.waitLog('"event":"hub.tls_certificate_expired"', mark)).toContain(
+      'clients will refuse it',
+    );
+    const data = join(dir, 'agent-expired');
+    const url = `mqtts://127.0.0.1:${hub.listening.mqttsPort}`;
+    const a = testAgent(
+      testConfig(data, url, { broker: { url, username: 'box-1', password, ca: campus.cert, keepaliveS: 2 } }),
+    );
+    await a.app.start();
+    try {
+      const err = await waitFor(() => a.app.status().brokerError, 'an expiry error', 30_000);
+      expect(err).toContain("TLS: the hub's certificate has expired (or this box's clock is wrong)");
+      expect(err).toContain('CERT_HAS_EXPIRED');
+      expect(a.app.status().connected).toBe(false);
     } finally {
       await a.app.stop();
     }

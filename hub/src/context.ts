@@ -32,10 +32,7 @@ export interface HubEvents {
     /** The room the birth is filed under: the provisioned one, whatever the birth says (DESIGN.md). */
     room: Birth['room'] | null;
   };
-  /**
-   * Whether the agent's current birth names a room other than its provisioned one; sent on every such
-   * birth and when a birth or a move ends the mismatch.
-   */
+  /** Whether the agent's current birth names a room other than its provisioned one; on every birth and move. */
   'agent.room_mismatch': {
     agent: string;
     room: string | null;
@@ -183,6 +180,8 @@ export interface HubConfig {
   adminToken: string;
   broker: string | null;
   database: string | null;
+  /** Deliver webhooks to loopback, link-local, private and multicast addresses (--webhook-allow-private). */
+  webhookAllowPrivate?: boolean;
 }
 
 /**

@@ -1,9 +1,9 @@
 // "A box is only itself" and the broker's abuse limits against the real hub (embedded aedes on a free
 // port) with real MQTT.js clients and raw MQTT sockets bound to 127.0.0.2, 127.0.0.3 … as different
-// source addresses (docs/security-tests-identity.md).
+// source addresses (SECURITY.md, "Security tests").
 import { execFile } from 'node:child_process';
 import { promisify } from 'node:util';
-import type { MqttClient } from 'mqtt';
+import mqtt, { type MqttClient } from 'mqtt';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import {
   type Api,
@@ -104,6 +104,27 @@ describe('a box is only itself', () => {
       'online',
     );
     expect(logs.lines.some((l) => l.includes('identifier rejected') && l.includes('box-a'))).toBe(true);
+  });
+
+  it('applies the same rule over MQTT over WebSocket (/mqtt)', async () => {
+    const c = mqtt.connect(`ws://127.0.0.1:${h.hub.httpPort}/mqtt`, {
+      clientId: 'box-b',
+      username: 'box-a',
+      password: passwords.get('box-a'),
+      reconnectPeriod: 0,
+    });
+    const err = await new Promise<Error>((resolve) => c.once('error', resolve));
+    c.end(true);
+    expect((err as { code?: number }).code).toBe(2);
+    const ok = track(
+      await mqtt.connectAsync(`ws://127.0.0.1:${h.hub.httpPort}/mqtt`, {
+        clientId: 'box-q',
+        username: 'box-q',
+        password: passwords.get('box-q'),
+        reconnectPeriod: 0,
+      }),
+    );
+    await ok.endAsync();
   });
 
   it('lets a platform account use its name or <name>-…, nothing else', async () => {
@@ -390,7 +411,20 @@ describe('abuse limits', () => {
       password: 'x',
     });
     expect(o65.ok ? 0 : o65.code).toBe(2);
-    expect(await metric(api, 'classroom_hub_auth_refused_total', 'reason="client_id_too_long"')).toBe(2);
+    // MQTT 3.1 (protocol level 3) is refused by aedes' own length check, and counted the same.
+    const v31 = await connectFrom(port, '127.0.0.1', {
+      clientId: `v${'y'.repeat(64)}`,
+      username: 'box-a',
+      password: passwords.get('box-a'),
+      protocolId: 'MQIsdp',
+      protocolVersion: 3,
+    });
+    expect(v31.ok ? 0 : v31.code).toBe(2);
+    await waitFor(
+      'three refusals counted',
+      async () =>
+        (await metric(api, 'classroom_hub_auth_refused_total', 'reason="client_id_too_long"')) === 3,
+    );
     const long = `a${'b'.repeat(63)}`;
     await provision(long, 'room-long');
     track(

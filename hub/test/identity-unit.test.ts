@@ -1,5 +1,5 @@
 // Unit tests of the identity rules and abuse limits, each module on its own with an injected clock
-// (docs/security-tests-identity.md lists what each proves).
+// (SECURITY.md "Security tests" lists what each proves).
 import { EventEmitter } from 'node:events';
 import { PassThrough } from 'node:stream';
 import { afterEach, beforeEach, describe, expect, it, vi } from 'vitest';
@@ -7,7 +7,9 @@ import { Accounts } from '../src/auth/accounts.js';
 import { addressKey, checkClientId, clip, MAX_CLIENT_ID_LENGTH } from '../src/auth/identity.js';
 import { LoginThrottle } from '../src/auth/throttle.js';
 import { Admission } from '../src/broker/admission.js';
+import { DEFAULT_LIMITS, resolveLimits } from '../src/broker/connect-guard.js';
 import { PersistentSessions, type SessionPersistence } from '../src/broker/sessions.js';
+import { ConfigError } from '../src/config.js';
 import { type Clock, createBus, type HubEvents } from '../src/context.js';
 import { AgentRegistry } from '../src/registry/registry.js';
 import { openStore } from '../src/store/open.js';
@@ -70,6 +72,28 @@ describe('client id rules', () => {
     expect(addressKey('2001:db8:1:2:bbbb:cccc:dddd:eeee')).toBe('2001:db8:1:2::/64');
     expect(addressKey('::1')).toBe('0:0:0:0::/64');
     expect(addressKey(undefined)).toBe('unknown');
+  });
+});
+
+describe('limit settings', () => {
+  it('defaults to a 10 s CONNECT deadline and takes the environment variables', () => {
+    expect(resolveLimits({}, {}).admission.connectTimeoutMs).toBe(10_000);
+    expect(DEFAULT_LIMITS.sessions.expiryMs).toBe(2 * 3600_000);
+    const l = resolveLimits(
+      {},
+      {
+        CLASSROOM_HUB_MQTT_CONNECT_TIMEOUT_S: '2.5',
+        CLASSROOM_HUB_MQTT_MAX_UNAUTHENTICATED: '8',
+        CLASSROOM_HUB_MQTT_SESSION_EXPIRY_S: '60',
+        CLASSROOM_HUB_MQTT_SESSION_MAX_QUEUED: '10',
+      },
+    );
+    expect(l.admission).toEqual({ connectTimeoutMs: 2500, maxUnauthenticatedPerAddress: 8 });
+    expect(l.sessions).toMatchObject({ expiryMs: 60_000, maxQueued: 10 });
+    expect(() => resolveLimits({}, { CLASSROOM_HUB_MQTT_CONNECT_TIMEOUT_S: 'soon' })).toThrow(ConfigError);
+    expect(() => resolveLimits({}, { CLASSROOM_HUB_MQTT_CONNECT_TIMEOUT_S: 'soon' })).toThrow(
+      /CLASSROOM_HUB_MQTT_CONNECT_TIMEOUT_S must be a positive number, got "soon"/,
+    );
   });
 });
 
@@ -161,7 +185,7 @@ describe('Admission', () => {
     expect(timedOut).toEqual(['127.0.0.2']);
   });
 
-  it('caps unauthenticated sockets per address; other addresses and authenticated sockets do not count', async () => {
+  it('caps sockets without CONNECT per address; other addresses and sockets whose CONNECT arrived do not count', async () => {
     const refused: string[] = [];
     const a = new Admission(
       fakeClock,
@@ -175,7 +199,7 @@ describe('Admission', () => {
     expect(over.destroyed).toBe(true);
     expect(refused).toEqual(['127.0.0.2']);
     expect(a.admit(new PassThrough(), '127.0.0.3')).toBe(true);
-    a.authenticated(s[0] as PassThrough);
+    a.connectArrived(s[0] as PassThrough);
     expect(a.admit(new PassThrough(), '127.0.0.2')).toBe(true);
     (s[1] as PassThrough).destroy();
     await vi.waitFor(() => expect(a.unauthenticated()).toBe(3));
@@ -327,6 +351,22 @@ describe('AgentRegistry: the provisioned room is authoritative', () => {
     expect(mismatches.at(-1)).toMatchObject({ mismatch: false, cause: 'birth' });
     expect(r.agent('box-a')?.room?.name).toBe('Room room-a');
     expect(r.sourceIdsOf('box-a')).toEqual(new Set(['cam', 'mic']));
+  });
+
+  it('after a restart a matching birth still reports the end of a mismatch (the open alarm is in the store)', () => {
+    const { r, mismatches } = registry();
+    r.load({
+      agent: 'box-a',
+      room: room('room-a'),
+      birth: birth('box-a', 'room-b'),
+      session: 1,
+      lastSeen: null,
+    });
+    r.ensure('box-a', room('room-a'));
+    r.onBirth('box-a', birth('box-a', 'room-a', 2));
+    expect(mismatches).toEqual([
+      expect.objectContaining({ room: 'room-a', mismatch: false, cause: 'birth' }),
+    ]);
   });
 
   it('a move takes effect at once and re-checks the current birth', () => {

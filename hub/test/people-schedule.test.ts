@@ -228,8 +228,16 @@ describe('schedule import for the CLI', () => {
       const db = new SqliteDb(databaseFile(dir));
       await db.open();
       const periods = await listPeriods(db, 'R1', 0, Number.MAX_SAFE_INTEGER);
+      const audit = await db.all<{ actor: string; action: string; target: string; detail: string }>(
+        'SELECT actor, action, target, detail FROM audit_log ORDER BY id',
+      );
       await db.close();
       expect(periods.map((p) => p.title)).toEqual(['C']);
+      // Each import is in the audit log as the CLI (docs/hub-staff.md).
+      expect(audit.map((a) => `${a.actor} ${a.action} ${a.target} ${a.detail}`)).toEqual([
+        'cli schedule.set R1 {"format":"csv","periods":2}',
+        'cli schedule.set R1 {"format":"csv","periods":1}',
+      ]);
       await expect(
         importScheduleFile({ dataDir: dir, room: 'R1', file: join(dir, 'x.txt') }),
       ).rejects.toThrow(/--format/);

@@ -12,6 +12,7 @@ import { type RunningHub, startHub } from '../src/app.js';
 import type { HubEvents } from '../src/context.js';
 import {
   ackCollector,
+  announce,
   apiFor,
   batch,
   birth,
@@ -154,6 +155,7 @@ describe('hub on PostgreSQL', () => {
     const c = await connectAgent(`mqtt://127.0.0.1:${hub.mqttPort}`, creds.username, creds.password);
     cleanups.push(() => void c.end(true));
     const acked = await ackCollector(c, 'box-cli');
+    await announce(c, 'box-cli', 'R-cli');
     await c.publishAsync('classroom/v1/box-cli/records', batch(range(1, 5)), { qos: 1 });
     await waitFor('acked', () => acked.size === 5, 30_000);
     // Provisioning while the hub runs works at once, as with SQLite.

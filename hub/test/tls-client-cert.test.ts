@@ -1,7 +1,7 @@
 // Box login by client certificate on MQTTS (docs/hub.md "Client certificates"), against the real bin:
 // the hub's client CA, `agents add --cert` / `agents cert`, mosquitto and MQTT.js logging in with a
 // certificate and no password, and the refusals (foreign CA, CN ≠ username, a replaced certificate).
-import { statSync } from 'node:fs';
+import { existsSync, statSync } from 'node:fs';
 import { join } from 'node:path';
 import mqtt from 'mqtt';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
@@ -246,11 +246,15 @@ describe('client certificates: CN = agent id (real process)', () => {
       'nobody',
       '--data-dir',
       data,
+      '--cert-dir',
+      join(t.dir, 'certs'),
     ]).then(
       () => null,
       (e: { code?: number; stderr?: string }) => e,
     );
     expect(r?.code).toBe(2);
     expect(r?.stderr).toContain('unknown agent "nobody"');
+    // Nothing is written for an unknown agent.
+    expect(existsSync(join(t.dir, 'certs', 'nobody.key'))).toBe(false);
   });
 });

@@ -2,7 +2,9 @@
 // with a CA and certificates made at test time, checked with independent clients (openssl s_client,
 // Debian's mosquitto_pub/mosquitto_sub, curl) and MQTT.js / ws. Needs the built workspace (`npx tsc -b`).
 import { readFileSync } from 'node:fs';
+import { connect, type Socket } from 'node:net';
 import { join } from 'node:path';
+import { connect as tlsConnect } from 'node:tls';
 import mqtt, { type MqttClient } from 'mqtt';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import WebSocket from 'ws';
@@ -121,6 +123,8 @@ describe('classroom-hub serve --tls-cert/--tls-key (real process)', () => {
     expect(hub.listening.mqttPort).toBeNull();
     expect(hub.listening.certificate?.serial).toBe(server.serial);
     expect(hub.output()).not.toMatch(/mqtt:\/\/127\.0\.0\.1/);
+    // The test certificate is valid for a day: the hub warns that it must be renewed soon.
+    expect(hub.output()).toMatch(/"event":"hub\.tls_certificate_expiring","daysLeft":0/);
   });
 
   it('openssl s_client verifies the MQTTS and HTTPS listeners against the CA, and refuses another CA', async () => {
@@ -277,5 +281,58 @@ describe('classroom-hub serve --tls-cert/--tls-key (real process)', () => {
     const expiry = metric(metrics.stdout, 'classroom_hub_tls_certificate_expiry_timestamp_seconds');
     const { stdout } = await run('openssl', ['x509', '-noout', '-enddate', '-in', server.cert]);
     expect(expiry).toBe(Date.parse(stdout.replace('notAfter=', '').trim()) / 1000);
+  });
+  it('caps TLS handshakes in progress per address; other addresses are unaffected', async () => {
+    const port = hub.listening.mqttsPort ?? 0;
+    const open = (localAddress: string) =>
+      new Promise<Socket>((resolve, reject) => {
+        const s = connect({ host: '127.0.0.1', port, localAddress }, () => resolve(s));
+        s.once('error', reject);
+      });
+    // 32 sockets from 127.0.0.5 that never send a ClientHello: the most one address may hold.
+    const idle: Socket[] = [];
+    try {
+      for (let i = 0; i < 32; i++) idle.push(await open('127.0.0.5'));
+      const closed = new Set<Socket>();
+      for (const s of idle) {
+        s.on('error', () => undefined);
+        s.on('close', () => closed.add(s));
+      }
+      const extra = await open('127.0.0.5');
+      extra.on('error', () => undefined);
+      await new Promise<void>((resolve) =>
+        extra.destroyed ? resolve() : extra.once('close', () => resolve()),
+      );
+      expect(closed.size).toBe(0);
+      // 127.0.0.1 still completes a handshake while 127.0.0.5 is at its cap.
+      const other = await sClient(port, ca.cert);
+      expect(other.verify).toBe('0 (ok)');
+    } finally {
+      for (const s of idle) s.destroy();
+    }
+    const metrics = await curl(['--cacert', ca.cert, `https://127.0.0.1:${hub.listening.httpPort}/metrics`]);
+    expect(
+      metric(
+        metrics.stdout,
+        'classroom_hub_tls_handshake_failures_total{listener="mqtts",reason="too_many_pending"}',
+      ),
+    ).toBe(1);
+    expect(hub.output()).toContain('too many handshakes in progress from this address');
+    // Once they are gone the address completes handshakes again.
+    await waitFor('a TLS handshake from 127.0.0.5 after the idle sockets closed', async () => {
+      const ok = await new Promise<boolean>((resolve) => {
+        const t = tlsConnect(
+          { host: '127.0.0.1', port, localAddress: '127.0.0.5', ca: readFileSync(ca.cert) },
+          () => {
+            t.destroy();
+            resolve(true);
+          },
+        );
+        t.once('error', () => resolve(false));
+        t.once('close', () => resolve(false));
+      });
+      return ok;
+    });
+    expect(hub.proc.exitCode).toBeNull();
   });
 });

@@ -207,10 +207,15 @@ describe('TLS configuration errors and the plain listener (real process)', () =>
       [['--tls-cert', cert], /--tls-cert needs --tls-key/],
       [['--mqtts-port', '8883'], /--mqtts-port needs --tls-cert and --tls-key/],
     ];
-    for (const [args, message] of cases) {
-      const r = await serveFails([...dataDir, ...args]);
-      expect(r.stderr, args.join(' ')).toMatch(message);
-      expect(r.code, args.join(' ')).toBe(2);
+    // Three bins at a time: each exits as soon as it has read its flags, but a Node start is seconds
+    // on a loaded machine.
+    for (let i = 0; i < cases.length; i += 3) {
+      const batch = cases.slice(i, i + 3);
+      const results = await Promise.all(batch.map(([args]) => serveFails([...dataDir, ...args])));
+      batch.forEach(([args, message], j) => {
+        expect(results[j]?.stderr, args.join(' ')).toMatch(message);
+        expect(results[j]?.code, args.join(' ')).toBe(2);
+      });
     }
     // The environment variables are the same options.
     const env = await serveFails(dataDir, {
@@ -219,7 +224,7 @@ describe('TLS configuration errors and the plain listener (real process)', () =>
     });
     expect(env.stderr).toMatch(/does not belong to the certificate/);
     expect(env.code).toBe(2);
-  });
+  }, 240_000);
 
   it('runs the plain MQTT listener beside TLS when CLASSROOM_HUB_MQTT_PORT is set, on --mqtt-host', async () => {
     const data = join(t.dir, 'data-plain');

@@ -8,6 +8,7 @@ import { RoomRunner } from '../src/room/runner.js';
 import { SCENARIO_NAMES, type ScenarioName, scenario, shifted } from '../src/room/scenarios.js';
 import { type Verdict, verifyScenario } from '../src/room/verify.js';
 import { processesMatching, removeDir, tempDir, waitFor } from './helpers.js';
+import { SchemaTap } from './schema-tap.js';
 
 // Every scenario end to end: synthetic media → real classroom-agent process → real hub → API
 // (docs/simulators.md "Tests"). One hub, the scenarios side by side, short windows and a 6 s pace.
@@ -19,6 +20,8 @@ const log = pino({ level: process.env.SIM_TEST_LOG ?? 'warn' });
 
 let hub: RunningHub;
 let dir: string;
+/** Every message the real agents (and the hub) send, checked against protocol/schema by ajv. */
+const tap = new SchemaTap();
 const runners: RoomRunner[] = [];
 
 beforeAll(async () => {
@@ -34,6 +37,7 @@ beforeAll(async () => {
     adminToken: 'scenario-admin-token-0123456789',
     logLevel: 'error',
   });
+  await tap.attach(hub);
 });
 
 afterAll(async () => {
@@ -139,4 +143,14 @@ describe('room scenarios', () => {
       expect(o.leftovers).toEqual([]);
     });
   }
+});
+
+describe('the wire', () => {
+  it('every MQTT message the real agents sent matches its exported JSON Schema (ajv)', () => {
+    const r = tap.report();
+    expect(r.failures).toEqual([]);
+    for (const name of ['state', 'birth', 'telemetry', 'records', 'ack', 'room-summary']) {
+      expect(r.counts[name] ?? 0, `${name} messages seen: ${JSON.stringify(r.counts)}`).toBeGreaterThan(0);
+    }
+  });
 });

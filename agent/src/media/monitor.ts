@@ -1,6 +1,7 @@
 import { LIMITS, type Probe } from '@classroom/protocol';
 import type { Logger } from 'pino';
 import { inputSpec, udpBufferWarning } from '../ffmpeg/input.js';
+import { redactCredentials } from '../redact.js';
 import { Analyzer } from './analyzer.js';
 import { Backoff } from './backoff.js';
 import { buildPlan, type DecodeMode, keyframeCapable, type Plan, planKey } from './pipeline.js';
@@ -372,8 +373,10 @@ export class FfmpegSourceMonitor implements SourceMonitor {
     if (run) await run.stop();
   }
 
-  private fail(reason: string): void {
+  private fail(rawReason: string): void {
     if (this.stopped) return;
+    // ffmpeg's error lines name the input, password included (docs/agent.md "Secrets").
+    const reason = redactCredentials(rawReason);
     this.generation++;
     const gen = this.generation;
     // Joined a long-GOP stream between keyframes: read longer and try again at once; this is a

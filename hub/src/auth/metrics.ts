@@ -43,12 +43,12 @@ export function createIdentityMetrics(registry: Registry): IdentityMetrics {
     }),
     unauthenticatedRefused: new Counter({
       name: 'classroom_hub_mqtt_unauthenticated_refused_total',
-      help: 'TCP/WebSocket connections closed at once: their address already had the maximum of unauthenticated sockets',
+      help: 'TCP/WebSocket connections closed at once: their address already had the maximum of sockets without CONNECT',
       registers: r,
     }),
     unauthenticatedSockets: new Gauge({
       name: 'classroom_hub_mqtt_unauthenticated_sockets',
-      help: 'Open MQTT sockets that have not completed an authenticated CONNECT',
+      help: 'Open MQTT sockets that have not sent their CONNECT yet',
       registers: r,
       collect() {
         this.set(sources.unauthenticated());

@@ -1,21 +1,23 @@
-// Admission of MQTT sockets before they are authenticated (docs/hub.md "Abuse limits"): each source
-// address may hold only so many sockets that have not completed an authenticated CONNECT, and a
-// socket whose CONNECT has not arrived within the deadline is closed. Both bound what an
-// unauthenticated peer can hold open. Timers come from the injected clock.
+// Admission of MQTT sockets before they are authenticated (docs/hub-identity.md "Abuse limits"): each
+// source address may hold only so many sockets that have not sent their CONNECT, and a socket whose
+// CONNECT has not arrived within the deadline is closed. Both bound what a peer without credentials can
+// hold open. A socket whose CONNECT arrived leaves the count: its authentication takes one scrypt check,
+// and failed ones are throttled (auth/throttle.ts), so a building of boxes behind one NAT address, or
+// every box reconnecting at once after a hub restart, is not refused. Timers come from the injected clock.
 import type { Duplex } from 'node:stream';
 import { addressKey } from '../auth/identity.js';
 import type { Clock } from '../context.js';
 
 export interface AdmissionOptions {
-  /** Most sockets per source address that have not authenticated yet. */
+  /** Most sockets per source address that have not sent their CONNECT yet. */
   maxUnauthenticatedPerAddress: number;
   /** CONNECT must arrive within this long after the socket opened. */
   connectTimeoutMs: number;
 }
 
 export const DEFAULT_ADMISSION: AdmissionOptions = {
-  // Far above what one host of boxes needs (each authenticates within milliseconds of opening), far
-  // below what exhausts file descriptors.
+  // A box sends its CONNECT within milliseconds of opening the socket, so even many boxes behind one
+  // address rarely have more than a few sockets waiting; far below what exhausts file descriptors.
   maxUnauthenticatedPerAddress: 32,
   connectTimeoutMs: 10_000,
 };
@@ -68,15 +70,16 @@ export class Admission {
     return true;
   }
 
-  /** The socket's CONNECT arrived [MQTT-3.1.0-1]: the deadline no longer applies. */
+  /** The socket's CONNECT arrived [MQTT-3.1.0-1]: the deadline no longer applies, nor the cap. */
   connectArrived(stream: object): void {
     const conn = this.conns.get(stream);
     if (!conn) return;
     this.clock.clearTimeout(conn.timer);
     conn.timer = undefined;
+    this.release(conn);
   }
 
-  /** The socket authenticated: it no longer counts against its address. */
+  /** The socket authenticated (its CONNECT arrived, so this is a no-op unless that was missed). */
   authenticated(stream: object): void {
     const conn = this.conns.get(stream);
     if (conn) this.release(conn);

@@ -4,11 +4,12 @@
 // aedes hooks, so the rules live in one place for every listener (TCP, WebSocket, TLS).
 import type { AuthenticateError, Client, PublishPacket } from 'aedes';
 import type { Logger } from 'pino';
-import type { Accounts } from '../auth/accounts.js';
+import { AccountDisabledError, type Accounts } from '../auth/accounts.js';
 import type { Principal } from '../auth/acl.js';
 import { checkClientId, clip, MAX_CLIENT_ID_LENGTH } from '../auth/identity.js';
 import type { IdentityMetrics } from '../auth/metrics.js';
 import { DEFAULT_THROTTLE, LoginThrottle, type ThrottleOptions } from '../auth/throttle.js';
+import { ConfigError } from '../config.js';
 import type { Clock } from '../context.js';
 import type { CoreMetrics } from '../metrics.js';
 import { certificateLogin } from '../tls/client-cert.js';
@@ -42,7 +43,7 @@ export function resolveLimits(
     if (raw === undefined || raw === '') return fallback;
     const n = Number(raw);
     if (!Number.isFinite(n) || n <= 0)
-      throw new Error(`${name} must be a positive number, got "${clip(raw)}"`);
+      throw new ConfigError(`${name} must be a positive number, got "${clip(raw)}"`);
     return Math.round(n * scale);
   };
   const a = DEFAULT_ADMISSION;
@@ -249,6 +250,13 @@ export class ConnectGuard {
         done(null, true);
       },
       (err) => {
+        if (err instanceof AccountDisabledError) {
+          // `classroom-hub agents disable` (docs/hub.md "Secrets"); 5 "not authorized".
+          metrics.authRefused.inc({ reason: 'disabled' });
+          log.warn({ remote, username: clip(username) }, 'connection refused: account disabled');
+          done(refusal('account disabled (classroom-hub agents enable)', 5), false);
+          return;
+        }
         metrics.authRefused.inc({ reason: 'error' });
         log.error({ err, remote, username: clip(username) }, 'authentication failed with an error');
         done(refusal('server unavailable', 3), false);

@@ -135,6 +135,11 @@ export class EmbeddedBroker implements HubBroker {
       // aedes' own connect timer (the backstop); Admission counts the deadlines it enforces itself.
       if (err.message === 'connect did not arrive in time')
         guard.identity.connectionsClosed.inc({ reason: 'connect_timeout' });
+      // An MQTT 3.1 CONNECT with a long client id is refused by aedes itself (maxClientsIdLength).
+      if (err.message === 'identifier rejected') {
+        metrics.authRefused.inc({ reason: 'client_id_too_long' });
+        log.warn({ max: MAX_CLIENT_ID_LENGTH }, 'connection refused: client id too long (MQTT 3.1)');
+      }
     });
     guard.start();
     this.aedes.on('clientReady', (client) => {
@@ -210,6 +215,17 @@ export class EmbeddedBroker implements HubBroker {
 
   connectedClients(): number {
     return this.aedes?.connectedClients ?? 0;
+  }
+
+  disconnectUser(username: string): number {
+    const clients = (this.aedes as unknown as { clients: Record<string, AuthedClient> }).clients;
+    let n = 0;
+    for (const c of Object.values(clients)) {
+      if (c.principal?.username !== username) continue;
+      c.close();
+      n++;
+    }
+    return n;
   }
 
   /** One MQTT connection over TCP, plain or TLS (the MQTTS listener hands its sockets here). */

@@ -8,6 +8,11 @@ import { SourceHealthTracker, sourceEvents } from './sources.js';
 /** `lost` after this many telemetry intervals without hearing from an agent (DESIGN.md). */
 export const SILENT_INTERVALS = 3;
 const DEFAULT_TELEMETRY_INTERVAL_S = 30;
+/**
+ * Sources tracked per agent (docs/hub.md "Per-agent bounds"): twice what a birth may hold, so events of
+ * made-up source ids cannot grow the hub's memory without end.
+ */
+export const MAX_SOURCES_PER_AGENT = 32;
 
 const byAgent = (a: { agent: string }, b: { agent: string }): number => (a.agent < b.agent ? -1 : 1);
 
@@ -28,8 +33,6 @@ interface Entry {
   provisionalRoom: Birth['room'] | null;
   /** Source ids of the current birth, for the unknown_source check of every record. */
   sourceIds: Set<string> | null;
-  /** The current birth names another room than the provisioned one. */
-  roomMismatch: boolean;
   availability: Availability;
   since: number;
   session: number | null;
@@ -45,6 +48,8 @@ export interface RegistryDeps {
   log: { info(o: object, m: string): void; debug(o: object, m: string): void };
   /** Called after a birth or an availability change, to keep the `agents` table current. */
   persist?: (agent: StoredAgent & { availability: Availability; since: number }) => void;
+  /** Called when an agent's records name more sources than MAX_SOURCES_PER_AGENT (counted in /metrics). */
+  limited?: (limit: 'source_ids', agent: string) => void;
 }
 
 export class AgentRegistry implements HubRegistry {
@@ -157,12 +162,12 @@ export class AgentRegistry implements HubRegistry {
     this.checkRoom(e, birth, 'birth');
   }
 
-  /** Tells the bus whether the birth's room disagrees with the provisioned one (every such birth). */
+  /** Tells the bus whether the birth's room disagrees with the provisioned one (on every birth and move). */
   private checkRoom(e: Entry, birth: Birth, cause: 'birth' | 'move'): void {
     const provisioned = e.provisionalRoom?.id ?? null;
     const mismatch = provisioned !== null && birth.room.id !== provisioned;
-    if (!mismatch && !e.roomMismatch) return;
-    e.roomMismatch = mismatch;
+    // Sent for matching births too: after a restart the open alarm is in the store, not in this entry,
+    // and only a "no mismatch" clears it. The alarm engine ignores a clear with nothing open.
     if (mismatch) {
       this.deps.log.info(
         { agent: e.agent, room: provisioned, claimed: birth.room.id, cause },
@@ -194,6 +199,10 @@ export class AgentRegistry implements HubRegistry {
     for (const ev of sourceEvents(records)) {
       let s = e.sources.get(ev.source);
       if (!s) {
+        if (e.sources.size >= MAX_SOURCES_PER_AGENT) {
+          this.deps.limited?.('source_ids', agent);
+          continue;
+        }
         s = new SourceHealthTracker();
         e.sources.set(ev.source, s);
       }
@@ -267,7 +276,6 @@ export class AgentRegistry implements HubRegistry {
       telemetry: null,
       sources: new Map(),
       sourceIds: null,
-      roomMismatch: false,
     };
     this.entries.set(agent, e);
     this.order = null;

@@ -5,8 +5,10 @@ import { readFile } from 'node:fs/promises';
 import { extname } from 'node:path';
 import { type Command, Option } from 'commander';
 import { ConfigError, DEFAULTS } from '../config.js';
+import { auditCli } from '../staff/cli.js';
 import { databaseOption } from '../store/cli.js';
 import { openStore } from '../store/open.js';
+import { migrateCore } from '../store/schema.js';
 import { type ScheduleFormat, ScheduleParseError } from './parse.js';
 import { importSchedule } from './store.js';
 
@@ -33,7 +35,11 @@ export async function importScheduleFile(
   const content = await readFile(o.file, 'utf8');
   const db = await openStore(o);
   try {
-    return await importSchedule(db, o.room, format, content, Date.now());
+    const res = await importSchedule(db, o.room, format, content, Date.now());
+    // Audited like the API's PUT /api/rooms/{room}/schedule (docs/hub-staff.md, "Audit log").
+    await migrateCore(db);
+    await auditCli(db, 'schedule.set', o.room, { format, periods: res.periods });
+    return res;
   } finally {
     await db.close();
   }

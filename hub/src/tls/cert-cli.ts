@@ -30,6 +30,9 @@ export async function issueAgentCertificate(
   agent: string,
   o: CertOptions,
 ): Promise<IssuedFiles> {
+  // Refused before anything is written: an unknown agent must not leave a key behind.
+  if (!(await accounts.isAgent(agent)))
+    throw new ProvisioningError(`unknown agent "${agent.slice(0, 80)}"`, 'not_found');
   const { issueClientCertificate } = await import('./client-ca.js');
   const issued = await issueClientCertificate(resolve(o.dataDir), agent, {
     ...(o.certDays !== undefined ? { days: o.certDays } : {}),

@@ -3,7 +3,7 @@
 // re-reads it and swaps it in with setSecureContext, which applies to new handshakes only, so every open
 // connection stays up.
 import { readFileSync } from 'node:fs';
-import type { Server as NetServer } from 'node:net';
+import type { Server as NetServer, Socket } from 'node:net';
 import { createServer, type TLSSocket, type Server as TlsServer } from 'node:tls';
 import type { Logger } from 'pino';
 import { Counter, Gauge, type Registry } from 'prom-client';
@@ -23,10 +23,21 @@ export interface HubTlsDeps {
   credentials: TlsCredentials;
   /** PEM file of the CA whose client certificates MQTTS accepts in place of a password (client-ca.ts). */
   clientCaFile?: string;
+  clock: { now(): number };
+  /** Default MAX_PENDING_HANDSHAKES_PER_ADDRESS (tests lower it). */
+  maxPendingHandshakesPerAddress?: number;
 }
 
 /** MQTT's CONNECT deadline (docs/hub.md) applies after the handshake; the handshake gets the same bound. */
 const HANDSHAKE_TIMEOUT_MS = 10_000;
+/**
+ * Sockets of one address still in their TLS handshake. The broker's cap on unauthenticated sockets per
+ * address (docs/hub.md "Abuse limits") sees a TLS socket only once its handshake is done, and the
+ * handshake is the costly part for the server, so it has a cap of its own, the same number.
+ */
+export const MAX_PENDING_HANDSHAKES_PER_ADDRESS = 32;
+
+const EXPIRY_WARNING_MS = 30 * 86_400_000;
 
 export type ReloadResult = { ok: true; certificate: CertificateInfo } | { ok: false; error: string };
 
@@ -37,6 +48,8 @@ export class HubTls {
   private readonly log: Logger;
   private readonly reloads: Counter<'result'>;
   private readonly handshakeFailures: Counter<'listener' | 'reason'>;
+
+  private readonly warned = new Set<string>();
 
   constructor(private readonly deps: HubTlsDeps) {
     this.credentials = deps.credentials;
@@ -54,6 +67,7 @@ export class HubTls {
       labelNames: ['listener', 'reason'],
       registers,
     });
+    this.checkExpiry(deps.credentials.info);
     const self = this;
     new Gauge({
       name: 'classroom_hub_tls_certificate_expiry_timestamp_seconds',
@@ -130,6 +144,7 @@ export class HubTls {
       server.setSecureContext(listener === 'mqtts' ? mqtts : next.options);
     const previous = this.credentials.info;
     this.credentials = next;
+    this.checkExpiry(next.info);
     this.reloads.inc({ result: 'ok' });
     this.log.info(
       {
@@ -152,12 +167,71 @@ export class HubTls {
     }
   }
 
+  /** Boxes refuse an expired certificate; say so at start and on reload, and a month ahead. */
+  private checkExpiry(info: CertificateInfo): void {
+    const left = info.notAfter - this.deps.clock.now();
+    const fields = {
+      subject: info.subject,
+      serial: info.serialNumber,
+      notAfter: new Date(info.notAfter).toISOString(),
+    };
+    if (left <= 0)
+      this.log.error(
+        { event: 'hub.tls_certificate_expired', ...fields },
+        'TLS certificate has expired: clients will refuse it',
+      );
+    else if (left < EXPIRY_WARNING_MS)
+      this.log.warn(
+        { event: 'hub.tls_certificate_expiring', daysLeft: Math.floor(left / 86_400_000), ...fields },
+        'TLS certificate expires within 30 days: renew it and send SIGHUP',
+      );
+  }
+
   stopAccepting(): void {
     this.mqtts?.close();
   }
 
   private watch(listener: string, server: TlsServer): void {
     this.servers.set(listener, server);
+    const perAddress = new Map<string, number>();
+    // The raw socket and its TLSSocket share address and port: the key that ends the pending count.
+    const pending = new Map<string, () => void>();
+    const max = this.deps.maxPendingHandshakesPerAddress ?? MAX_PENDING_HANDSHAKES_PER_ADDRESS;
+    server.prependListener('connection', (socket: Socket) => {
+      const address = socket.remoteAddress ?? 'unknown';
+      const n = perAddress.get(address) ?? 0;
+      if (n >= max) {
+        this.handshakeFailures.inc({ listener, reason: 'too_many_pending' });
+        if (!this.warned.has(address)) {
+          this.warned.add(address);
+          this.log.warn(
+            { listener, remote: address, max },
+            'TLS connection refused: too many handshakes in progress from this address',
+          );
+        }
+        socket.destroy();
+        return;
+      }
+      perAddress.set(address, n + 1);
+      const key = `${address}|${socket.remotePort}`;
+      let released = false;
+      const release = () => {
+        if (released) return;
+        released = true;
+        pending.delete(key);
+        const left = (perAddress.get(address) ?? 1) - 1;
+        if (left > 0) perAddress.set(address, left);
+        else {
+          perAddress.delete(address);
+          this.warned.delete(address);
+        }
+      };
+      pending.set(key, release);
+      socket.once('close', release);
+    });
+    server.prependListener('secureConnection', (socket: TLSSocket) => {
+      pending.get(`${socket.remoteAddress ?? 'unknown'}|${socket.remotePort}`)?.();
+    });
     server.on('tlsClientError', (err: NodeJS.ErrnoException, socket: TLSSocket) => {
       // A scanner or a box with the wrong CA retries all day: count it, log it at debug only.
       const reason = (err.code ?? 'other').toLowerCase().slice(0, 60);
