@@ -187,6 +187,7 @@ export async function startHub(options: HubOptions = {}): Promise<RunningHub> {
     const broker: HubBroker = config.broker
       ? new ExternalBroker({
           url: config.broker,
+          ca: config.brokerCa,
           log: log.child({ module: 'broker' }),
           clock,
           db,
@@ -242,6 +243,8 @@ export async function startHub(options: HubOptions = {}): Promise<RunningHub> {
             files: config.tls,
             credentials: tlsCredentials,
             clock,
+            // The same number as the broker's unauthenticated cap (CLASSROOM_HUB_MQTT_MAX_UNAUTHENTICATED).
+            maxPendingHandshakesPerAddress: limits.admission.maxUnauthenticatedPerAddress,
             ...(config.broker ? {} : { clientCaFile: await clientCa(config.dataDir, log) }),
           })
         : null;
