@@ -1,6 +1,7 @@
 #!/usr/bin/env node
 // Runs every bench/*.bench.mjs (or those whose name contains the filter), one after another so they
 // do not compete for the two cores, and tees their Markdown output to bench/results/<name>.md.
+// Arguments after the filter go to each benchmark (`node bench/run.mjs soak --minutes 5`).
 import { spawn } from 'node:child_process';
 import { mkdirSync, readdirSync, writeFileSync } from 'node:fs';
 import { dirname, join } from 'node:path';
@@ -8,6 +9,7 @@ import { fileURLToPath } from 'node:url';
 
 const here = dirname(fileURLToPath(import.meta.url));
 const filter = process.argv[2] ?? '';
+const passOn = process.argv.slice(3);
 const benches = readdirSync(here)
   .filter((f) => f.endsWith('.bench.mjs') && f.includes(filter))
   .sort();
@@ -26,7 +28,9 @@ for (const file of benches) {
   console.log(`\n## ${file} (started ${new Date(started).toISOString()})\n`);
   const out = [];
   const code = await new Promise((resolve) => {
-    const child = spawn(process.execPath, [join(here, file)], { stdio: ['ignore', 'pipe', 'inherit'] });
+    const child = spawn(process.execPath, [join(here, file), ...passOn], {
+      stdio: ['ignore', 'pipe', 'inherit'],
+    });
     child.stdout.on('data', (d) => {
       process.stdout.write(d);
       out.push(d);

@@ -243,6 +243,21 @@ describe('a hub and an agent from the installed prefix', () => {
       return (await res.json()) as T;
     };
 
+    // The files the installed hub serves from its own package and its dependencies.
+    for (const [path, type] of [
+      ['/', 'text/html'],
+      ['/app.js', 'javascript'],
+      ['/vendor/uplot.js', 'javascript'],
+      ['/api/openapi.json', 'application/json'],
+    ] as const) {
+      const res = await fetch(`http://127.0.0.1:${httpPort}${path}`, {
+        headers: { authorization: `Bearer ${token}` },
+      });
+      expect(res.status, `GET ${path}`).toBe(200);
+      expect(res.headers.get('content-type') ?? '', `GET ${path}`).toContain(type);
+      await res.arrayBuffer();
+    }
+
     const added = execFileSync(
       bin('classroom-hub'),
       ['agents', 'add', '--agent', 'box-rel', '--room', 'R101', '--data-dir', hubData],

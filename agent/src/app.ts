@@ -1,3 +1,4 @@
+import { join } from 'node:path';
 import {
   type AgentSettings,
   type Birth,
@@ -27,6 +28,7 @@ import {
   writeMeta,
 } from './store/agent-db.js';
 import type { Db } from './store/db.js';
+import { DiskReserve } from './store/reserve.js';
 import { TelemetryReporter } from './telemetry/telemetry.js';
 import { VERSION } from './version.js';
 
@@ -96,7 +98,13 @@ export class AgentApp {
     const warning = this.settings.load();
     if (warning) this.log.warn(warning);
     this.sleeping = (await readMeta(db, 'sleeping')) === 1;
-    this.outbox = new Outbox({ db, log: this.log, clock: this.clock, limits: config.outbox });
+    this.outbox = new Outbox({
+      db,
+      log: this.log,
+      clock: this.clock,
+      limits: config.outbox,
+      reserve: new DiskReserve(join(config.dataDir, 'outbox.reserve'), config.outbox.reserveBytes),
+    });
     this.inbound = new Inbound(this.agent, this.log, {
       hubState: (msg) => this.onHubState(msg.online),
       ack: (msg) => {

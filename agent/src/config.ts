@@ -16,14 +16,40 @@ import { z } from 'zod';
 
 const BROKER_URL = /^(mqtt|mqtts|tcp|tls|ssl|ws|wss):\/\/[^\s]+$/;
 
+/**
+ * People counting of a camera (docs/occupancy.md). The default interval is the measured cost
+ * bound: one tiled count costs about half a second of one core, so every 30 s keeps it under 2 %
+ * of a core (BENCHMARKS.md "Occupancy").
+ */
+export const OCCUPANCY_DEFAULT_INTERVAL_S = 30;
+const Occupancy = z
+  .object({
+    enabled: z.boolean().default(true),
+    intervalS: z.number().int().min(5).max(30).default(OCCUPANCY_DEFAULT_INTERVAL_S),
+  })
+  .strict();
+
 const Source = z
   .object({
     id: SourceId,
     kind: SourceKind,
     input: z.string().min(1).max(1024),
     label: Text.optional(),
+    occupancy: Occupancy.optional(),
   })
-  .strict();
+  .strict()
+  .superRefine((s, ctx) => {
+    if (s.kind === 'microphone' && s.occupancy?.enabled)
+      ctx.addIssue({ code: 'custom', message: 'a microphone cannot count people', path: ['occupancy'] });
+  })
+  // On by default for cameras (DESIGN.md "Agent"); a microphone never counts.
+  .transform((s) => ({
+    ...s,
+    occupancy:
+      s.kind === 'camera'
+        ? (s.occupancy ?? { enabled: true, intervalS: OCCUPANCY_DEFAULT_INTERVAL_S })
+        : { enabled: false, intervalS: OCCUPANCY_DEFAULT_INTERVAL_S },
+  }));
 
 /** The agent config file (DESIGN.md "Agent"). Unknown keys are errors: a typo must not be ignored. */
 export const AgentConfigSchema = z
@@ -91,9 +117,19 @@ export const AgentConfigSchema = z
           .min(1024 * 1024)
           .max(1024 ** 4)
           .default(512 * 1024 * 1024),
+        /**
+         * Disk space held back for drop-oldest on a full disk (docs/agent.md "Full disk"); 0 holds none.
+         * It must cover a checkpoint of the WAL (up to ~4 MiB at SQLite's default autocheckpoint), hence 8 MiB.
+         */
+        reserveBytes: z
+          .number()
+          .int()
+          .min(0)
+          .max(1024 ** 3)
+          .default(8 * 1024 * 1024),
       })
       .strict()
-      .default({ maxRecords: 500_000, maxBytes: 512 * 1024 * 1024 }),
+      .default({ maxRecords: 500_000, maxBytes: 512 * 1024 * 1024, reserveBytes: 8 * 1024 * 1024 }),
     /** host or host:port of an NTP server for clockOffsetMs; without it the offset is null. */
     ntpServer: z.string().min(1).max(255).optional(),
     logLevel: z.enum(['fatal', 'error', 'warn', 'info', 'debug', 'trace']).default('info'),
@@ -103,13 +139,18 @@ export const AgentConfigSchema = z
 export type AgentConfig = z.infer<typeof AgentConfigSchema>;
 export type ConfigResult = { ok: true; config: AgentConfig } | { ok: false; errors: string[] };
 
+/** A key as it can be read in a "path: reason" line: quoted when empty or holding blanks, dots or colons. */
+function readableKey(key: string): string {
+  return key === '' || /[\s.:"]/.test(key) ? JSON.stringify(key) : key;
+}
+
 /** One line per bad field, each starting with its path (DESIGN.md "Agent": a clear message naming the path of every bad field). */
 export function formatIssues(issues: ReadonlyArray<z.core.$ZodIssue>): string[] {
   const out: string[] = [];
   for (const issue of issues) {
     const base = issue.path.map(String).join('.');
     if (issue.code === 'unrecognized_keys') {
-      for (const key of issue.keys) out.push(`${base ? `${base}.` : ''}${key}: unknown field`);
+      for (const key of issue.keys) out.push(`${base ? `${base}.` : ''}${readableKey(key)}: unknown field`);
     } else {
       out.push(`${base || '(root)'}: ${issue.message}`);
     }

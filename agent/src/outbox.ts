@@ -3,6 +3,7 @@ import type { Logger } from 'pino';
 import type { CaptureWindow, SourceEvent } from './media/types.js';
 import { readMeta, writeMeta } from './store/agent-db.js';
 import type { Db } from './store/db.js';
+import type { DiskReserve } from './store/reserve.js';
 
 export type NewRecord = CaptureWindow | SourceEvent;
 
@@ -25,6 +26,18 @@ export interface OutboxContext {
   log: Logger;
   clock: { now(): number };
   limits: OutboxLimits;
+  /** Space held back for drop-oldest when the disk is full (docs/agent.md "Full disk"). */
+  reserve?: DiskReserve;
+}
+
+/** How often, at most, the outbox tries to write its reserve again after a full disk. */
+const RESERVE_RETRY_MS = 5000;
+/** Attempts of one batch against a full disk, each dropping twice as much as the one before. */
+const FULL_ATTEMPTS = 5;
+
+export function isDiskFull(err: unknown): boolean {
+  const e = err as { code?: unknown; message?: unknown };
+  return e.code === 'SQLITE_FULL' || /SQLITE_FULL|database or disk is full/.test(String(e.message ?? ''));
 }
 
 /** Rejected at append: a record the hub would dead-letter must never enter the outbox. */
@@ -61,6 +74,10 @@ export class Outbox {
   private acking: Promise<void> | null = null;
   private readonly listeners = new Set<(records: StoredRecord[]) => void>();
   private readonly log: Logger;
+  /** True from the first SQLITE_FULL until the reserve could be written again. */
+  private diskFull = false;
+  private reserveHeld = false;
+  private lastReserveTry = 0;
 
   constructor(private readonly ctx: OutboxContext) {
     this.log = ctx.log.child({ module: 'outbox' });
@@ -77,6 +94,13 @@ export class Outbox {
     this.count = row?.c ?? 0;
     this.bytes = row?.b ?? 0;
     this.droppedTotal = await readMeta(db, 'droppedTotal');
+    this.reserveHeld = this.ctx.reserve?.ensure() ?? false;
+    if (this.ctx.reserve && !this.reserveHeld) {
+      this.log.warn(
+        { file: this.ctx.reserve.file, bytes: this.ctx.reserve.bytes },
+        'no room for the outbox reserve',
+      );
+    }
     this.log.info({ pending: this.count, bytes: this.bytes, lastSeq: this.committedSeq }, 'outbox opened');
   }
 
@@ -97,6 +121,11 @@ export class Outbox {
 
   depth(): { records: number; bytes: number; droppedTotal: number } {
     return { records: this.count, bytes: this.bytes, droppedTotal: this.droppedTotal };
+  }
+
+  /** Whether the disk was found full and has not had room for the reserve since. */
+  diskIsFull(): boolean {
+    return this.diskFull;
   }
 
   /** Validates, assigns the next seq and commits. Resolves once the record is durable. */
@@ -130,7 +159,7 @@ export class Outbox {
       while (this.queue.length > 0) {
         const batch = this.queue.splice(0, 5000);
         try {
-          const committed = await this.commit(batch);
+          const committed = await this.commitWithRoom(batch);
           for (const [i, p] of batch.entries()) p.resolve(committed.own[i]!);
           this.emit(committed.all);
         } catch (err) {
@@ -151,6 +180,151 @@ export class Outbox {
         this.log.error({ err }, 'outbox listener failed');
       }
     }
+  }
+
+  /**
+   * Commits the batch; on SQLITE_FULL gives back the reserve, drops the oldest capture windows in a
+   * transaction of their own (it frees the pages the batch then reuses) and tries again, dropping
+   * twice as much each time. Before this, drop-oldest ran only inside the very transaction that failed.
+   */
+  private async commitWithRoom(batch: Pending[]): Promise<{ own: StoredRecord[]; all: StoredRecord[] }> {
+    for (let attempt = 0; ; attempt++) {
+      try {
+        const out = await this.commit(batch);
+        this.afterCommit();
+        return out;
+      } catch (err) {
+        if (!isDiskFull(err) || attempt + 1 >= FULL_ATTEMPTS) throw err;
+        const batchBytes = batch.reduce((n, p) => n + Buffer.byteLength(JSON.stringify(p.record)), 0);
+        const made = await this.makeRoom(attempt, batchBytes);
+        if (made === null) throw err; // nothing left to drop: the records are lost, and counted
+        this.emit(made); // committed already, whatever becomes of the batch
+      }
+    }
+  }
+
+  /** After a full disk: tries now and then to write the reserve again; once it is back, the episode ends. */
+  private afterCommit(): void {
+    const reserve = this.ctx.reserve;
+    if (!reserve || (this.reserveHeld && !this.diskFull)) return;
+    const now = this.ctx.clock.now();
+    if (now - this.lastReserveTry < RESERVE_RETRY_MS) return;
+    this.lastReserveTry = now;
+    this.reserveHeld = reserve.ensure();
+    if (this.reserveHeld && this.diskFull) {
+      this.diskFull = false;
+      this.log.info({ freeBytes: reserve.freeBytes() }, 'disk has room again; outbox reserve restored');
+    }
+  }
+
+  /**
+   * Frees room on a full disk: releases the reserve, then deletes the oldest capture windows (at least
+   * 64 KiB, twice the batch, 1 % of the outbox, doubled per attempt) and records `outbox.dropped`, plus
+   * `disk.low` the first time in an episode. Returns those events, or null if nothing can be dropped.
+   */
+  private async makeRoom(attempt: number, batchBytes: number): Promise<StoredRecord[] | null> {
+    const { db } = this.ctx;
+    const first = !this.diskFull;
+    if (first) {
+      this.diskFull = true;
+      this.log.error(
+        { pending: this.count, bytes: this.bytes },
+        'disk full: dropping oldest capture windows',
+      );
+    }
+    if (this.ctx.reserve?.release()) this.reserveHeld = false;
+    // In WAL mode the newest pages live in the WAL until a checkpoint copies them into the database
+    // file, which may need to grow for them: the reserve's space is for that. Once the checkpoint is
+    // through, the WAL starts over inside its own file, so the drop and the retried batch need no new
+    // blocks (the drop frees pages the batch reuses). Never TRUNCATE here: the WAL's blocks are room too.
+    await db
+      .exec('PRAGMA wal_checkpoint(RESTART)')
+      .catch((err: unknown) =>
+        this.log.warn({ err: (err as Error).message }, 'checkpoint on the full disk failed'),
+      );
+    const target = Math.max(64 * 1024, batchBytes * 2, this.bytes * 0.01) * 2 ** attempt;
+    let seq = this.committedSeq;
+    const made: StoredRecord[] = [];
+    let dropped = { count: 0, bytes: 0, from: 0, to: 0 };
+    await db.transaction(async () => {
+      dropped = await this.dropOldest(target);
+      if (dropped.count === 0) return;
+      const put = async (r: NewRecord) => {
+        seq += 1;
+        const json = JSON.stringify({ seq, ...r });
+        await db.run('INSERT INTO outbox (seq, kind, bytes, json) VALUES (?, ?, ?, ?)', [
+          seq,
+          r.kind,
+          Buffer.byteLength(json),
+          json,
+        ]);
+        made.push({ seq, kind: r.kind, json });
+      };
+      const ts = this.ctx.clock.now();
+      await put({
+        kind: 'event',
+        source: null,
+        ts,
+        type: 'outbox.dropped',
+        detail: { count: dropped.count, fromSeq: dropped.from, toSeq: dropped.to, reason: 'disk_full' },
+      });
+      if (first) {
+        await put({
+          kind: 'event',
+          source: null,
+          ts,
+          type: 'disk.low',
+          detail: { reason: 'disk_full', freeBytes: this.ctx.reserve?.freeBytes() ?? null },
+        });
+      }
+      await writeMeta(db, 'droppedTotal', this.droppedTotal + dropped.count);
+      await writeMeta(db, 'lastSeq', seq);
+    });
+    if (dropped.count === 0) {
+      this.log.error({ pending: this.count }, 'disk full and the outbox holds no capture windows to drop');
+      return null;
+    }
+    this.committedSeq = seq;
+    const addedBytes = made.reduce((n, r) => n + Buffer.byteLength(r.json), 0);
+    this.count += made.length - dropped.count;
+    this.bytes += addedBytes - dropped.bytes;
+    this.droppedTotal += dropped.count;
+    this.log.warn(
+      { dropped: dropped.count, fromSeq: dropped.from, toSeq: dropped.to, pending: this.count },
+      'disk full: dropped oldest capture windows',
+    );
+    await db.exec('PRAGMA wal_checkpoint(PASSIVE)').catch(() => undefined);
+    return made;
+  }
+
+  /** Deletes the oldest capture windows, at least `bytes` of them (inside the caller's transaction). */
+  private async dropOldest(
+    bytes: number,
+  ): Promise<{ count: number; bytes: number; from: number; to: number }> {
+    const { db } = this.ctx;
+    let count = 0;
+    let size = 0;
+    let from = 0;
+    let to = 0;
+    let after = 0;
+    while (size < bytes) {
+      const rows = await db.all<{ seq: number; bytes: number }>(
+        "SELECT seq, bytes FROM outbox WHERE kind = 'capture' AND seq > ? ORDER BY seq LIMIT 1000",
+        [after],
+      );
+      if (rows.length === 0) break;
+      for (const row of rows) {
+        if (size >= bytes) break;
+        if (from === 0) from = row.seq;
+        to = row.seq;
+        count += 1;
+        size += row.bytes;
+      }
+      after = rows[rows.length - 1]!.seq;
+    }
+    if (count > 0)
+      await db.run("DELETE FROM outbox WHERE kind = 'capture' AND seq BETWEEN ? AND ?", [from, to]);
+    return { count, bytes: size, from, to };
   }
 
   private async commit(batch: Pending[]): Promise<{ own: StoredRecord[]; all: StoredRecord[] }> {

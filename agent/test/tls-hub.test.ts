@@ -5,7 +5,7 @@
 import { mkdirSync } from 'node:fs';
 import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { run, spawnTlsHub, TestCa, type TlsHub } from '../../hub/test/tls-helpers.js';
+import { issueExpired, run, spawnTlsHub, TestCa, type TlsHub } from '../../hub/test/tls-helpers.js';
 import { removeDir, tempDir, testAgent, testConfig } from './helpers/agent.js';
 import { waitFor } from './helpers/broker.js';
 import { addAgent, HUB_BIN } from './helpers/procs.js';
@@ -148,6 +148,30 @@ describe('agent → hub over TLS, verified against broker.ca (real hub process)'
       await waitFor(() => a.app.status().connected, 'connected with a client certificate', 30_000);
       await waitFor(() => a.app.status().outbox.records === 0, 'outbox drained', 30_000);
       expect(await storedRecords(hub, campus.cert, 'box-2')).toBe(5);
+    } finally {
+      await a.app.stop();
+    }
+  });
+
+  it('refuses an expired hub certificate, and the hub says it has expired', async () => {
+    await issueExpired(campus, 'hub', 'IP:127.0.0.1');
+    const mark = hub.output().length;
+    hub.signal('SIGHUP');
+    await hub.waitLog('"event":"hub.tls_reloaded"', mark);
+    expect(await hub.waitLog('"event":"hub.tls_certificate_expired"', mark)).toContain(
+      'clients will refuse it',
+    );
+    const data = join(dir, 'agent-expired');
+    const url = `mqtts://127.0.0.1:${hub.listening.mqttsPort}`;
+    const a = testAgent(
+      testConfig(data, url, { broker: { url, username: 'box-1', password, ca: campus.cert, keepaliveS: 2 } }),
+    );
+    await a.app.start();
+    try {
+      const err = await waitFor(() => a.app.status().brokerError, 'an expiry error', 30_000);
+      expect(err).toContain("TLS: the hub's certificate has expired (or this box's clock is wrong)");
+      expect(err).toContain('CERT_HAS_EXPIRED');
+      expect(a.app.status().connected).toBe(false);
     } finally {
       await a.app.stop();
     }

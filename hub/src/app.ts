@@ -5,16 +5,19 @@ import type { Birth } from '@classroom/protocol';
 import { topics } from '@classroom/protocol';
 import type { FastifyInstance } from 'fastify';
 import type { Logger } from 'pino';
+import { AgentControlModule } from './agents/routes.js';
 import { AuditLog } from './audit/log.js';
 import { auditRoutes } from './audit/routes.js';
 import { Accounts } from './auth/accounts.js';
+import { AdminToken, registerLiveAdminToken } from './auth/admin-token.js';
 import { clipLogFields } from './auth/identity.js';
 import { createIdentityMetrics } from './auth/metrics.js';
+import { SecurityWatch } from './auth/watch.js';
 import { type BrokerLimits, resolveLimits } from './broker/connect-guard.js';
 import { EmbeddedBroker } from './broker/embedded.js';
 import { ExternalBroker } from './broker/external.js';
 import type { HubBroker } from './broker/types.js';
-import { resolveConfig } from './config.js';
+import { databaseFile, resolveConfig } from './config.js';
 import {
   type Clock,
   createBus,
@@ -30,16 +33,23 @@ import { recordsRoutes } from './http/routes-records.js';
 import { adminAuth, createHttpServer, openApiRoute } from './http/server.js';
 import { GroupCommitter } from './ingest/commit.js';
 import { DeadLetters } from './ingest/deadletter.js';
+import { DEFAULT_DEAD_LETTER_LIMITS, type DeadLetterLimits } from './ingest/deadletter-limits.js';
 import { Ingest } from './ingest/ingest.js';
+import { limitCounter } from './limits.js';
 import { createLogger, type LogFormat, parseLogFormat } from './log.js';
+import { redactingLogOptions } from './log-redact.js';
 import { createMetrics } from './metrics.js';
 import { ProvisionedRoomsModule } from './registry/provisioned-rooms.js';
 import { AgentRegistry } from './registry/registry.js';
+import { RetentionModule, type RetentionSchedule } from './retention/module.js';
+import { type RetentionPolicy, resolvePolicy } from './retention/policy.js';
+import { ensureIncrementalVacuum } from './retention/vacuum.js';
 import { installAccess } from './staff/access.js';
 import { staffRoutes } from './staff/routes.js';
 import { StaffSessions } from './staff/sessions.js';
 import { LoginThrottle } from './staff/throttle.js';
 import { StaffUsers } from './staff/users.js';
+import { StoreHealth } from './store/health.js';
 import { openStore, type Store } from './store/open.js';
 import { migrateCore } from './store/schema.js';
 import { loadTlsCredentials } from './tls/credentials.js';
@@ -58,8 +68,16 @@ export interface HubOptions extends Partial<HubConfig> {
   commitMaxRecords?: number;
   /** Wire the feature modules of features.ts (default true; benchmarks of the bare core turn them off). */
   features?: boolean;
+  /** Retention policy (defaults: retention/policy.ts); false runs no retention (benchmarks of the bare core). */
+  retention?: (Partial<RetentionPolicy> & { schedule?: Partial<RetentionSchedule> }) | false;
   /** Extra modules after the feature modules (tests, simulators). */
   modules?: (ctx: HubContext) => HubModule[];
+  /** Logged once the logger exists (main.ts: an admin token on the command line, a readable token file). */
+  startupWarnings?: string[];
+  /** Per-agent dead-letter rate and row caps (defaults in ingest/deadletter-limits.ts). */
+  deadLetterLimits?: Partial<DeadLetterLimits>;
+  /** How often the hub reads CLI changes to accounts and the admin token (default 1000 ms, auth/watch.ts). */
+  securityPollMs?: number;
   /** The embedded broker's abuse limits (docs/hub.md "Abuse limits"); defaults and env fill the rest. */
   limits?: { [K in keyof BrokerLimits]?: Partial<BrokerLimits[K]> };
   /** How often moves made by `classroom-hub agents move` are picked up (default 2000 ms). */
@@ -80,6 +98,8 @@ export interface RunningHub {
   adminToken: string;
   ctx: HubContext;
   http: FastifyInstance;
+  /** The retention pass scheduler (null with `retention: false`). */
+  retention: RetentionModule | null;
   /** Graceful stop (SIGTERM): stop accepting, flush commits, publish hub/state offline, close the store. */
   stop(): Promise<void>;
 }
@@ -94,11 +114,13 @@ export async function startHub(options: HubOptions = {}): Promise<RunningHub> {
       {
         level: options.logLevel ?? process.env.CLASSROOM_HUB_LOG_LEVEL ?? 'info',
         base: { name: 'classroom-hub' },
+        ...redactingLogOptions,
         // No log field holds more than 2 KiB, whatever a client sent (docs/hub-identity.md).
         formatters: { log: clipLogFields },
       },
       options.logFormat ?? parseLogFormat(process.env.CLASSROOM_LOG_FORMAT),
     );
+  for (const w of options.startupWarnings ?? []) log.warn(w);
   const clock = options.clock ?? systemClock;
   const startedAt = clock.now();
 
@@ -112,16 +134,20 @@ export async function startHub(options: HubOptions = {}): Promise<RunningHub> {
         done ? 'database migration applied' : 'applying database migration',
       ),
     );
+    const sqliteFile = db.dialect === 'sqlite' ? databaseFile(config.dataDir) : null;
+    if (sqliteFile) await ensureIncrementalVacuum(db, sqliteFile, storeLog);
     const metrics = createMetrics();
     const identityMetrics = createIdentityMetrics(metrics.registry);
     const limits = resolveLimits(options.limits);
     const bus = createBus(new EventEmitter().setMaxListeners(100), log.child({ module: 'bus' }));
     const accounts = new Accounts(db);
     const registryLog = log.child({ module: 'registry' });
+    const limitRefusals = limitCounter(metrics.registry);
     const registry = new AgentRegistry({
       clock,
       bus,
       log: registryLog,
+      limited: (limit) => limitRefusals.inc({ limit }),
       persist: (a) => {
         db.run(
           `INSERT INTO agents (agent, room, birth, session, availability, since, last_seen) VALUES (?,?,?,?,?,?,?)
@@ -144,7 +170,9 @@ export async function startHub(options: HubOptions = {}): Promise<RunningHub> {
       syncRegistry(accounts, registry).catch((err) => registryLog.error({ err }, 'reading accounts failed'));
     metrics.sources.agents = () => registry.counts();
 
+    const storeHealth = new StoreHealth(metrics.registry, storeLog, () => clock.now());
     const committer = new GroupCommitter(db, clock, metrics, {
+      onOutcome: (err) => (err ? storeHealth.commitFailed(err) : storeHealth.commitSucceeded()),
       windowMs: options.commitWindowMs ?? 0,
       // 32 records start a commit at once instead of at the end of the event-loop turn: with many boxes
       // sending in step, the writer then commits while the main thread still reads and validates the rest,
@@ -152,13 +180,17 @@ export async function startHub(options: HubOptions = {}): Promise<RunningHub> {
       // waiting for the turn, 32 best).
       maxRecords: options.commitMaxRecords ?? 32,
     });
-    const deadLetters = new DeadLetters(db, clock, metrics, log.child({ module: 'deadletter' }));
+    const deadLetters = new DeadLetters(db, clock, metrics, log.child({ module: 'deadletter' }), 100, {
+      ...DEFAULT_DEAD_LETTER_LIMITS,
+      ...options.deadLetterLimits,
+    });
     let ingest: Ingest | null = null;
     const onAgentMessage = (agent: string, topic: string, payload: Buffer) =>
       ingest ? ingest.handle(agent, topic, payload) : Promise.resolve();
     const broker: HubBroker = config.broker
       ? new ExternalBroker({
           url: config.broker,
+          ca: config.brokerCa,
           log: log.child({ module: 'broker' }),
           clock,
           db,
@@ -214,6 +246,8 @@ export async function startHub(options: HubOptions = {}): Promise<RunningHub> {
             files: config.tls,
             credentials: tlsCredentials,
             clock,
+            // The same number as the broker's unauthenticated cap (CLASSROOM_HUB_MQTT_MAX_UNAUTHENTICATED).
+            maxPendingHandshakesPerAddress: limits.admission.maxUnauthenticatedPerAddress,
             ...(config.broker ? {} : { clientCaFile: await clientCa(config.dataDir, log) }),
           })
         : null;
@@ -222,6 +256,9 @@ export async function startHub(options: HubOptions = {}): Promise<RunningHub> {
       ...(tls ? { https: tls.httpsOptions() } : {}),
     });
     cleanup.unshift(() => http.close());
+    const adminToken = new AdminToken(config.adminToken);
+    const unregisterToken = registerLiveAdminToken(config.adminToken, adminToken);
+    cleanup.unshift(async () => unregisterToken());
     if (tls) tls.attachHttps(http.server);
     // Before any route: the access hook sees each route as it is added (docs/hub-people.md, "Roles").
     const sessions = new StaffSessions(db, clock);
@@ -230,6 +267,7 @@ export async function startHub(options: HubOptions = {}): Promise<RunningHub> {
       sessions,
       audit,
       log: log.child({ module: 'access' }),
+      metrics: metrics.registry,
     });
     const requireAdmin = adminAuth(config.adminToken);
     coreRoutes(http, {
@@ -240,8 +278,21 @@ export async function startHub(options: HubOptions = {}): Promise<RunningHub> {
       broker,
       startedAt,
       syncAccounts,
+      storeHealth: () => storeHealth.status(),
     });
     recordsRoutes(http, db, requireAdmin);
+    const { schedule: retentionSchedule, ...retentionPolicy } = options.retention || {};
+    const retention =
+      options.retention === false
+        ? null
+        : new RetentionModule({
+            log: log.child({ module: 'retention' }),
+            clock,
+            db,
+            policy: resolvePolicy(retentionPolicy),
+            file: sqliteFile,
+            ...(retentionSchedule ? { schedule: retentionSchedule } : {}),
+          });
     staffRoutes(http, {
       users: new StaffUsers(db),
       sessions,
@@ -250,7 +301,17 @@ export async function startHub(options: HubOptions = {}): Promise<RunningHub> {
       metrics: metrics.registry,
     });
     auditRoutes(http, audit);
-    const modules = [
+    const security = new SecurityWatch({
+      db,
+      clock,
+      log: log.child({ module: 'security' }),
+      adminToken,
+      broker,
+      ...(options.securityPollMs ? { pollMs: options.securityPollMs } : {}),
+    });
+    const modules: HubModule[] = [
+      security,
+      new AgentControlModule(ctx, security),
       new ProvisionedRoomsModule({
         ctx,
         accounts,
@@ -260,6 +321,7 @@ export async function startHub(options: HubOptions = {}): Promise<RunningHub> {
         ...(options.roomPollMs ? { pollMs: options.roomPollMs } : {}),
       }),
       ...(options.features === false ? [] : featureModules(ctx)),
+      ...(retention ? [retention] : []),
       ...(options.modules?.(ctx) ?? []),
     ];
     for (const m of modules) m.routes?.(http);
@@ -345,6 +407,7 @@ export async function startHub(options: HubOptions = {}): Promise<RunningHub> {
         await http.close();
         await deadLetters.stop();
         await db.close();
+        unregisterToken();
         lifecycle.info({ event: 'hub.stopped' }, 'hub stopped');
       })();
       return stopping;
@@ -361,6 +424,7 @@ export async function startHub(options: HubOptions = {}): Promise<RunningHub> {
       adminToken: config.adminToken,
       ctx,
       http,
+      retention,
       stop,
     };
   } catch (err) {

@@ -2,14 +2,17 @@
 export { type HubOptions, type RunningHub, startHub } from './app.js';
 export { Accounts, ProvisioningError } from './auth/accounts.js';
 export { canPublish, canSubscribe, type Principal, type Role } from './auth/acl.js';
+export { backupSqlite } from './backup/sqlite.js';
 export { BURST_SAFE_OPTIONS } from './broker/embedded.js';
 export { ConfigError, DEFAULTS, databaseFile, loadOrCreateAdminToken } from './config.js';
 export * from './context.js';
 export { AgentViewSchema, ErrorSchema, errorResponses } from './http/schemas.js';
 export { ApiError, adminAuth, errorBody } from './http/server.js';
-export { insertSql } from './ingest/commit.js';
+export { INSERT_JSON_SQL, INSERT_JSON_SQL_PG, insertSql } from './ingest/commit.js';
 export { toRanges } from './ingest/ingest.js';
 export { AgentRegistry, SILENT_INTERVALS } from './registry/registry.js';
+export { DEFAULT_RETENTION, type RetentionPolicy } from './retention/policy.js';
+export { type RetentionReport, runPass } from './retention/sweep.js';
 export { openStore, type Store } from './store/open.js';
 export { PgDb, toPgPlaceholders } from './store/postgres.js';
 export { migrateCore } from './store/schema.js';

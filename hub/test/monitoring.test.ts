@@ -2,6 +2,7 @@
 // series that the Grafana dashboard (docs/grafana/classroom-hub.json) or the alerting rules
 // (docs/prometheus/classroom-hub-alerts.yml) query is in the live /metrics of a `classroom-hub serve`
 // process. The hub runs with TLS so that the certificate metrics are registered too.
+import { spawnSync } from 'node:child_process';
 import { readFileSync } from 'node:fs';
 import { get } from 'node:https';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
@@ -86,6 +87,18 @@ describe('monitoring docs match the live /metrics', () => {
     expect(names.size).toBeGreaterThan(20);
     const missing = [...names].filter((n) => !metrics.has(n));
     expect(missing, 'dashboard series missing from /metrics').toEqual([]);
+  });
+
+  it('the committed dashboard is what scripts/grafana-dashboard.mjs generates', () => {
+    const r = spawnSync(
+      process.execPath,
+      [new URL('../../scripts/grafana-dashboard.mjs', import.meta.url).pathname, '--check'],
+      {
+        encoding: 'utf8',
+      },
+    );
+    expect(r.stderr).toBe('');
+    expect(r.status).toBe(0);
   });
 
   it('every alerting rule queries real series', () => {

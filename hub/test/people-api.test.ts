@@ -7,6 +7,7 @@ import { topics } from '@classroom/protocol';
 import mqtt from 'mqtt';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import WebSocket from 'ws';
+import { checkResponse } from './openapi-responses.js';
 import { FakeAgent, startTestHub, type TestHub, waitFor } from './people-hub.js';
 
 interface AlarmBody {
@@ -66,7 +67,9 @@ describe('people API on a running hub', () => {
   it('requires the admin token on people routes', async () => {
     const res = await fetch(`${t.base}/api/alarms`);
     expect(res.status).toBe(401);
-    const body = (await res.json()) as { error: { code: string } };
+    const text = await res.text();
+    await checkResponse(t.base, 'GET', '/api/alarms', res.status, res.headers.get('content-type'), text);
+    const body = JSON.parse(text) as { error: { code: string } };
     expect(body.error.code).toBe('unauthorized');
   });
 

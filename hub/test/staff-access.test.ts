@@ -233,6 +233,9 @@ describe('every route checks the role', () => {
     expect(outcomes.some((o) => o.includes('as viewer: 403'))).toBe(true);
     expect(outcomes.some((o) => o.includes('as operator: 403'))).toBe(true);
     expect(outcomes.some((o) => o.includes('POST /api/alarms/:id/ack as operator: allowed'))).toBe(true);
+    const metrics = await (await fetch(`${base}/metrics`)).text();
+    expect(metrics).toMatch(/classroom_hub_http_refused_total\{reason="unauthorized"\} [1-9]/);
+    expect(metrics).toMatch(/classroom_hub_http_refused_total\{reason="forbidden"\} [1-9]/);
   });
 
   it('keeps the admin token working for automation, as admin, and refuses a wrong one', async () => {

@@ -2,7 +2,7 @@
 // with TLS, and `openssl s_client` as an independent TLS client.
 import { type ChildProcess, execFile, spawn } from 'node:child_process';
 import { randomBytes } from 'node:crypto';
-import { renameSync, writeFileSync } from 'node:fs';
+import { readFileSync, renameSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { promisify } from 'node:util';
 import { TOKEN, waitFor } from './core-helpers.js';
@@ -99,6 +99,48 @@ export class TestCa {
     renameSync(`${tmp}.pem`, cert);
     return { cert, key, serial };
   }
+}
+
+/**
+ * A certificate whose validity ended yesterday, signed by `ca` (Debian's openssl 3.0 cannot backdate
+ * with `x509 -req`, so it is made with @peculiar/x509, the hub's own certificate library).
+ */
+export async function issueExpired(ca: TestCa, file: string, san: string): Promise<Issued> {
+  await import('reflect-metadata');
+  const x509 = await import('@peculiar/x509');
+  const { webcrypto, randomBytes: rnd } = await import('node:crypto');
+  x509.cryptoProvider.set(webcrypto as never);
+  const alg = { name: 'ECDSA', namedCurve: 'P-256', hash: 'SHA-256' };
+  const caCert = new x509.X509Certificate(readFileSync(ca.cert, 'utf8'));
+  const caKey = await webcrypto.subtle.importKey(
+    'pkcs8',
+    x509.PemConverter.decodeFirst(readFileSync(join(ca.dir, `${ca.name}.key`), 'utf8')),
+    alg,
+    false,
+    ['sign'],
+  );
+  const keys = await webcrypto.subtle.generateKey(alg, true, ['sign', 'verify']);
+  const serial = `1${rnd(7).toString('hex').toUpperCase()}`;
+  const [type, value] = san.split(':') as [string, string];
+  const cert = await x509.X509CertificateGenerator.create({
+    serialNumber: serial,
+    subject: 'CN=classroom hub',
+    issuer: caCert.subject,
+    notBefore: new Date(Date.now() - 3 * 86_400_000),
+    notAfter: new Date(Date.now() - 86_400_000),
+    signingAlgorithm: alg,
+    publicKey: keys.publicKey as never,
+    signingKey: caKey as never,
+    extensions: [new x509.SubjectAlternativeNameExtension([{ type: type === 'IP' ? 'ip' : 'dns', value }])],
+  });
+  const der = await webcrypto.subtle.exportKey('pkcs8', keys.privateKey as never);
+  const certFile = join(ca.dir, `${file}.pem`);
+  const keyFile = join(ca.dir, `${file}.key`);
+  writeFileSync(`${keyFile}.tmp`, `${x509.PemConverter.encode(der, 'PRIVATE KEY')}\n`, { mode: 0o600 });
+  writeFileSync(`${certFile}.tmp`, cert.toString('pem'));
+  renameSync(`${keyFile}.tmp`, keyFile);
+  renameSync(`${certFile}.tmp`, certFile);
+  return { cert: certFile, key: keyFile, serial };
 }
 
 export interface SClient {

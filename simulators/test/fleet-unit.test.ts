@@ -125,4 +125,36 @@ describe('FleetAgent (no broker: its clock and scheduler are injected)', () => {
     const first = records.find((r) => r.kind === 'capture')!;
     expect(first.kind === 'capture' && first.end).toBe(clock.t - 25_000 - 45_000);
   });
+
+  it('a quiesced agent makes no new windows; a fixed skew is reported without clockSkewMs', () => {
+    const clock = { t: 1_800_000_000_000 };
+    // clockSkewMs 0: the skew comes from the fleet's per-agent table (FleetConfig.skewByAgent).
+    const h = hooks({ windowS: 1, clockSkewMs: 0 }, clock);
+    const agent = new FleetAgent(
+      {
+        agent: 'u-3',
+        username: 'u-3',
+        password: 'x',
+        room: { id: 'U3', name: 'U3', building: 'B', floor: '1', campus: 'C' },
+      },
+      { session: 1, nextSeq: 1, pendingFrom: null },
+      h,
+      3_600_000,
+    );
+    agent.nextWindowAt = clock.t + 1000;
+    for (let i = 0; i < 5; i++) {
+      clock.t += 1000;
+      agent.tick(clock.t);
+    }
+    const made = agent.counters.nextSeq;
+    expect(made).toBeGreaterThan(5);
+    const skew = agent.outbox.unsent(100).filter((r) => r.kind === 'event' && r.type === 'clock.skew');
+    expect(skew.map((r) => r.kind === 'event' && r.detail.offsetMs)).toEqual([3_600_000]);
+    agent.quiesced = true;
+    for (let i = 0; i < 5; i++) {
+      clock.t += 1000;
+      agent.tick(clock.t);
+    }
+    expect(agent.counters.nextSeq).toBe(made);
+  });
 });

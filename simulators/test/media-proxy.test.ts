@@ -142,4 +142,56 @@ describe('FlakyProxy', () => {
     await waitFor(() => proxy.stats().open === 1, 'one open pair', 5000);
     b.destroy();
   });
+
+  it('black hole: keeps the socket open and forwards nothing until restored', async () => {
+    const proxy = new FlakyProxy(log, {
+      targetHost: '127.0.0.1',
+      targetPort: (echo.address() as AddressInfo).port,
+    });
+    proxies.push(proxy);
+    const s = await talk(await proxy.start());
+    expect(await roundTrip(s, 'before')).toBe('before');
+    let heard = '';
+    s.on('data', (d) => {
+      heard += d.toString();
+    });
+    proxy.blackhole();
+    s.write('lost in the hole');
+    // Once the proxy has taken those bytes in and dropped them, restore and send a marker: only the
+    // marker comes back, on the same connection.
+    await waitFor(() => proxy.stats().swallowedBytes === 'lost in the hole'.length, 'bytes swallowed', 5000);
+    expect(s.destroyed).toBe(false);
+    proxy.restore();
+    s.write('after');
+    await waitFor(() => heard.includes('after'), 'the marker echoed after the restore', 5000);
+    expect(heard).toBe('after');
+    expect(proxy.stats()).toMatchObject({ cuts: 0, blackholes: 1, open: 1 });
+    s.destroy();
+  });
+
+  it('delay: never reorders chunks when the delay changes mid-stream', async () => {
+    const proxy = new FlakyProxy(log, {
+      targetHost: '127.0.0.1',
+      targetPort: (echo.address() as AddressInfo).port,
+    });
+    proxies.push(proxy);
+    const s = await talk(await proxy.start());
+    let heard = '';
+    s.on('data', (d) => {
+      heard += d.toString();
+    });
+    proxy.setDelay(300);
+    const sent: string[] = [];
+    for (let i = 0; i < 20; i++) {
+      // Halfway through, the delay drops to 0: later chunks must still wait behind earlier ones.
+      if (i === 10) proxy.setDelay(0);
+      const chunk = `<${i}>`;
+      sent.push(chunk);
+      s.write(chunk);
+      await new Promise((r) => setImmediate(r));
+    }
+    await waitFor(() => heard.length === sent.join('').length, 'every chunk echoed', 10_000);
+    expect(heard).toBe(sent.join(''));
+    s.destroy();
+  });
 });

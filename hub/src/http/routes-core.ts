@@ -21,7 +21,21 @@ export interface CoreRouteDeps {
   startedAt: number;
   /** Brings agents provisioned by another process (the CLI) into the registry. */
   syncAccounts: () => Promise<void>;
+  /** Whether the store takes writes (store/health.ts); absent means it does. */
+  storeHealth?: () => { status: 'ok' | 'degraded'; store: string; since?: number };
 }
+
+const HealthBody = z.object({
+  status: z.enum(['ok', 'degraded']),
+  /** "ok", or why commits fail: "disk full", "I/O error", "read-only", "database unreachable", "write failed". */
+  store: z.string(),
+  /** Since when the store refuses writes (ms), while degraded. */
+  since: z.number().optional(),
+  version: z.string(),
+  uptimeS: z.number(),
+  mqttClients: z.number(),
+  agents: z.record(z.string(), z.number()),
+});
 
 const Credentials = z.object({ agent: z.string(), username: z.string(), password: z.string() });
 
@@ -33,25 +47,27 @@ export function coreRoutes(http: FastifyInstance, d: CoreRouteDeps): void {
     '/api/health',
     {
       schema: {
-        summary: 'Liveness and basic counts (no token needed)',
+        summary:
+          'Liveness and basic counts (no token needed); 503 with status "degraded" while the store refuses writes',
         response: {
-          200: z.object({
-            status: z.literal('ok'),
-            version: z.string(),
-            uptimeS: z.number(),
-            mqttClients: z.number(),
-            agents: z.record(z.string(), z.number()),
-          }),
+          200: HealthBody,
+          503: HealthBody,
         },
       },
     },
-    async () => ({
-      status: 'ok' as const,
-      version: VERSION,
-      uptimeS: Math.round((d.ctx.clock.now() - d.startedAt) / 1000),
-      mqttClients: d.broker.connectedClients(),
-      agents: d.registry.counts(),
-    }),
+    async (_req, reply) => {
+      const store = d.storeHealth?.() ?? { status: 'ok' as const, store: 'ok' };
+      // docs/hub.md "Full disk": while commits fail nothing is acked; a balancer in front of several hubs
+      // should send boxes elsewhere, hence 503.
+      if (store.status !== 'ok') reply.code(503);
+      return {
+        ...store,
+        version: VERSION,
+        uptimeS: Math.round((d.ctx.clock.now() - d.startedAt) / 1000),
+        mqttClients: d.broker.connectedClients(),
+        agents: d.registry.counts(),
+      };
+    },
   );
 
   app.get(

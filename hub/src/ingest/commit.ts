@@ -26,7 +26,8 @@ export const INSERT_JSON_SQL = `INSERT OR IGNORE INTO records
 /**
  * The same on PostgreSQL (`--database`): json_array_elements unpacks the group server-side. Rows are
  * inserted in key order so that two hubs committing overlapping resends take their row locks in the
- * same order and cannot deadlock; ON CONFLICT DO NOTHING makes the one that comes second skip the row,
+ * same order and cannot deadlock; ON CONFLICT DO NOTHING makes the one that comes second skip the row
+ * (no conflict target: the key of the partitioned table also holds kind and ts, retention/partitions.ts),
  * so a record is stored once however many hubs receive it (DESIGN.md).
  */
 export const INSERT_JSON_SQL_PG = `INSERT INTO records
@@ -35,7 +36,7 @@ export const INSERT_JSON_SQL_PG = `INSERT INTO records
          (r->>8)::integer, (r->>9)::bigint, r->>10
   FROM json_array_elements(?::json) AS e(r)
   ORDER BY 1, 2
-  ON CONFLICT (agent, seq) DO NOTHING RETURNING agent, seq`;
+  ON CONFLICT DO NOTHING RETURNING agent, seq`;
 
 /** PostgreSQL errors after which the whole group can simply be written again. */
 const RETRYABLE_PG = new Set(['40P01', '40001']); // deadlock_detected, serialization_failure
@@ -65,6 +66,8 @@ export interface GroupCommitOptions {
   windowMs: number;
   /** A group this large is written without waiting for the window. */
   maxRecords: number;
+  /** Hears each commit's outcome (null on success), for /api/health (store/health.ts). */
+  onOutcome?: (err: Error | null) => void;
 }
 
 function row(p: CommitRequest, r: RecordT): unknown[] {
@@ -211,7 +214,9 @@ export class GroupCommitter {
       this.metrics.recordsDuplicate.inc(total - fresh);
       this.metrics.commitSeconds.observe((performance.now() - started) / 1000);
       this.metrics.commitRecords.observe(total);
+      this.opts.onOutcome?.(null);
     } catch (err) {
+      this.opts.onOutcome?.(err as Error);
       for (const p of group) p.reject(err as Error);
     }
   }

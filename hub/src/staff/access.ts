@@ -6,9 +6,11 @@ import { timingSafeEqual } from 'node:crypto';
 import cookie from '@fastify/cookie';
 import type { FastifyInstance, FastifyRequest, RouteOptions } from 'fastify';
 import type { Logger } from 'pino';
+import { Counter, type Registry } from 'prom-client';
 import type { AuditLog } from '../audit/log.js';
+import { liveAdminToken } from '../auth/admin-token.js';
 import { ErrorSchema } from '../http/schemas.js';
-import { ApiError } from '../http/server.js';
+import { ApiError, QUERY_TOKEN_ROUTE } from '../http/server.js';
 import { type AuditRule, ROUTE_RULES, type RouteRule, ruleFor } from './policy.js';
 import { roleAllows, type StaffPrincipal, TOKEN_ACTOR } from './roles.js';
 import { SESSION_COOKIE, type StaffSessions } from './sessions.js';
@@ -30,6 +32,8 @@ export interface AccessDeps {
   sessions: StaffSessions;
   audit: AuditLog;
   log: Logger;
+  /** Where the refusal counter is registered (ctx.metrics). */
+  metrics: Registry;
   rules?: Record<string, RouteRule>;
 }
 
@@ -72,6 +76,12 @@ export async function installAccess(http: FastifyInstance, d: AccessDeps): Promi
   const table = d.rules ?? ROUTE_RULES;
   const routes: RouteEntry[] = [];
   routeLists.set(http, routes);
+  const refused = new Counter({
+    name: 'classroom_hub_http_refused_total',
+    help: 'HTTP API calls refused by the access layer, by reason (unauthorized, forbidden, cross_origin)',
+    labelNames: ['reason'],
+    registers: [d.metrics],
+  });
   await http.register(cookie);
   http.decorateRequest('staff', null);
 
@@ -111,15 +121,22 @@ export async function installAccess(http: FastifyInstance, d: AccessDeps): Promi
     if (!url || !cfg?.access) return; // no route: the 404 handler answers
     // The dashboard's files and /metrics need no caller; skip the session lookup for them.
     if (cfg.access === 'public' && !url.startsWith('/api/')) return;
-    const principal = await identify(req, d, cfg.queryToken === true);
+    const principal = await identify(req, d, cfg.queryToken === true).catch((err: unknown) => {
+      refused.inc({ reason: 'unauthorized' });
+      throw err;
+    });
     req.staff = principal;
     if (cfg.access === 'public') return;
-    if (!principal)
+    if (!principal) {
+      refused.inc({ reason: 'unauthorized' });
       throw new ApiError(401, 'unauthorized', 'log in, or send Authorization: Bearer <admin token>');
+    }
     if (principal.via === 'session' && UNSAFE.has(req.method) && !sameOrigin(req)) {
+      refused.inc({ reason: 'cross_origin' });
       throw new ApiError(403, 'forbidden', 'cross-origin request refused');
     }
     if (!roleAllows(principal.role, cfg.access)) {
+      refused.inc({ reason: 'forbidden' });
       await d.audit
         .record({
           actor: principal.name,
@@ -155,13 +172,25 @@ async function identify(
   const header = req.headers.authorization;
   let token: string | undefined;
   if (typeof header === 'string' && header.startsWith('Bearer ')) token = header.slice(7).trim();
-  else if (queryToken) {
+  else {
     const q = (req.query as Record<string, unknown> | undefined)?.token;
-    if (typeof q === 'string') token = q;
+    if (typeof q === 'string') {
+      // docs/hub.md "HTTP API": a token in a URL ends up in proxy logs and browser history.
+      if (!queryToken)
+        throw new ApiError(
+          401,
+          'unauthorized',
+          `?token= is accepted only on ${QUERY_TOKEN_ROUTE}; send Authorization: Bearer <token>`,
+        );
+      token = q;
+    }
   }
   if (token !== undefined) {
-    // A wrong token is an error even on public routes: the caller meant to authenticate.
-    if (!tokenMatches(token, d.adminToken)) throw new ApiError(401, 'unauthorized', 'invalid admin token');
+    // A wrong token is an error even on public routes: the caller meant to authenticate. The live
+    // holder follows `admin-token rotate` (auth/admin-token.ts).
+    const holder = liveAdminToken(d.adminToken);
+    const ok = holder ? holder.matches(token) : tokenMatches(token, d.adminToken);
+    if (!ok) throw new ApiError(401, 'unauthorized', 'invalid admin token');
     return { name: TOKEN_ACTOR, role: 'admin', via: 'token', expiresAt: null };
   }
   const id = req.cookies?.[SESSION_COOKIE];

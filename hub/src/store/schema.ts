@@ -1,7 +1,9 @@
 // The core's tables. Feature modules register their own migrations through Db.migrate.
 // Most DDL is shared; where SQLite and PostgreSQL differ (BLOB/BYTEA, WITHOUT ROWID, AUTOINCREMENT vs
 // identity, 64-bit integers) a migration gives one text per dialect.
+import { SECURITY_MIGRATIONS } from '../auth/schema.js';
 import type { Db } from '../context.js';
+import { RECORDS_PARTITION_MIGRATION_PG } from '../retention/partitions.js';
 
 type Migration = [name: string, sql: string | { sqlite: string; postgres: string }];
 
@@ -151,7 +153,7 @@ export const CORE_MIGRATIONS: ReadonlyArray<Migration> = [
   [
     // The serial of the one client certificate a box may log in with (docs/hub.md "Client
     // certificates"); issuing a new one replaces it, which revokes the old one without a CRL.
-    'tls-001-accounts-cert-serial',
+    'core-accounts-cert-serial',
     'ALTER TABLE accounts ADD COLUMN cert_serial TEXT;',
   ],
   [
@@ -211,6 +213,12 @@ export const CORE_MIGRATIONS: ReadonlyArray<Migration> = [
      CREATE INDEX audit_log_action ON audit_log (action, id);`,
     },
   ],
+  [
+    // PostgreSQL: records in declarative partitions by kind and week, so retention drops whole partitions
+    // (retention/partitions.ts, docs/hub-postgres.md). SQLite deletes in batches and vacuums instead.
+    'core-007-records-partitioned',
+    { sqlite: 'SELECT 1;', postgres: RECORDS_PARTITION_MIGRATION_PG },
+  ],
 ];
 
 /** Names of the migrations already applied (none on a new database). */
@@ -231,7 +239,7 @@ export async function migrateCore(
   onProgress?: (e: { name: string; done: boolean; ms?: number }) => void,
 ): Promise<void> {
   const applied = onProgress ? await appliedMigrations(db) : new Set<string>();
-  for (const [name, sql] of CORE_MIGRATIONS) {
+  for (const [name, sql] of [...CORE_MIGRATIONS, ...SECURITY_MIGRATIONS]) {
     const pending = onProgress !== undefined && !applied.has(name);
     const t0 = Date.now();
     if (pending) onProgress({ name, done: false });

@@ -100,7 +100,12 @@ export class SqliteDb implements Db {
     }
     // WAL lets the reader connection and other processes read while the hub commits;
     // synchronous=NORMAL in WAL is durable across process crashes (kill -9), which is what an ack promises.
-    await execOn(w, 'PRAGMA journal_mode=WAL; PRAGMA synchronous=NORMAL; PRAGMA foreign_keys=ON;');
+    // auto_vacuum must be chosen before the first table exists: INCREMENTAL lets a retention pass give
+    // deleted space back to the file system (retention/vacuum.ts converts databases made before).
+    await execOn(
+      w,
+      'PRAGMA auto_vacuum=INCREMENTAL; PRAGMA journal_mode=WAL; PRAGMA synchronous=NORMAL; PRAGMA foreign_keys=ON;',
+    );
     this.writer = w;
     if (this.file === ':memory:') {
       this.reader = w;

@@ -42,6 +42,8 @@ export class FleetAgent {
   connected = false;
   everConnected = false;
   sleeping = false;
+  /** No new capture windows (the fleet is draining its outboxes); see Fleet.quiesce. */
+  quiesced = false;
   nextTelemetryAt = 0;
   nextWindowAt = 0;
   lastSendAt = 0;
@@ -202,7 +204,6 @@ export class FleetAgent {
   }
 
   private publishTelemetry(now: number): void {
-    const o = this.hooks.options;
     const t: Telemetry = {
       v: 1,
       session: this.counters.session,
@@ -214,7 +215,7 @@ export class FleetAgent {
       diskTotalBytes: 32_000_000_000,
       temperatureC: 45 + Math.round(this.hooks.rng() * 10),
       uptimeS: Math.round((now - this.startedAt) / 1000),
-      clockOffsetMs: o.clockSkewMs > 0 ? this.skewMs : 0,
+      clockOffsetMs: this.skewMs,
       outboxPending: this.outbox.size,
     };
     this.client?.publish(topics.telemetry(this.id.agent), JSON.stringify(t), { qos: 0 });
@@ -223,7 +224,7 @@ export class FleetAgent {
 
   /** Emits the capture windows of the window that just closed, and the events of fault transitions. */
   private closeWindow(now: number): void {
-    if (this.sleeping) return;
+    if (this.sleeping || this.quiesced) return;
     this.windowIndex++;
     const o = this.hooks.options;
     const end = now + this.skewMs;
@@ -281,7 +282,7 @@ export class FleetAgent {
             silenceRatio: 0.1 * r(),
           },
     });
-    if (o.clockSkewMs > 0 && !this.skewReported && Math.abs(this.skewMs) > 2000) {
+    if (!this.skewReported && Math.abs(this.skewMs) > 2000) {
       this.skewReported = true;
       this.addEvent(null, end, 'clock.skew', { offsetMs: this.skewMs });
     }

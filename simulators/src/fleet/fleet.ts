@@ -31,6 +31,8 @@ export interface FleetConfig extends FleetOptions {
   disconnectsPerMin: number;
   reconnectDelayS: number;
   tickMs: number;
+  /** Fixed clock offsets (ms) for named agents, overriding the random draw of `clockSkewMs`. */
+  skewByAgent?: Record<string, number>;
 }
 
 export const FLEET_DEFAULTS: Omit<FleetConfig, 'brokerUrl' | 'rooms'> = {
@@ -134,7 +136,8 @@ export class Fleet {
     for (const id of ids) {
       const saved = this.state.agents[id.agent] ?? { session: 0, nextSeq: 1, pendingFrom: null };
       this.state.agents[id.agent] = saved;
-      const skew = c.clockSkewMs > 0 ? Math.round((this.rng() * 2 - 1) * c.clockSkewMs) : 0;
+      const drawn = c.clockSkewMs > 0 ? Math.round((this.rng() * 2 - 1) * c.clockSkewMs) : 0;
+      const skew = c.skewByAgent?.[id.agent] ?? drawn;
       const agent = new FleetAgent(
         { ...id, username: id.agent, password: saved.password ?? c.password },
         saved,
@@ -172,6 +175,14 @@ export class Fleet {
     await mapLimit(this.agents, 500, (a) => a.stop());
     await this.save();
     this.log.info({ stats: this.stats }, 'fleet: stopped');
+  }
+
+  /**
+   * Stops making new records on every agent while delivery goes on (connects, resends, acks), so
+   * that a test can wait for the outboxes to drain and compare what was produced with what was stored.
+   */
+  quiesce(): void {
+    for (const a of this.agents) a.quiesced = true;
   }
 
   onlineCount(): number {
