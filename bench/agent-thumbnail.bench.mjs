@@ -97,7 +97,7 @@ async function waitFor(what, fn, ms) {
 
 // 1. The camera's stream, encoded ahead so that its encoder is not part of the measured load.
 const media = join(workDir, 'camera.ts');
-process.stderr.write(`encoding ${D + WARMUP_S + 30} s of 720p25 H.264 …\n`);
+process.stderr.write(`encoding ${2 * D + WARMUP_S + 120} s of 720p25 H.264 …\n`);
 await run(ffmpeg, [
   '-hide_banner',
   '-loglevel',
@@ -105,11 +105,11 @@ await run(ffmpeg, [
   '-f',
   'lavfi',
   '-i',
-  `testsrc2=s=1280x720:r=25:d=${D + WARMUP_S + 30}`,
+  `testsrc2=s=1280x720:r=25:d=${2 * D + WARMUP_S + 120}`,
   '-f',
   'lavfi',
   '-i',
-  `sine=f=440:r=48000:d=${D + WARMUP_S + 30}`,
+  `sine=f=440:r=48000:d=${2 * D + WARMUP_S + 120}`,
   '-c:v',
   'libx264',
   '-preset',
@@ -250,6 +250,8 @@ async function phase(watched) {
 }
 
 const phases = [await phase(0), await phase(1)];
+if (sender.exitCode !== null || sender.signalCode !== null)
+  throw new Error('the camera stream ended during the measured intervals: these figures would be invalid');
 const pct = (x) => `${(x * 100).toFixed(2)} %`;
 console.log(
   `Agent cost while a patrol wall watches it (2 × ${D} s, same run; load average ${loadavg()[0].toFixed(2)})\n`,

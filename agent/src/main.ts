@@ -2,6 +2,7 @@ import { Command } from 'commander';
 import { AgentApp } from './app.js';
 import { loadConfig } from './config.js';
 import { createLogger, type LogFormat, parseLogFormat } from './log.js';
+import { redactingLogHooks } from './redact.js';
 import { VERSION } from './version.js';
 
 function checkConfig(file: string): never {
@@ -24,7 +25,10 @@ async function run(file: string, format: LogFormat): Promise<void> {
     for (const e of r.errors) console.error(`  ${e}`);
     process.exit(1);
   }
-  const log = createLogger({ level: r.config.logLevel, base: { agent: r.config.agent } }, format);
+  const log = createLogger(
+    { level: r.config.logLevel, base: { agent: r.config.agent }, hooks: redactingLogHooks },
+    format,
+  );
   const app = new AgentApp({ config: r.config, log });
   let stopping = false;
   const shutdown = (signal: string): void => {

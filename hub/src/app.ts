@@ -5,10 +5,13 @@ import type { Birth } from '@classroom/protocol';
 import { topics } from '@classroom/protocol';
 import type { FastifyInstance } from 'fastify';
 import type { Logger } from 'pino';
+import { AgentControlModule } from './agents/routes.js';
 import { AuditLog } from './audit/log.js';
 import { auditRoutes } from './audit/routes.js';
 import { Accounts } from './auth/accounts.js';
+import { AdminToken, registerLiveAdminToken } from './auth/admin-token.js';
 import { createIdentityMetrics } from './auth/metrics.js';
+import { SecurityWatch } from './auth/watch.js';
 import { type BrokerLimits, resolveLimits } from './broker/connect-guard.js';
 import { EmbeddedBroker } from './broker/embedded.js';
 import { ExternalBroker } from './broker/external.js';
@@ -29,8 +32,11 @@ import { recordsRoutes } from './http/routes-records.js';
 import { adminAuth, createHttpServer, openApiRoute } from './http/server.js';
 import { GroupCommitter } from './ingest/commit.js';
 import { DeadLetters } from './ingest/deadletter.js';
+import { DEFAULT_DEAD_LETTER_LIMITS, type DeadLetterLimits } from './ingest/deadletter-limits.js';
 import { Ingest } from './ingest/ingest.js';
+import { limitCounter } from './limits.js';
 import { createLogger, type LogFormat, parseLogFormat } from './log.js';
+import { redactingLogOptions } from './log-redact.js';
 import { createMetrics } from './metrics.js';
 import { ProvisionedRoomsModule } from './registry/provisioned-rooms.js';
 import { AgentRegistry } from './registry/registry.js';
@@ -65,6 +71,12 @@ export interface HubOptions extends Partial<HubConfig> {
   retention?: (Partial<RetentionPolicy> & { schedule?: Partial<RetentionSchedule> }) | false;
   /** Extra modules after the feature modules (tests, simulators). */
   modules?: (ctx: HubContext) => HubModule[];
+  /** Logged once the logger exists (main.ts: an admin token on the command line, a readable token file). */
+  startupWarnings?: string[];
+  /** Per-agent dead-letter rate and row caps (defaults in ingest/deadletter-limits.ts). */
+  deadLetterLimits?: Partial<DeadLetterLimits>;
+  /** How often the hub reads CLI changes to accounts and the admin token (default 1000 ms, auth/watch.ts). */
+  securityPollMs?: number;
   /** The embedded broker's abuse limits (docs/hub.md "Abuse limits"); defaults and env fill the rest. */
   limits?: { [K in keyof BrokerLimits]?: Partial<BrokerLimits[K]> };
   /** How often moves made by `classroom-hub agents move` are picked up (default 2000 ms). */
@@ -101,9 +113,11 @@ export async function startHub(options: HubOptions = {}): Promise<RunningHub> {
       {
         level: options.logLevel ?? process.env.CLASSROOM_HUB_LOG_LEVEL ?? 'info',
         base: { name: 'classroom-hub' },
+        ...redactingLogOptions,
       },
       options.logFormat ?? parseLogFormat(process.env.CLASSROOM_LOG_FORMAT),
     );
+  for (const w of options.startupWarnings ?? []) log.warn(w);
   const clock = options.clock ?? systemClock;
   const startedAt = clock.now();
 
@@ -125,10 +139,12 @@ export async function startHub(options: HubOptions = {}): Promise<RunningHub> {
     const bus = createBus(new EventEmitter().setMaxListeners(100), log.child({ module: 'bus' }));
     const accounts = new Accounts(db);
     const registryLog = log.child({ module: 'registry' });
+    const limitRefusals = limitCounter(metrics.registry);
     const registry = new AgentRegistry({
       clock,
       bus,
       log: registryLog,
+      limited: (limit) => limitRefusals.inc({ limit }),
       persist: (a) => {
         db.run(
           `INSERT INTO agents (agent, room, birth, session, availability, since, last_seen) VALUES (?,?,?,?,?,?,?)
@@ -161,13 +177,17 @@ export async function startHub(options: HubOptions = {}): Promise<RunningHub> {
       // waiting for the turn, 32 best).
       maxRecords: options.commitMaxRecords ?? 32,
     });
-    const deadLetters = new DeadLetters(db, clock, metrics, log.child({ module: 'deadletter' }));
+    const deadLetters = new DeadLetters(db, clock, metrics, log.child({ module: 'deadletter' }), 100, {
+      ...DEFAULT_DEAD_LETTER_LIMITS,
+      ...options.deadLetterLimits,
+    });
     let ingest: Ingest | null = null;
     const onAgentMessage = (agent: string, topic: string, payload: Buffer) =>
       ingest ? ingest.handle(agent, topic, payload) : Promise.resolve();
     const broker: HubBroker = config.broker
       ? new ExternalBroker({
           url: config.broker,
+          ca: config.brokerCa,
           log: log.child({ module: 'broker' }),
           clock,
           db,
@@ -223,6 +243,8 @@ export async function startHub(options: HubOptions = {}): Promise<RunningHub> {
             files: config.tls,
             credentials: tlsCredentials,
             clock,
+            // The same number as the broker's unauthenticated cap (CLASSROOM_HUB_MQTT_MAX_UNAUTHENTICATED).
+            maxPendingHandshakesPerAddress: limits.admission.maxUnauthenticatedPerAddress,
             ...(config.broker ? {} : { clientCaFile: await clientCa(config.dataDir, log) }),
           })
         : null;
@@ -231,6 +253,9 @@ export async function startHub(options: HubOptions = {}): Promise<RunningHub> {
       ...(tls ? { https: tls.httpsOptions() } : {}),
     });
     cleanup.unshift(() => http.close());
+    const adminToken = new AdminToken(config.adminToken);
+    const unregisterToken = registerLiveAdminToken(config.adminToken, adminToken);
+    cleanup.unshift(async () => unregisterToken());
     if (tls) tls.attachHttps(http.server);
     // Before any route: the access hook sees each route as it is added (docs/hub-people.md, "Roles").
     const sessions = new StaffSessions(db, clock);
@@ -273,7 +298,17 @@ export async function startHub(options: HubOptions = {}): Promise<RunningHub> {
       metrics: metrics.registry,
     });
     auditRoutes(http, audit);
+    const security = new SecurityWatch({
+      db,
+      clock,
+      log: log.child({ module: 'security' }),
+      adminToken,
+      broker,
+      ...(options.securityPollMs ? { pollMs: options.securityPollMs } : {}),
+    });
     const modules: HubModule[] = [
+      security,
+      new AgentControlModule(ctx, security),
       new ProvisionedRoomsModule({
         ctx,
         accounts,
@@ -369,6 +404,7 @@ export async function startHub(options: HubOptions = {}): Promise<RunningHub> {
         await http.close();
         await deadLetters.stop();
         await db.close();
+        unregisterToken();
         lifecycle.info({ event: 'hub.stopped' }, 'hub stopped');
       })();
       return stopping;

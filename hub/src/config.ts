@@ -1,8 +1,9 @@
 // Resolves the hub's configuration: defaults of DESIGN.md, and the admin token kept in the data dir.
 import { randomBytes } from 'node:crypto';
-import { existsSync, mkdirSync, readFileSync, writeFileSync } from 'node:fs';
+import { existsSync, readFileSync, writeFileSync } from 'node:fs';
 import { join, resolve } from 'node:path';
 import type { HubConfig } from './context.js';
+import { ensurePrivateDir, ensurePrivateFile } from './store/permissions.js';
 
 export const DEFAULTS = {
   dataDir: './data',
@@ -25,6 +26,7 @@ export function databaseFile(dataDir: string): string {
 export function loadOrCreateAdminToken(dataDir: string): string {
   const file = join(dataDir, ADMIN_TOKEN_FILE);
   if (existsSync(file)) {
+    ensurePrivateFile(file);
     const token = readFileSync(file, 'utf8').trim();
     if (token.length >= 16) return token;
     throw new ConfigError(
@@ -38,7 +40,7 @@ export function loadOrCreateAdminToken(dataDir: string): string {
 
 export function resolveConfig(input: Partial<HubConfig>): HubConfig {
   const dataDir = resolve(input.dataDir ?? DEFAULTS.dataDir);
-  mkdirSync(dataDir, { recursive: true });
+  ensurePrivateDir(dataDir);
   const port = (v: number | undefined, def: number, name: string) => {
     const p = v ?? def;
     if (!Number.isInteger(p) || p < 0 || p > 65535)
@@ -73,7 +75,9 @@ export function resolveConfig(input: Partial<HubConfig>): HubConfig {
     httpPort: port(input.httpPort, DEFAULTS.httpPort, 'http port'),
     adminToken: input.adminToken || loadOrCreateAdminToken(dataDir),
     broker: input.broker || null,
+    brokerCa: input.brokerCa ? resolve(input.brokerCa) : null,
     database: input.database || null,
+    webhookAllowPrivate: input.webhookAllowPrivate === true,
   };
 }
 

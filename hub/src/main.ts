@@ -1,7 +1,10 @@
 // classroom-hub: parses argv and handles signals; everything else is in app.ts (DESIGN.md "Hub").
 import { Command, InvalidArgumentError, Option } from 'commander';
+import { registerAdminTokenCommand, registerAgentControlCommands } from './agents/cli.js';
+import { AgentControlError } from './agents/control.js';
 import { startHub } from './app.js';
 import { Accounts, ProvisioningError } from './auth/accounts.js';
+import { readAdminTokenFile } from './auth/admin-token.js';
 import { registerBackupCommand } from './backup/cli.js';
 import { ConfigError, DEFAULTS } from './config.js';
 import type { Db } from './context.js';
@@ -9,6 +12,7 @@ import { type LogFormat, parseLogFormat } from './log.js';
 import { registerAgentMoveCommand } from './registry/cli.js';
 import { registerRetentionCommand } from './retention/cli.js';
 import { policyFromOptions, retentionOptions } from './retention/policy.js';
+import { registerRoomsCommand } from './rooms/cli.js';
 import { registerScheduleCommand } from './schedule/cli.js';
 import { auditCli, registerUsersCommand } from './staff/cli.js';
 import { databaseOption } from './store/cli.js';
@@ -63,11 +67,25 @@ const serve = program
     ).env('CLASSROOM_HUB_ADMIN_TOKEN'),
   )
   .addOption(
+    new Option(
+      '--admin-token-file <file>',
+      'read the Bearer token from this file (mode 0600), so it never appears on a command line',
+    )
+      .env('CLASSROOM_HUB_ADMIN_TOKEN_FILE')
+      .conflicts('adminToken'),
+  )
+  .addOption(
     new Option('--broker <url>', 'external MQTT 5 broker (Mosquitto, EMQX) instead of the embedded one').env(
       'CLASSROOM_HUB_BROKER',
     ),
   )
   .addOption(databaseOption())
+  .addOption(
+    new Option(
+      '--webhook-allow-private',
+      'allow webhook targets on loopback, link-local, private and multicast addresses (refused by default)',
+    ).env('CLASSROOM_HUB_WEBHOOK_ALLOW_PRIVATE'),
+  )
   .addOption(
     new Option('--log-format <format>', 'auto: readable lines at a terminal, JSON lines otherwise')
       .env('CLASSROOM_LOG_FORMAT')
@@ -83,28 +101,47 @@ const serve = program
 for (const opt of retentionOptions()) serve.addOption(opt);
 for (const option of tlsOptions(portArg)) serve.addOption(option);
 serve.action(
-  async (o: {
-    dataDir: string;
-    host: string;
-    mqttPort?: number;
-    mqttHost?: string;
-    mqttsPort?: number;
-    tlsCert?: string;
-    tlsKey?: string;
-    httpPort: number;
-    adminToken?: string;
-    broker?: string;
-    database?: string;
-    logFormat: LogFormat;
-  }) => {
+  async (
+    o: {
+      dataDir: string;
+      host: string;
+      mqttPort?: number;
+      mqttHost?: string;
+      mqttsPort?: number;
+      brokerCa?: string;
+      tlsCert?: string;
+      tlsKey?: string;
+      httpPort: number;
+      adminToken?: string;
+      adminTokenFile?: string;
+      webhookAllowPrivate?: boolean;
+      broker?: string;
+      database?: string;
+      logFormat: LogFormat;
+    },
+    cmd: Command,
+  ) => {
     let hub: Awaited<ReturnType<typeof startHub>>;
     try {
+      const warnings: string[] = [];
+      if (cmd.getOptionValueSource('adminToken') === 'cli')
+        warnings.push(
+          '--admin-token on the command line is visible to every user in ps; use --admin-token-file or CLASSROOM_HUB_ADMIN_TOKEN',
+        );
+      if (o.adminTokenFile) {
+        const f = readAdminTokenFile(o.adminTokenFile);
+        o.adminToken = f.token;
+        if (f.warning) warnings.push(f.warning);
+      }
       hub = await startHub({
+        startupWarnings: warnings,
+        webhookAllowPrivate: o.webhookAllowPrivate === true,
         dataDir: o.dataDir,
         host: o.host,
         ...(o.mqttPort !== undefined ? { mqttPort: o.mqttPort } : {}),
         ...(o.mqttHost !== undefined ? { mqttHost: o.mqttHost } : {}),
         ...(o.mqttsPort !== undefined ? { mqttsPort: o.mqttsPort } : {}),
+        ...(o.brokerCa ? { brokerCa: o.brokerCa } : {}),
         ...(o.tlsCert || o.tlsKey ? { tls: { certFile: o.tlsCert ?? '', keyFile: o.tlsKey ?? '' } } : {}),
         httpPort: o.httpPort,
         ...(o.adminToken ? { adminToken: o.adminToken } : {}),
@@ -157,7 +194,7 @@ async function withAccounts<T>(
 }
 
 function fail(err: unknown): never {
-  if (err instanceof ProvisioningError || err instanceof ConfigError) {
+  if (err instanceof ProvisioningError || err instanceof ConfigError || err instanceof AgentControlError) {
     console.error(`classroom-hub: ${err.message}`);
     process.exit(2);
   }
@@ -205,6 +242,16 @@ registerAgentCertCommand(agents);
 
 registerAgentMoveCommand(agents);
 
+const storeCommands = {
+  dataDirOption,
+  databaseOption,
+  withStore: <T>(o: { dataDir: string; database?: string | undefined }, fn: (db: Db) => Promise<T>) =>
+    withAccounts(o, (_a, db) => fn(db)),
+  fail,
+};
+registerAgentControlCommands(agents, storeCommands);
+registerAdminTokenCommand(program, storeCommands);
+
 const accounts = program.command('accounts').description('manage other MQTT accounts');
 accounts
   .command('add')
@@ -225,6 +272,7 @@ accounts
   });
 
 registerScheduleCommand(program);
+registerRoomsCommand(program);
 registerRetentionCommand(program);
 registerBackupCommand(program);
 registerUsersCommand(program);

@@ -1,6 +1,6 @@
 // "A box is only itself" and the broker's abuse limits against the real hub (embedded aedes on a free
 // port) with real MQTT.js clients and raw MQTT sockets bound to 127.0.0.2, 127.0.0.3 … as different
-// source addresses (docs/security-tests-identity.md).
+// source addresses (SECURITY.md, "Security tests").
 import { execFile } from 'node:child_process';
 import { promisify } from 'node:util';
 import mqtt, { type MqttClient } from 'mqtt';

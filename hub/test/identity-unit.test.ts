@@ -1,5 +1,5 @@
 // Unit tests of the identity rules and abuse limits, each module on its own with an injected clock
-// (docs/security-tests-identity.md lists what each proves).
+// (SECURITY.md "Security tests" lists what each proves).
 import { EventEmitter } from 'node:events';
 import { PassThrough } from 'node:stream';
 import { afterEach, beforeEach, describe, expect, it, vi } from 'vitest';

@@ -37,6 +37,8 @@ export async function startTestHub(env: Record<string, string> = {}): Promise<Te
       httpPort: 0,
       mqttPort: 0,
       adminToken: 'people-test-token',
+      // The tests' webhook receivers listen on loopback (docs/hub-people.md "Webhooks").
+      webhookAllowPrivate: true,
       logLevel: process.env.TEST_LOG ?? 'silent',
     });
   } finally {

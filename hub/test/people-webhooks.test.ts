@@ -59,6 +59,8 @@ describe('webhook delivery against a local receiver', () => {
       log,
       { maxAttempts: 4, baseDelayMs: 10, maxDelayMs: 50, timeoutMs: 2000 },
       (_t, o) => outcomes.push(o),
+      null,
+      true, // the receiver is on loopback: allowed only as with --webhook-allow-private
     );
     d.send({ id: 'w', url, secret: 'x'.repeat(16) }, 'alarm.transition', { hello: 1 });
     await waitFor('give up', () => outcomes.includes('failed'));
@@ -76,6 +78,8 @@ describe('webhook delivery against a local receiver', () => {
       log,
       { maxAttempts: 10, baseDelayMs: 60_000, maxDelayMs: 60_000, timeoutMs: 2000 },
       () => undefined,
+      null,
+      true,
     );
     d.send({ id: 'w', url, secret: 'y'.repeat(16) }, 'alarm.transition', {});
     await waitFor('first attempt', () => hits.length === 1);
@@ -92,6 +96,8 @@ describe('webhook deliveries survive a hub restart', () => {
     const { PeopleBus } = await import('../src/alarms/events.js');
     const { WebhooksModule } = await import('../src/webhooks/module.js');
     const t = await makeCtx();
+    // The receiver is on loopback, which only --webhook-allow-private permits.
+    t.ctx.config.webhookAllowPrivate = true;
     let status = 503;
     const hits: Array<{ attempt: string; delivery: string; body: string }> = [];
     const srv = createServer((req, res) => {

@@ -1,6 +1,7 @@
 import { LIMITS, type Probe } from '@classroom/protocol';
 import type { Logger } from 'pino';
 import { inputSpec, udpBufferWarning } from '../ffmpeg/input.js';
+import { redactCredentials } from '../redact.js';
 import { Analyzer } from './analyzer.js';
 import { Backoff } from './backoff.js';
 import { buildPlan, type DecodeMode, keyframeCapable, type Plan, planKey } from './pipeline.js';
@@ -283,6 +284,9 @@ export class FfmpegSourceMonitor implements SourceMonitor {
         this.latestJpeg = img;
         for (const w of this.jpegWaiters.splice(0)) w(img);
       },
+      frame: (img) => {
+        if (gen === this.generation) this.ctx.onFrame?.(img, this.ctx.clock.now());
+      },
       thumbnail: (img) => {
         if (gen !== this.generation || img.length > LIMITS.maxThumbnailBytes) return;
         const t = { jpeg: img, at: this.ctx.clock.now() };
@@ -372,8 +376,10 @@ export class FfmpegSourceMonitor implements SourceMonitor {
     if (run) await run.stop();
   }
 
-  private fail(reason: string): void {
+  private fail(rawReason: string): void {
     if (this.stopped) return;
+    // ffmpeg's error lines name the input, password included (docs/agent.md "Secrets").
+    const reason = redactCredentials(rawReason);
     this.generation++;
     const gen = this.generation;
     // Joined a long-GOP stream between keyframes: read longer and try again at once; this is a

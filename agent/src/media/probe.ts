@@ -2,6 +2,7 @@ import type { Probe } from '@classroom/protocol';
 import ffmpeg from 'fluent-ffmpeg';
 import { inputSpec } from '../ffmpeg/input.js';
 import type { FfmpegTools } from '../ffmpeg/locate.js';
+import { redactCredentials } from '../redact.js';
 import type { SourceConfig } from './types.js';
 
 export interface ProbeOptions {
@@ -20,7 +21,7 @@ function rate(r: string | undefined): number | null {
 }
 
 function clip(s: string): string {
-  return s.replace(/\s+/g, ' ').trim().slice(0, 250);
+  return redactCredentials(s).replace(/\s+/g, ' ').trim().slice(0, 250);
 }
 
 /**

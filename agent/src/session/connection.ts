@@ -2,6 +2,7 @@ import { readFileSync } from 'node:fs';
 import { topics } from '@classroom/protocol';
 import mqtt, { type IClientOptions, type MqttClient } from 'mqtt';
 import type { Logger } from 'pino';
+import { redactCredentials } from '../redact.js';
 import { type BackoffOptions, backoffDelay, DEFAULT_BACKOFF } from './backoff.js';
 import { describeBrokerError } from './tls-errors.js';
 
@@ -84,8 +85,10 @@ export class Connection {
   publish(topic: string, payload: string, opts: { qos: 0 | 1; retain?: boolean }): Promise<void> {
     const client = this.client;
     if (!client || !this.isConnected()) return Promise.reject(new Error('not connected'));
+    // The last guard of docs/agent.md "Secrets": no camera password in anything the box sends.
+    const body = redactCredentials(payload);
     return new Promise((resolve, reject) => {
-      client.publish(topic, payload, { qos: opts.qos, retain: opts.retain ?? false }, (err) =>
+      client.publish(topic, body, { qos: opts.qos, retain: opts.retain ?? false }, (err) =>
         err ? reject(err) : resolve(),
       );
     });

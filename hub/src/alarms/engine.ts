@@ -26,6 +26,12 @@ export const DEFAULT_ALARM_TIMING: AlarmTiming = {
   flapClearMs: 10 * 60_000,
 };
 
+/**
+ * Alarm rows (one per source and type) an agent may have (docs/hub.md "Per-agent bounds"): room for a full
+ * birth of 16 sources × 4 media types plus the agent's own alarms, and not one row per made-up source id.
+ */
+export const MAX_ALARM_KEYS_PER_AGENT = 100;
+
 interface Condition {
   agent: string;
   source: string | null;
@@ -60,6 +66,8 @@ export class AlarmEngine {
   private readonly openPerRoom = new Map<string | null, number>();
   /** Persisting is serialised so history is written in transition order. */
   private chain: Promise<void> = Promise.resolve();
+  /** Alarm rows per agent, for MAX_ALARM_KEYS_PER_AGENT. */
+  private readonly alarmRows = new Map<string, number>();
 
   constructor(
     private readonly store: AlarmStore,
@@ -67,13 +75,27 @@ export class AlarmEngine {
     private readonly bus: PeopleBus,
     private readonly log: Logger,
     private readonly timing: AlarmTiming = DEFAULT_ALARM_TIMING,
+    /** Called when a condition is refused because its agent has MAX_ALARM_KEYS_PER_AGENT alarm keys. */
+    private readonly onLimit: (agent: string) => void = () => undefined,
   ) {}
+
+  /** Alarm rows plus pending conditions (not yet alarms) of an agent. */
+  private keysOf(agent: string): number {
+    let n = this.alarmRows.get(agent) ?? 0;
+    for (const key of this.byAgent.get(agent)?.keys() ?? []) if (!this.alarms.has(key)) n++;
+    return n;
+  }
+
+  private addAlarmRow(alarm: Alarm): void {
+    this.alarms.set(alarmKey(alarm.agent, alarm.source, alarm.type), alarm);
+    this.byId.set(alarm.id, alarm);
+    this.alarmRows.set(alarm.agent, (this.alarmRows.get(alarm.agent) ?? 0) + 1);
+  }
 
   async load(): Promise<void> {
     for (const alarm of await this.store.loadAll()) {
       const key = alarmKey(alarm.agent, alarm.source, alarm.type);
-      this.alarms.set(key, alarm);
-      this.byId.set(alarm.id, alarm);
+      this.addAlarmRow(alarm);
       this.countOpen(alarm, 1);
       // After a restart the hub has no evidence either way: an open alarm stays open until the
       // agent tells us otherwise (a new birth resets media conditions, see resetMedia).
@@ -190,6 +212,10 @@ export class AlarmEngine {
     let c = this.conditions.get(key);
     if (!c) {
       if (!s.active) return;
+      if (!this.alarms.has(key) && this.keysOf(s.agent) >= MAX_ALARM_KEYS_PER_AGENT) {
+        this.onLimit(s.agent);
+        return;
+      }
       c = this.newCondition(s.agent, s.source, s.type, s.room, false);
       this.putCondition(key, c);
     }
@@ -290,8 +316,7 @@ export class AlarmEngine {
         updatedAt: now,
         raiseCount: 0,
       };
-      this.alarms.set(key, alarm);
-      this.byId.set(alarm.id, alarm);
+      this.addAlarmRow(alarm);
       this.transitionFrom(alarm, null, 'active', null, c.flapping ? 'flapping' : null, c);
       return;
     }

@@ -5,6 +5,7 @@ import type { ZodTypeProvider } from 'fastify-type-provider-zod';
 import { Gauge } from 'prom-client';
 import { z } from 'zod';
 import type { HubContext, HubEvents, HubModule } from '../context.js';
+import { limitCounter } from '../limits.js';
 import { AckError, AlarmEngine, type AlarmTiming } from './engine.js';
 import type { PeopleBus } from './events.js';
 import {
@@ -49,7 +50,10 @@ export class AlarmsModule implements HubModule {
   ) {
     const log = ctx.log.child({ module: 'alarms' });
     this.store = new AlarmStore(ctx.db);
-    this.engine = new AlarmEngine(this.store, ctx.clock, people, log, timing);
+    const limits = limitCounter(ctx.metrics);
+    this.engine = new AlarmEngine(this.store, ctx.clock, people, log, timing, () =>
+      limits.inc({ limit: 'alarm_keys' }),
+    );
     // GET /api/rooms/{room} shows the room's open alarms (DESIGN.md).
     ctx.hooks.roomDetail.push(async (room) => ({
       maintenance: this.engine.inMaintenance(room),

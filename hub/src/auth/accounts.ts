@@ -25,6 +25,7 @@ interface AccountRow {
   room: string | null;
   name: string | null;
   secret_hash: string;
+  disabled?: number | null;
 }
 
 export class ProvisioningError extends Error {
@@ -35,6 +36,9 @@ export class ProvisioningError extends Error {
     super(message);
   }
 }
+
+/** The account exists and the password is right, but it is disabled (`classroom-hub agents disable`). */
+export class AccountDisabledError extends Error {}
 
 export interface AgentAccountInput {
   agent: string;
@@ -159,7 +163,7 @@ export class Accounts {
    */
   async authenticate(username: string, password: string): Promise<Principal | null> {
     const row = await this.db.get<AccountRow>(
-      'SELECT username, role, room, secret_hash FROM accounts WHERE username = ?',
+      'SELECT username, role, room, secret_hash, disabled FROM accounts WHERE username = ?',
       [username],
     );
     if (!row) {
@@ -168,9 +172,12 @@ export class Accounts {
       return null;
     }
     const who: Principal = { username, role: row.role, room: row.room };
-    if (this.cache.has(username, password, row.secret_hash)) return who;
-    if (!(await this.verify(password, row.secret_hash))) return null;
-    this.cache.add(username, password, row.secret_hash);
+    if (!this.cache.has(username, password, row.secret_hash)) {
+      if (!(await this.verify(password, row.secret_hash))) return null;
+      this.cache.add(username, password, row.secret_hash);
+    }
+    // Told only to a client that knows the password, so it reveals nothing to a guesser.
+    if (Number(row.disabled ?? 0) !== 0) throw new AccountDisabledError(`account ${username} is disabled`);
     return who;
   }
 
@@ -179,14 +186,12 @@ export class Accounts {
    * certificates"); null for an unknown agent, a platform account, or a replaced certificate.
    */
   async certificatePrincipal(cn: string, serial: string): Promise<Principal | null> {
-    // SELECT *: a `disabled` flag (`agents disable`) must refuse a certificate as it refuses a password,
-    // whichever migration added it.
-    const row = await this.db.get<AccountRow & { cert_serial: string | null; disabled?: unknown }>(
-      'SELECT * FROM accounts WHERE username = ?',
+    const row = await this.db.get<AccountRow & { cert_serial: string | null }>(
+      'SELECT username, role, room, cert_serial, disabled FROM accounts WHERE username = ?',
       [cn],
     );
     if (row?.role !== 'agent' || !row.cert_serial || row.cert_serial !== serial) return null;
-    if (Number(row.disabled ?? 0) !== 0) return null;
+    if (Number(row.disabled ?? 0) !== 0) throw new AccountDisabledError(`account ${cn} is disabled`);
     return { username: row.username, role: row.role, room: row.room };
   }
 

@@ -4,7 +4,7 @@
 // aedes hooks, so the rules live in one place for every listener (TCP, WebSocket, TLS).
 import type { AuthenticateError, Client, PublishPacket } from 'aedes';
 import type { Logger } from 'pino';
-import type { Accounts } from '../auth/accounts.js';
+import { AccountDisabledError, type Accounts } from '../auth/accounts.js';
 import type { Principal } from '../auth/acl.js';
 import { checkClientId, clip, MAX_CLIENT_ID_LENGTH } from '../auth/identity.js';
 import type { IdentityMetrics } from '../auth/metrics.js';
@@ -250,6 +250,13 @@ export class ConnectGuard {
         done(null, true);
       },
       (err) => {
+        if (err instanceof AccountDisabledError) {
+          // `classroom-hub agents disable` (docs/hub.md "Secrets"); 5 "not authorized".
+          metrics.authRefused.inc({ reason: 'disabled' });
+          log.warn({ remote, username: clip(username) }, 'connection refused: account disabled');
+          done(refusal('account disabled (classroom-hub agents enable)', 5), false);
+          return;
+        }
         metrics.authRefused.inc({ reason: 'error' });
         log.error({ err, remote, username: clip(username) }, 'authentication failed with an error');
         done(refusal('server unavailable', 3), false);

@@ -217,6 +217,17 @@ export class EmbeddedBroker implements HubBroker {
     return this.aedes?.connectedClients ?? 0;
   }
 
+  disconnectUser(username: string): number {
+    const clients = (this.aedes as unknown as { clients: Record<string, AuthedClient> }).clients;
+    let n = 0;
+    for (const c of Object.values(clients)) {
+      if (c.principal?.username !== username) continue;
+      c.close();
+      n++;
+    }
+    return n;
+  }
+
   /** One MQTT connection over TCP, plain or TLS (the MQTTS listener hands its sockets here). */
   handleSocket(socket: Socket): void {
     this.sockets.add(socket);

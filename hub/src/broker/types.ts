@@ -15,4 +15,6 @@ export interface HubBroker extends HubMqtt {
   handleSocket?(socket: Socket): void;
   /** MQTT over WebSocket, embedded broker only. */
   handleStream?(stream: Duplex, req: IncomingMessage): void;
+  /** Closes every live connection of an account (agents disable); returns how many. Embedded broker only. */
+  disconnectUser?(username: string): number;
 }

@@ -11,21 +11,35 @@ import type { HubContext, HubModule } from '../context.js';
 /** hub/web, from both hub/src/dashboard (vitest) and hub/dist/dashboard (built). */
 export const WEB_ROOT = fileURLToPath(new URL('../../web/', import.meta.url));
 
-export const CSP = [
-  "default-src 'self'",
-  "script-src 'self'",
-  "style-src 'self'",
-  "img-src 'self' data: blob:",
-  "connect-src 'self' ws: wss:",
-  "font-src 'self'",
-  "object-src 'none'",
-  "base-uri 'none'",
-  "form-action 'self'",
-  "frame-ancestors 'none'",
-].join('; ');
+/** A Host header that may be written into a header value: a name or address and an optional port. */
+const SAFE_HOST = /^(?:[A-Za-z0-9.-]{1,253}|\[[0-9A-Fa-f:.]{2,45}\])(?::\d{1,5})?$/;
 
-function securityHeaders(set: (name: string, value: string) => void): void {
-  set('content-security-policy', CSP);
+/**
+ * The dashboard's policy. WebSockets may go to its own origin only: CSP Level 3 lets 'self' match
+ * ws:/wss: of the same host, and the explicit ws:// and wss:// of the request's Host cover browsers
+ * that predate it (CSP3 "Does url match expression in origin with redirect count", 'self' rule).
+ */
+export function cspFor(host: string | undefined): string {
+  const ws = host && SAFE_HOST.test(host) ? ` ws://${host} wss://${host}` : '';
+  return [
+    "default-src 'self'",
+    "script-src 'self'",
+    "style-src 'self'",
+    "img-src 'self' data: blob:",
+    `connect-src 'self'${ws}`,
+    "font-src 'self'",
+    "object-src 'none'",
+    "base-uri 'none'",
+    "form-action 'self'",
+    "frame-ancestors 'none'",
+  ].join('; ');
+}
+
+/** The policy without a known host: connect-src 'self' alone (Swagger UI at /api/docs needs no WebSocket). */
+export const CSP = cspFor(undefined);
+
+function securityHeaders(host: string | undefined, set: (name: string, value: string) => void): void {
+  set('content-security-policy', cspFor(host));
   set('x-content-type-options', 'nosniff');
   set('referrer-policy', 'no-referrer');
   set('x-frame-options', 'DENY');
@@ -62,15 +76,17 @@ export class DashboardModule implements HubModule {
       wildcard: false,
       cacheControl: false,
       setHeaders: (res) => {
-        securityHeaders((n, v) => res.header(n, v));
+        // @fastify/static hands the FastifyReply to setHeaders.
+        const reply = res as unknown as FastifyReply;
+        securityHeaders(reply.request?.headers.host, (n, v) => reply.header(n, v));
         // Small app, always revalidated, so a hub upgrade never mixes old and new modules.
-        res.header('cache-control', 'no-cache');
+        reply.header('cache-control', 'no-cache');
       },
     });
     http.get('/vendor/:file', { schema: { hide: true } }, async (req, reply: FastifyReply) => {
       const f = this.vendor.get((req.params as { file: string }).file);
       if (!f) return reply.code(404).send({ error: { code: 'not_found', message: 'no such file' } });
-      securityHeaders((n, v) => reply.header(n, v));
+      securityHeaders(req.headers.host, (n, v) => reply.header(n, v));
       return reply
         .header('content-type', f.type)
         .header('cache-control', 'public, max-age=86400')

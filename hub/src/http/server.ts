@@ -16,7 +16,9 @@ import {
   validatorCompiler,
 } from 'fastify-type-provider-zod';
 import type { Logger } from 'pino';
+import { liveAdminToken } from '../auth/admin-token.js';
 import type { ApiErrorBody } from '../context.js';
+import { redactUrl } from '../log-redact.js';
 import { VERSION } from '../version.js';
 
 export class ApiError extends Error {
@@ -40,9 +42,14 @@ function tokenMatches(given: string, expected: string): boolean {
   return a.length === b.length && timingSafeEqual(a, b);
 }
 
+/** The one route that takes the token from the query string (DESIGN.md "GET /api/stream"). */
+export const QUERY_TOKEN_ROUTE = '/api/stream';
+
 /**
- * preHandler that requires the admin token, as `Authorization: Bearer <token>` or, for WebSocket
- * upgrades where browsers cannot set headers, as `?token=` (DESIGN.md, /api/stream).
+ * preHandler that requires the admin token as `Authorization: Bearer <token>`. Only the WebSocket stream
+ * also takes `?token=`, because browsers cannot set headers on a WebSocket; anywhere else a token in the
+ * URL would end up in proxies' logs and browser history, so it is refused (docs/hub.md "Secrets").
+ * The token is looked up at each request, so `admin-token rotate` takes effect without a restart.
  */
 export function adminAuth(adminToken: string) {
   return async function requireAdmin(req: FastifyRequest, _reply: FastifyReply): Promise<void> {
@@ -53,11 +60,21 @@ export function adminAuth(adminToken: string) {
     if (typeof header === 'string' && header.startsWith('Bearer ')) token = header.slice(7).trim();
     else {
       const q = (req.query as Record<string, unknown> | undefined)?.token;
-      if (typeof q === 'string') token = q;
+      if (typeof q === 'string') {
+        if (req.routeOptions.url !== QUERY_TOKEN_ROUTE)
+          throw new ApiError(
+            401,
+            'unauthorized',
+            `?token= is accepted only on ${QUERY_TOKEN_ROUTE}; send Authorization: Bearer <token>`,
+          );
+        token = q;
+      }
     }
     if (token === undefined)
       throw new ApiError(401, 'unauthorized', 'missing admin token (Authorization: Bearer …)');
-    if (!tokenMatches(token, adminToken)) throw new ApiError(401, 'unauthorized', 'invalid admin token');
+    const holder = liveAdminToken(adminToken);
+    const ok = holder ? holder.matches(token) : tokenMatches(token, adminToken);
+    if (!ok) throw new ApiError(401, 'unauthorized', 'invalid admin token');
   };
 }
 
@@ -104,7 +121,7 @@ export async function createHttpServer(opts: HttpOptions): Promise<FastifyInstan
         .code(e.statusCode)
         .send(errorBody(e.code?.toLowerCase() ?? 'bad_request', e.message ?? 'bad request'));
     }
-    req.log.error({ err, url: req.url, method: req.method }, 'request failed');
+    req.log.error({ err, url: redactUrl(req.url), method: req.method }, 'request failed');
     return reply.code(500).send(errorBody('internal', 'internal error; see the hub log'));
   });
   app.setNotFoundHandler((req, reply) => {

@@ -15,6 +15,7 @@ import {
 } from '@classroom/protocol';
 import type { Logger } from 'pino';
 import type { Bus, Clock, HubMqtt } from '../context.js';
+import { redactPayload } from '../log-redact.js';
 import type { CoreMetrics } from '../metrics.js';
 import type { AgentRegistry } from '../registry/registry.js';
 import type { GroupCommitter } from './commit.js';
@@ -49,7 +50,8 @@ export class Ingest {
    * Handles one message published by the authenticated agent `agent`. Resolves once it is fully
    * handled (records: committed and acked); never rejects for bad input.
    */
-  async handle(agent: string, topic: string, payload: Buffer): Promise<void> {
+  async handle(agent: string, topic: string, raw: Buffer): Promise<void> {
+    const payload = redactPayload(raw);
     const t = parseTopic(topic);
     if (!t.ok || t.topic.kind !== 'agent' || t.topic.agent !== agent) {
       this.dead(

@@ -53,6 +53,11 @@ export class ThumbnailCache {
     this.ctx.bus.off('command.result', this.onResult);
     this.ctx.clock.clearInterval(this.sweep);
     this.cache.clear();
+    // Requests still waiting end now rather than holding the hub's shutdown for their timeout.
+    for (const [id, p] of this.pending) {
+      this.pending.delete(id);
+      p.resolve({ v: 1, id, status: 'error', error: 'the hub is stopping' });
+    }
   }
 
   size(): number {

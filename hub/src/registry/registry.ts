@@ -8,6 +8,11 @@ import { SourceHealthTracker, sourceEvents } from './sources.js';
 /** `lost` after this many telemetry intervals without hearing from an agent (DESIGN.md). */
 export const SILENT_INTERVALS = 3;
 const DEFAULT_TELEMETRY_INTERVAL_S = 30;
+/**
+ * Sources tracked per agent (docs/hub.md "Per-agent bounds"): twice what a birth may hold, so events of
+ * made-up source ids cannot grow the hub's memory without end.
+ */
+export const MAX_SOURCES_PER_AGENT = 32;
 
 const byAgent = (a: { agent: string }, b: { agent: string }): number => (a.agent < b.agent ? -1 : 1);
 
@@ -43,6 +48,8 @@ export interface RegistryDeps {
   log: { info(o: object, m: string): void; debug(o: object, m: string): void };
   /** Called after a birth or an availability change, to keep the `agents` table current. */
   persist?: (agent: StoredAgent & { availability: Availability; since: number }) => void;
+  /** Called when an agent's records name more sources than MAX_SOURCES_PER_AGENT (counted in /metrics). */
+  limited?: (limit: 'source_ids', agent: string) => void;
 }
 
 export class AgentRegistry implements HubRegistry {
@@ -62,8 +69,18 @@ export class AgentRegistry implements HubRegistry {
     unknown: 0,
   };
   private timer: NodeJS.Timeout | undefined;
+  /**
+   * The platform's room registry (rooms/module.ts): where it knows a room, its name, building, floor and
+   * campus are what is shown and filed, whatever a box's birth says (docs/hub-people.md "Room registry").
+   */
+  private directory: ReadonlyMap<string, Birth['room']> = new Map();
 
   constructor(private readonly deps: RegistryDeps) {}
+
+  /** Replaces the room registry used for the rooms' details; room ids (and so filing) are unchanged. */
+  setRoomDirectory(directory: ReadonlyMap<string, Birth['room']>): void {
+    this.directory = directory;
+  }
 
   /** Starts the silence check; the period is short against any telemetry interval (≥ 1 s). */
   start(checkEveryMs = 1000): void {
@@ -192,6 +209,10 @@ export class AgentRegistry implements HubRegistry {
     for (const ev of sourceEvents(records)) {
       let s = e.sources.get(ev.source);
       if (!s) {
+        if (e.sources.size >= MAX_SOURCES_PER_AGENT) {
+          this.deps.limited?.('source_ids', agent);
+          continue;
+        }
         s = new SourceHealthTracker();
         e.sources.set(ev.source, s);
       }
@@ -341,6 +362,9 @@ export class AgentRegistry implements HubRegistry {
 
   /** The room shown and filed under: the birth's details when it names the provisioned room. */
   private roomOfEntry(e: Entry): Birth['room'] | null {
+    const id = this.roomId(e);
+    const listed = id === null ? undefined : this.directory.get(id);
+    if (listed) return listed;
     const p = e.provisionalRoom;
     if (!p) return e.birth?.room ?? null;
     return e.birth && e.birth.room.id === p.id ? e.birth.room : p;

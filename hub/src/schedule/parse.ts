@@ -16,10 +16,30 @@ export interface ParseOptions {
   from: number;
   until: number;
   maxPeriods: number;
+  /**
+   * Recurrence steps walked in all, including those before `from` (docs/hub-people.md "Schedules"):
+   * ical.js cannot skip ahead, so a rule that starts decades early costs a step per occurrence.
+   */
+  maxSteps?: number;
+  /** Wall-clock budget of the expansion in ms, checked every 256 steps. */
+  budgetMs?: number;
+  /** Time source of the budget (ms, monotonic); injected by tests. */
+  elapsed?: () => number;
 }
 
+export const DEFAULT_MAX_STEPS = 20_000;
+export const DEFAULT_BUDGET_MS = 2_000;
+/** Sub-hourly rules are not class timetables and expand to millions of occurrences a year. */
+const REFUSED_FREQ = new Set(['SECONDLY', 'MINUTELY']);
+
 export function defaultParseOptions(now: number): ParseOptions {
-  return { from: now - 86_400_000, until: now + 180 * 86_400_000, maxPeriods: 10_000 };
+  return {
+    from: now - 86_400_000,
+    until: now + 180 * 86_400_000,
+    maxPeriods: 10_000,
+    maxSteps: DEFAULT_MAX_STEPS,
+    budgetMs: DEFAULT_BUDGET_MS,
+  };
 }
 
 function check(p: Period, where: string): Period {
@@ -40,6 +60,11 @@ export function parseIcs(text: string, opts: ParseOptions): Period[] {
   }
   for (const tz of root.getAllSubcomponents('vtimezone')) ICAL.TimezoneService.register(tz);
   const out: Period[] = [];
+  const maxSteps = opts.maxSteps ?? DEFAULT_MAX_STEPS;
+  const budgetMs = opts.budgetMs ?? DEFAULT_BUDGET_MS;
+  const elapsed = opts.elapsed ?? (() => performance.now());
+  const startedAt = elapsed();
+  let steps = 0;
   for (const vevent of root.getAllSubcomponents('vevent')) {
     const ev = new ICAL.Event(vevent);
     const where = `event "${ev.summary ?? ev.uid ?? '?'}"`;
@@ -52,8 +77,24 @@ export function parseIcs(text: string, opts: ParseOptions): Period[] {
       );
       if (p.end > opts.from && p.start < opts.until) out.push(p);
     } else {
+      for (const rule of vevent.getAllProperties('rrule')) {
+        const freq = String((rule.getFirstValue() as { freq?: unknown } | null)?.freq ?? '');
+        if (REFUSED_FREQ.has(freq))
+          throw new ScheduleParseError(
+            `${where}: FREQ=${freq} is not a class timetable; use HOURLY, DAILY, WEEKLY, MONTHLY or YEARLY`,
+          );
+      }
       const it = ev.iterator();
       for (let next = it.next(); next; next = it.next()) {
+        steps++;
+        if (steps > maxSteps)
+          throw new ScheduleParseError(
+            `${where}: its recurrence expands to more than ${maxSteps} occurrences (counted from DTSTART, before the import window too); start the rule nearer the term or split it`,
+          );
+        if ((steps & 255) === 0 && elapsed() - startedAt > budgetMs)
+          throw new ScheduleParseError(
+            `${where}: expanding its recurrence took longer than ${budgetMs} ms; start the rule nearer the term or split it`,
+          );
         const d = ev.getOccurrenceDetails(next);
         const p = check(
           { start: d.startDate.toJSDate().getTime(), end: d.endDate.toJSDate().getTime(), title },

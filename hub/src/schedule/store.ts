@@ -2,7 +2,8 @@
 // in the rollups), so re-importing a corrected file is always safe.
 import { randomUUID } from 'node:crypto';
 import type { Db } from '../context.js';
-import { defaultParseOptions, type Period, parseSchedule, type ScheduleFormat } from './parse.js';
+import { defaultParseOptions, type Period, type ScheduleFormat } from './parse.js';
+import { parseScheduleOffThread } from './parse-async.js';
 
 export const SCHEDULE_MIGRATION = `
 CREATE TABLE IF NOT EXISTS schedule_periods (
@@ -80,7 +81,7 @@ export async function importSchedule(
   content: string,
   now: number,
 ): Promise<{ room: string; periods: number; first: number | null; last: number | null }> {
-  const periods = parseSchedule(format, content, defaultParseOptions(now));
+  const periods = await parseScheduleOffThread(format, content, defaultParseOptions(now));
   await migrateSchedule(db);
   await db.transaction(async () => {
     await db.run('DELETE FROM schedule_periods WHERE room = ?', [room]);

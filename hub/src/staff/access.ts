@@ -8,8 +8,9 @@ import type { FastifyInstance, FastifyRequest, RouteOptions } from 'fastify';
 import type { Logger } from 'pino';
 import { Counter, type Registry } from 'prom-client';
 import type { AuditLog } from '../audit/log.js';
+import { liveAdminToken } from '../auth/admin-token.js';
 import { ErrorSchema } from '../http/schemas.js';
-import { ApiError } from '../http/server.js';
+import { ApiError, QUERY_TOKEN_ROUTE } from '../http/server.js';
 import { type AuditRule, ROUTE_RULES, type RouteRule, ruleFor } from './policy.js';
 import { roleAllows, type StaffPrincipal, TOKEN_ACTOR } from './roles.js';
 import { SESSION_COOKIE, type StaffSessions } from './sessions.js';
@@ -171,13 +172,25 @@ async function identify(
   const header = req.headers.authorization;
   let token: string | undefined;
   if (typeof header === 'string' && header.startsWith('Bearer ')) token = header.slice(7).trim();
-  else if (queryToken) {
+  else {
     const q = (req.query as Record<string, unknown> | undefined)?.token;
-    if (typeof q === 'string') token = q;
+    if (typeof q === 'string') {
+      // docs/hub.md "HTTP API": a token in a URL ends up in proxy logs and browser history.
+      if (!queryToken)
+        throw new ApiError(
+          401,
+          'unauthorized',
+          `?token= is accepted only on ${QUERY_TOKEN_ROUTE}; send Authorization: Bearer <token>`,
+        );
+      token = q;
+    }
   }
   if (token !== undefined) {
-    // A wrong token is an error even on public routes: the caller meant to authenticate.
-    if (!tokenMatches(token, d.adminToken)) throw new ApiError(401, 'unauthorized', 'invalid admin token');
+    // A wrong token is an error even on public routes: the caller meant to authenticate. The live
+    // holder follows `admin-token rotate` (auth/admin-token.ts).
+    const holder = liveAdminToken(d.adminToken);
+    const ok = holder ? holder.matches(token) : tokenMatches(token, d.adminToken);
+    if (!ok) throw new ApiError(401, 'unauthorized', 'invalid admin token');
     return { name: TOKEN_ACTOR, role: 'admin', via: 'token', expiresAt: null };
   }
   const id = req.cookies?.[SESSION_COOKIE];

@@ -5,6 +5,7 @@
 import type { Logger } from 'pino';
 import { ConfigError, databaseFile } from '../config.js';
 import type { Db } from '../context.js';
+import { ensurePrivateDir, ensurePrivateFile } from './permissions.js';
 import { PgDb, redactUrl } from './postgres.js';
 import { SqliteDb } from './sqlite.js';
 
@@ -31,7 +32,10 @@ export async function openStore(o: {
     );
   }
   if (!o.database) {
-    const db = new SqliteDb(databaseFile(o.dataDir));
+    const file = databaseFile(o.dataDir);
+    ensurePrivateDir(o.dataDir);
+    ensurePrivateFile(file);
+    const db = new SqliteDb(file);
     await db.open();
     return db;
   }

@@ -1,6 +1,7 @@
 // The core's tables. Feature modules register their own migrations through Db.migrate.
 // Most DDL is shared; where SQLite and PostgreSQL differ (BLOB/BYTEA, WITHOUT ROWID, AUTOINCREMENT vs
 // identity, 64-bit integers) a migration gives one text per dialect.
+import { SECURITY_MIGRATIONS } from '../auth/schema.js';
 import type { Db } from '../context.js';
 import { RECORDS_PARTITION_MIGRATION_PG } from '../retention/partitions.js';
 
@@ -238,7 +239,7 @@ export async function migrateCore(
   onProgress?: (e: { name: string; done: boolean; ms?: number }) => void,
 ): Promise<void> {
   const applied = onProgress ? await appliedMigrations(db) : new Set<string>();
-  for (const [name, sql] of CORE_MIGRATIONS) {
+  for (const [name, sql] of [...CORE_MIGRATIONS, ...SECURITY_MIGRATIONS]) {
     const pending = onProgress !== undefined && !applied.has(name);
     const t0 = Date.now();
     if (pending) onProgress({ name, done: false });

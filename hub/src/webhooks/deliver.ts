@@ -3,6 +3,7 @@
 import { createHmac, randomUUID } from 'node:crypto';
 import type { Logger } from 'pino';
 import type { Clock } from '../context.js';
+import { displayUrl, postJson, WebhookTargetError } from './target.js';
 
 export const SIGNATURE_HEADER = 'x-classroom-signature';
 export const EVENT_HEADER = 'x-classroom-event';
@@ -28,7 +29,8 @@ export const DEFAULT_RETRY: RetryPolicy = {
   timeoutMs: 10_000,
 };
 
-export type DeliveryOutcome = 'ok' | 'retry' | 'failed';
+/** `refused`: the target resolved to an address the hub may not deliver to (webhooks/target.ts). */
+export type DeliveryOutcome = 'ok' | 'retry' | 'failed' | 'refused';
 
 /** A delivery not yet done, as kept in the store so that retries survive a hub restart. */
 export interface PendingDelivery {
@@ -71,6 +73,8 @@ export class WebhookDeliverer {
     private readonly policy: RetryPolicy,
     private readonly onOutcome: (target: WebhookTarget, outcome: DeliveryOutcome) => void,
     private readonly journal: DeliveryJournal | null = null,
+    /** Deliver to loopback, link-local, private and multicast addresses (--webhook-allow-private). */
+    private readonly allowPrivate = false,
   ) {}
 
   send(target: WebhookTarget, event: string, payload: unknown): void {
@@ -121,11 +125,12 @@ export class WebhookDeliverer {
         this.record((j) => j.update(delivery, n, this.clock.now()));
         return;
       }
-      if (n >= this.policy.maxAttempts) {
+      const refused = error.startsWith(REFUSED_PREFIX);
+      if (n >= this.policy.maxAttempts || refused) {
         this.record((j) => j.remove(delivery));
-        this.onOutcome(target, 'failed');
+        this.onOutcome(target, refused ? 'refused' : 'failed');
         this.log.error(
-          { webhook: target.id, url: target.url, delivery, attempts: n, error },
+          { webhook: target.id, url: displayUrl(target.url), delivery, attempts: n, error },
           'webhook gave up',
         );
         return;
@@ -153,9 +158,7 @@ export class WebhookDeliverer {
     attempt: number,
   ): Promise<string | null> {
     try {
-      const res = await fetch(target.url, {
-        method: 'POST',
-        body,
+      const status = await postJson(target.url, body, {
         headers: {
           'content-type': 'application/json',
           'user-agent': 'classroom-hub',
@@ -164,12 +167,17 @@ export class WebhookDeliverer {
           [DELIVERY_HEADER]: delivery,
           'x-classroom-attempt': String(attempt),
         },
-        signal: AbortSignal.timeout(this.policy.timeoutMs),
+        timeoutMs: this.policy.timeoutMs,
+        allowPrivate: this.allowPrivate,
       });
-      await res.arrayBuffer().catch(() => undefined);
-      return res.ok ? null : `HTTP ${res.status}`;
+      if (status >= 200 && status < 300) return null;
+      // docs/hub-people.md "Webhooks": a redirect is not followed; the receiver must answer itself.
+      return status >= 300 && status < 400 ? `HTTP ${status} (redirects are not followed)` : `HTTP ${status}`;
     } catch (err) {
+      if (err instanceof WebhookTargetError) return `${REFUSED_PREFIX}${err.message}`;
       return err instanceof Error ? err.message : String(err);
     }
   }
 }
+
+const REFUSED_PREFIX = 'target refused: ';

@@ -15,6 +15,7 @@ import {
   WebhookDeliverer,
   type WebhookTarget,
 } from './deliver.js';
+import { checkTarget, displayUrl, WebhookTargetError } from './target.js';
 
 const MIGRATION = `
 CREATE TABLE IF NOT EXISTS webhooks (
@@ -50,6 +51,7 @@ export class WebhooksModule implements HubModule {
   private targets: WebhookTarget[] = [];
   private off: (() => void) | null = null;
   private counter: Counter<'outcome'> | null = null;
+  private refusedCounter: Counter | null = null;
 
   constructor(
     private readonly ctx: HubContext,
@@ -63,8 +65,13 @@ export class WebhooksModule implements HubModule {
     await this.reload();
     this.counter = new Counter({
       name: 'classroom_hub_webhook_deliveries_total',
-      help: 'Webhook delivery attempts by outcome (ok, retry, failed)',
+      help: 'Webhook delivery attempts by outcome (ok, retry, failed, refused: a forbidden target address)',
       labelNames: ['outcome'],
+      registers: [this.ctx.metrics],
+    });
+    this.refusedCounter = new Counter({
+      name: 'classroom_hub_webhook_targets_refused_total',
+      help: 'Webhook registrations refused: the target resolves to a loopback, link-local, private or multicast address',
       registers: [this.ctx.metrics],
     });
     const counter = this.counter;
@@ -93,6 +100,7 @@ export class WebhooksModule implements HubModule {
       this.opts.retry ?? DEFAULT_RETRY,
       (_t, outcome) => counter.inc({ outcome }),
       journal,
+      this.ctx.config.webhookAllowPrivate === true,
     );
     await this.resumePending(log);
     this.off = this.people.on('alarm.transition', (t) => {
@@ -113,6 +121,7 @@ export class WebhooksModule implements HubModule {
     this.off?.();
     await this.deliverer?.stop();
     this.ctx.metrics.removeSingleMetric('classroom_hub_webhook_deliveries_total');
+    this.ctx.metrics.removeSingleMetric('classroom_hub_webhook_targets_refused_total');
   }
 
   private async resumePending(log: import('pino').Logger): Promise<void> {
@@ -170,7 +179,7 @@ export class WebhooksModule implements HubModule {
           response: { 200: z.object({ webhooks: z.array(View) }) },
         },
       },
-      async () => ({ webhooks: this.targets.map((t) => ({ id: t.id, url: t.url })) }),
+      async () => ({ webhooks: this.targets.map((t) => ({ id: t.id, url: displayUrl(t.url) })) }),
     );
     app.post(
       '/api/webhooks',
@@ -181,10 +190,24 @@ export class WebhooksModule implements HubModule {
           summary: 'Add a webhook target; the secret signs every delivery (x-classroom-signature)',
           tags: ['webhooks'],
           body: z.object({ url: HttpUrl, secret: z.string().min(16).max(256).optional() }),
-          response: { 201: z.object({ id: z.string(), url: z.string(), secret: z.string() }) },
+          response: {
+            201: z.object({ id: z.string(), url: z.string(), secret: z.string() }),
+            400: ErrorBody,
+          },
         },
       },
       async (req, reply) => {
+        try {
+          await checkTarget(req.body.url, this.ctx.config.webhookAllowPrivate === true);
+        } catch (err) {
+          if (!(err instanceof WebhookTargetError)) throw err;
+          this.refusedCounter?.inc();
+          this.ctx.log.warn(
+            { module: 'webhooks', url: displayUrl(req.body.url), reason: err.message },
+            'webhook target refused',
+          );
+          return sendError(reply, 400, 'target_refused', err.message);
+        }
         const id = randomUUID();
         const secret = req.body.secret ?? randomBytes(24).toString('base64url');
         await this.ctx.db.run('INSERT INTO webhooks (id, url, secret, created_at) VALUES (?, ?, ?, ?)', [
