@@ -11,6 +11,7 @@ import type { Logger } from 'pino';
 import { Commands } from './commands.js';
 import type { AgentConfig } from './config.js';
 import type { FfmpegTools } from './ffmpeg/locate.js';
+import { RestController } from './media/rest.js';
 import type { MonitorStatus } from './media/types.js';
 import { Outbox } from './outbox.js';
 import type { BackoffOptions } from './session/backoff.js';
@@ -73,6 +74,7 @@ export class AgentApp {
   private telemetry!: TelemetryReporter;
   private commands!: Commands;
   private readonly settings: SettingsStore;
+  private rest!: RestController;
   private sources!: Sources;
   /** Sources whose last birth carried a probe error: re-birth when they start running. */
   private readonly unprobed = new Set<string>();
@@ -162,6 +164,8 @@ export class AgentApp {
       ntpServer: config.ntpServer,
       intervalS: () => this.settings.current().telemetryIntervalS,
       outboxPending: () => this.outbox.depth().records,
+      watch: () =>
+        this.rest.active() ? config.sources.map((s) => ({ id: s.id, mode: this.rest.mode() })) : undefined,
       session: () => this.connection.currentSession(),
       publish: (msg) => {
         if (!this.connection.isConnected()) return;
@@ -185,11 +189,27 @@ export class AgentApp {
         wake: () => this.wake(),
       },
     });
+    // Off-hours duty cycle (docs/agent-media.md "Duty cycle"); never wakes a sleeping box.
+    this.rest = new RestController({
+      log: this.log.child({ module: 'rest' }),
+      clock: {
+        now: () => this.clock.now(),
+        setTimeout: (fn, ms) => setTimeout(fn, ms),
+        clearTimeout: (t) => clearTimeout(t as NodeJS.Timeout),
+      },
+      settings: () => this.settings.current(),
+      target: {
+        resume: () => (this.sleeping ? Promise.resolve() : this.sources.start()),
+        pause: () => (this.sleeping ? Promise.resolve() : this.sources.stop()),
+      },
+      onMode: () => this.telemetry.soon(),
+    });
     await this.sources.init();
     this.sender.start();
     if (!this.sleeping) await this.sources.start();
     this.connection.start();
     this.telemetry.start();
+    this.rest.start();
     this.log.info(
       { agent: this.agent, sources: config.sources.length, sleeping: this.sleeping },
       'agent started',
@@ -200,6 +220,7 @@ export class AgentApp {
   async stop(): Promise<void> {
     // Safe after a failed or missing start(): every part may be absent.
     this.telemetry?.stop();
+    await this.rest?.stop();
     await this.sources?.stop();
     await this.outbox?.stop();
     if (this.connection) {
@@ -318,6 +339,7 @@ export class AgentApp {
     this.settings.apply(settings, next, mode);
     this.log.info({ configVersion: next, settings }, 'settings applied');
     if (this.settings.current().telemetryIntervalS !== before) this.telemetry.reschedule();
+    this.rest.replan();
     // Birth carries configVersion and telemetryIntervalS, so the hub learns the change at once.
     if (this.connection.isConnected()) await this.publishBirth(this.connection.currentSession());
     return next;
@@ -337,6 +359,7 @@ export class AgentApp {
     if (this.sleeping) {
       this.sleeping = false;
       await this.sources.start();
+      this.rest.replan(true);
     }
     await this.publishState();
   }

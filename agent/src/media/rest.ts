@@ -75,7 +75,8 @@ const MAX_WAIT_MS = 30_000;
 export class RestController {
   private timer: unknown = null;
   private current: WatchMode = 'full';
-  private on = true;
+  /** Whether the sources run; null: unknown (re-applied at the next tick). */
+  private on: boolean | null = true;
   private stopped = true;
   private chain: Promise<void> = Promise.resolve();
 
@@ -97,8 +98,18 @@ export class RestController {
     await this.chain;
   }
 
-  /** Re-plans now (a new config arrived). */
-  replan(): void {
+  /** Whether the duty cycle applies under the current settings (telemetry reports modes then). */
+  active(): boolean {
+    const { rest, timetable } = this.ctx.settings();
+    return restActive(rest, timetable);
+  }
+
+  /**
+   * Re-plans now (a new config arrived); `reapply` when the sources were started or stopped behind
+   * the controller's back (wake), so that the current on/off is applied again.
+   */
+  replan(reapply = false): void {
+    if (reapply) this.on = null;
     if (this.stopped) return;
     if (this.timer !== null) this.ctx.clock.clearTimeout(this.timer);
     this.tick();
