@@ -31,7 +31,11 @@ export function buildSummary(
     room: { ...a.room, id: room },
     agent: a.agent,
     availability: a.availability,
-    sources: a.sources.map((s) => ({ id: s.id, kind: s.kind, status: s.status, since: s.since })),
+    sources: a.sources.map((s) => {
+      // The agent's off-hours duty cycle, from its last telemetry (docs/agent-media.md "Duty cycle").
+      const watch = a.telemetry?.watch?.find((w) => w.id === s.id)?.mode;
+      return { id: s.id, kind: s.kind, status: s.status, since: s.since, ...(watch ? { watch } : {}) };
+    }),
     openAlarms,
     lastSeen: a.lastSeen,
   };
@@ -63,6 +67,10 @@ export class SummariesModule implements HubModule {
       this.offs.push(() => bus.off(event, fn));
     };
     on('agent.availability', (e) => this.touchAgent(e.agent, e.room));
+    // Telemetry changes a summary only through `watch`; an equal summary is not published again.
+    on('agent.telemetry', (e) => {
+      if (e.telemetry.watch) this.touchAgent(e.agent, e.room);
+    });
     on('agent.birth', (e) => this.touchAgent(e.agent, e.room?.id ?? null));
     on('agent.moved', (e) => {
       if (e.from) {
