@@ -163,6 +163,8 @@ export interface HubRegistry {
   agent(id: string): AgentView | undefined;
   /** Agents grouped by room id (one agent per room in practice). */
   byRoom(roomId: string): AgentView[];
+  /** The platform's room registry, authoritative for rooms' names and places (rooms/module.ts). */
+  setRoomDirectory?(directory: ReadonlyMap<string, AgentView['room'] & object>): void;
 }
 
 export interface HubConfig {
@@ -179,6 +181,8 @@ export interface HubConfig {
   mqttsPort: number;
   adminToken: string;
   broker: string | null;
+  /** CA bundle of the external broker's certificate (`--broker-ca`); null: the system's CAs. */
+  brokerCa: string | null;
   database: string | null;
   /** Deliver webhooks to loopback, link-local, private and multicast addresses (--webhook-allow-private). */
   webhookAllowPrivate?: boolean;

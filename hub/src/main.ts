@@ -12,6 +12,7 @@ import { type LogFormat, parseLogFormat } from './log.js';
 import { registerAgentMoveCommand } from './registry/cli.js';
 import { registerRetentionCommand } from './retention/cli.js';
 import { policyFromOptions, retentionOptions } from './retention/policy.js';
+import { registerRoomsCommand } from './rooms/cli.js';
 import { registerScheduleCommand } from './schedule/cli.js';
 import { auditCli, registerUsersCommand } from './staff/cli.js';
 import { databaseOption } from './store/cli.js';
@@ -107,6 +108,7 @@ serve.action(
       mqttPort?: number;
       mqttHost?: string;
       mqttsPort?: number;
+      brokerCa?: string;
       tlsCert?: string;
       tlsKey?: string;
       httpPort: number;
@@ -139,6 +141,7 @@ serve.action(
         ...(o.mqttPort !== undefined ? { mqttPort: o.mqttPort } : {}),
         ...(o.mqttHost !== undefined ? { mqttHost: o.mqttHost } : {}),
         ...(o.mqttsPort !== undefined ? { mqttsPort: o.mqttsPort } : {}),
+        ...(o.brokerCa ? { brokerCa: o.brokerCa } : {}),
         ...(o.tlsCert || o.tlsKey ? { tls: { certFile: o.tlsCert ?? '', keyFile: o.tlsKey ?? '' } } : {}),
         httpPort: o.httpPort,
         ...(o.adminToken ? { adminToken: o.adminToken } : {}),
@@ -269,6 +272,7 @@ accounts
   });
 
 registerScheduleCommand(program);
+registerRoomsCommand(program);
 registerRetentionCommand(program);
 registerBackupCommand(program);
 registerUsersCommand(program);
