@@ -163,6 +163,8 @@ export interface HubRegistry {
   agent(id: string): AgentView | undefined;
   /** Agents grouped by room id (one agent per room in practice). */
   byRoom(roomId: string): AgentView[];
+  /** The platform's room registry, authoritative for rooms' names and places (rooms/module.ts). */
+  setRoomDirectory?(directory: ReadonlyMap<string, AgentView['room'] & object>): void;
 }
 
 export interface HubConfig {

@@ -10,6 +10,7 @@ import { DashboardModule } from './dashboard/module.js';
 import { OverviewModule } from './overview/module.js';
 import { PatrolModule } from './patrol/module.js';
 import { RollupsModule } from './rollups/module.js';
+import { RoomsModule } from './rooms/module.js';
 import { ScheduleModule } from './schedule/module.js';
 import { StreamModule } from './stream/module.js';
 import { SummariesModule } from './summaries/module.js';
@@ -48,6 +49,7 @@ export function peopleOptionsFromEnv(env: NodeJS.ProcessEnv = process.env): Peop
 }
 
 export interface PeopleModules {
+  rooms: RoomsModule;
   alarms: AlarmsModule;
   webhooks: WebhooksModule;
   commands: CommandsModule;
@@ -68,6 +70,7 @@ export function createPeopleModules(
   const alarms = new AlarmsModule(ctx, people, opts.alarmTiming);
   const rollups = new RollupsModule(ctx);
   return {
+    rooms: new RoomsModule(ctx),
     alarms,
     webhooks: new WebhooksModule(ctx, people, { envTarget: opts.webhook }),
     commands: new CommandsModule(ctx, people),
@@ -85,6 +88,7 @@ export function createPeopleModules(
 export function featureModules(ctx: HubContext): HubModule[] {
   const m = createPeopleModules(ctx);
   return [
+    m.rooms,
     m.alarms,
     m.webhooks,
     m.commands,

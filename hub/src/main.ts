@@ -12,6 +12,7 @@ import { type LogFormat, parseLogFormat } from './log.js';
 import { registerAgentMoveCommand } from './registry/cli.js';
 import { registerRetentionCommand } from './retention/cli.js';
 import { policyFromOptions, retentionOptions } from './retention/policy.js';
+import { registerRoomsCommand } from './rooms/cli.js';
 import { registerScheduleCommand } from './schedule/cli.js';
 import { auditCli, registerUsersCommand } from './staff/cli.js';
 import { databaseOption } from './store/cli.js';
@@ -271,6 +272,7 @@ accounts
   });
 
 registerScheduleCommand(program);
+registerRoomsCommand(program);
 registerRetentionCommand(program);
 registerBackupCommand(program);
 registerUsersCommand(program);

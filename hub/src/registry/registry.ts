@@ -69,8 +69,18 @@ export class AgentRegistry implements HubRegistry {
     unknown: 0,
   };
   private timer: NodeJS.Timeout | undefined;
+  /**
+   * The platform's room registry (rooms/module.ts): where it knows a room, its name, building, floor and
+   * campus are what is shown and filed, whatever a box's birth says (docs/hub-people.md "Room registry").
+   */
+  private directory: ReadonlyMap<string, Birth['room']> = new Map();
 
   constructor(private readonly deps: RegistryDeps) {}
+
+  /** Replaces the room registry used for the rooms' details; room ids (and so filing) are unchanged. */
+  setRoomDirectory(directory: ReadonlyMap<string, Birth['room']>): void {
+    this.directory = directory;
+  }
 
   /** Starts the silence check; the period is short against any telemetry interval (≥ 1 s). */
   start(checkEveryMs = 1000): void {
@@ -352,6 +362,9 @@ export class AgentRegistry implements HubRegistry {
 
   /** The room shown and filed under: the birth's details when it names the provisioned room. */
   private roomOfEntry(e: Entry): Birth['room'] | null {
+    const id = this.roomId(e);
+    const listed = id === null ? undefined : this.directory.get(id);
+    if (listed) return listed;
     const p = e.provisionalRoom;
     if (!p) return e.birth?.room ?? null;
     return e.birth && e.birth.room.id === p.id ? e.birth.room : p;

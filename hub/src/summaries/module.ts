@@ -48,6 +48,8 @@ export class SummariesModule implements HubModule {
   private flushing: Promise<void> | null = null;
   private stopped = false;
   private readonly last = new Map<string, string>();
+  /** Rooms an agent was moved out of: if nobody is left, their retained summary is cleared. */
+  private readonly vacated = new Set<string>();
   private readonly offs: Array<() => void> = [];
   published = 0;
 
@@ -71,7 +73,10 @@ export class SummariesModule implements HubModule {
     });
     on('agent.birth', (e) => this.touchAgent(e.agent, e.room?.id ?? null));
     on('agent.moved', (e) => {
-      if (e.from) this.schedule(e.from);
+      if (e.from) {
+        this.vacated.add(e.from);
+        this.schedule(e.from);
+      }
       this.touchAgent(e.agent, e.to);
     });
     on('records.committed', (e) => {
@@ -128,10 +133,27 @@ export class SummariesModule implements HubModule {
     return this.flushing;
   }
 
+  /**
+   * The last agent left the room (`agents move`): a zero-length retained message deletes its summary
+   * [MQTT-3.3.1-10], so the platform no longer sees a box that is not there.
+   */
+  private async clear(room: string): Promise<void> {
+    this.last.delete(room);
+    try {
+      await this.ctx.mqtt.publish(topics.roomSummary(room), Buffer.alloc(0), { qos: 1, retain: true });
+    } catch (err) {
+      this.ctx.log.error({ err, module: 'summaries', room }, 'clearing room summary failed');
+    }
+  }
+
   private async publish(room: string): Promise<void> {
     const open = this.alarms.openCountInRoom(room);
     const summary = buildSummary(room, this.ctx.registry.byRoom(room), open, this.ctx.clock.now());
-    if (!summary) return;
+    if (!summary) {
+      if (this.vacated.delete(room)) await this.clear(room);
+      return;
+    }
+    this.vacated.delete(room);
     const key = JSON.stringify({ ...summary, ts: 0 });
     if (this.last.get(room) === key) return;
     this.last.set(room, key);
