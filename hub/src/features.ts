@@ -14,11 +14,15 @@ import { RoomsModule } from './rooms/module.js';
 import { ScheduleModule } from './schedule/module.js';
 import { StreamModule } from './stream/module.js';
 import { SummariesModule } from './summaries/module.js';
+import { CLASS_EMPTY_AFTER_MS, ClassEmptyModule } from './utilization/class-empty.js';
+import { UtilizationModule } from './utilization/module.js';
 import { WebhooksModule } from './webhooks/module.js';
 
 export interface PeopleOptions {
   alarmTiming: AlarmTiming;
   webhook: { url: string; secret: string } | undefined;
+  /** How long a scheduled class may have nobody in the room before `class.empty` is sent. */
+  classEmptyAfterMs: number;
 }
 
 function seconds(env: NodeJS.ProcessEnv, name: string, fallbackMs: number): number {
@@ -45,11 +49,14 @@ export function peopleOptionsFromEnv(env: NodeJS.ProcessEnv = process.env): Peop
       flapClearMs: seconds(env, 'CLASSROOM_HUB_ALARM_FLAP_CLEAR_S', d.flapClearMs),
     },
     webhook: url && secret ? { url, secret } : undefined,
+    classEmptyAfterMs: seconds(env, 'CLASSROOM_HUB_CLASS_EMPTY_AFTER_S', CLASS_EMPTY_AFTER_MS),
   };
 }
 
 export interface PeopleModules {
   rooms: RoomsModule;
+  utilization: UtilizationModule;
+  classEmpty: ClassEmptyModule;
   alarms: AlarmsModule;
   webhooks: WebhooksModule;
   commands: CommandsModule;
@@ -69,8 +76,11 @@ export function createPeopleModules(
   const people = new PeopleBus(ctx.log.child({ module: 'people-bus' }));
   const alarms = new AlarmsModule(ctx, people, opts.alarmTiming);
   const rollups = new RollupsModule(ctx);
+  const rooms = new RoomsModule(ctx);
   return {
-    rooms: new RoomsModule(ctx),
+    rooms,
+    utilization: new UtilizationModule(ctx, rooms),
+    classEmpty: new ClassEmptyModule(ctx, people, opts.classEmptyAfterMs),
     alarms,
     webhooks: new WebhooksModule(ctx, people, { envTarget: opts.webhook }),
     commands: new CommandsModule(ctx, people),
@@ -99,5 +109,7 @@ export function featureModules(ctx: HubContext): HubModule[] {
     m.dashboard,
     m.overview,
     m.patrol,
+    m.utilization,
+    m.classEmpty,
   ];
 }
