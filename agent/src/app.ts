@@ -12,6 +12,8 @@ import { Commands } from './commands.js';
 import type { AgentConfig } from './config.js';
 import type { FfmpegTools } from './ffmpeg/locate.js';
 import type { MonitorStatus } from './media/types.js';
+import type { PeopleDetector } from './occupancy/detector.js';
+import { OccupancyCounter } from './occupancy/module.js';
 import { Outbox } from './outbox.js';
 import type { BackoffOptions } from './session/backoff.js';
 import { Connection } from './session/connection.js';
@@ -40,6 +42,8 @@ export interface AppOptions {
   clock?: { now(): number };
   /** Injectable for tests; defaults to AGENT-MEDIA's ffmpeg monitor. */
   createMonitor?: CreateMonitor;
+  /** The people detector of counting cameras (docs/occupancy.md); defaults to BlazeFace on WASM. */
+  createDetector?: () => PeopleDetector;
   /** undefined: locate ffmpeg; null: run without it (sources report no-ffmpeg). */
   ffmpeg?: FfmpegTools | null;
   sender?: Partial<SenderOptions>;
@@ -74,6 +78,7 @@ export class AgentApp {
   private commands!: Commands;
   private readonly settings: SettingsStore;
   private sources!: Sources;
+  private occupancy!: OccupancyCounter;
   /** Sources whose last birth carried a probe error: re-birth when they start running. */
   private readonly unprobed = new Set<string>();
   private inbound!: Inbound;
@@ -113,10 +118,19 @@ export class AgentApp {
       command: (payload) => void this.commands.handle(payload),
       config: (msg) => this.onConfig(msg),
     });
+    this.occupancy = new OccupancyCounter({
+      log: this.log,
+      sources: config.sources,
+      ...(this.opts.createDetector ? { createDetector: this.opts.createDetector } : {}),
+      onUnavailable: () => {
+        if (this.connection?.isConnected()) void this.publishBirth(this.connection.currentSession());
+      },
+    });
     this.sources = new Sources({
       log: this.log,
       clock: this.clock,
       sources: config.sources,
+      onFrame: (id, jpeg) => this.occupancy.frame(id, jpeg),
       ffmpeg: this.opts.ffmpeg,
       createMonitor: this.opts.createMonitor,
       settings: () => this.settings.monitorSettings(),
@@ -186,6 +200,7 @@ export class AgentApp {
       },
     });
     await this.sources.init();
+    this.occupancy.start();
     this.sender.start();
     if (!this.sleeping) await this.sources.start();
     this.connection.start();
@@ -201,6 +216,7 @@ export class AgentApp {
     // Safe after a failed or missing start(): every part may be absent.
     this.telemetry?.stop();
     await this.sources?.stop();
+    await this.occupancy?.stop();
     await this.outbox?.stop();
     if (this.connection) {
       const payload = JSON.stringify({
@@ -238,6 +254,7 @@ export class AgentApp {
   }
 
   private record(record: Parameters<Outbox['append']>[0]): void {
+    if (record.kind === 'capture') this.occupancy.annotate(record);
     this.outbox.append(record).catch((err: unknown) => {
       this.recordsNotStored += 1;
       // Invalid records are a monitor bug; commit failures are a full or broken disk. Either way
@@ -281,6 +298,7 @@ export class AgentApp {
         kind: src.kind,
         label: src.label ?? src.id,
         probe: await this.sources.probe(src.id, this.opts.probeTimeoutMs ?? 3000),
+        ...this.occupancy.birthFields(src.id),
       })),
     );
     for (const src of sources) {

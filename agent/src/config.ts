@@ -16,14 +16,40 @@ import { z } from 'zod';
 
 const BROKER_URL = /^(mqtt|mqtts|tcp|tls|ssl|ws|wss):\/\/[^\s]+$/;
 
+/**
+ * People counting of a camera (docs/occupancy.md). The default interval is the measured cost
+ * bound: one tiled count costs about half a second of one core, so every 30 s keeps it under 2 %
+ * of a core (BENCHMARKS.md "Occupancy").
+ */
+export const OCCUPANCY_DEFAULT_INTERVAL_S = 30;
+const Occupancy = z
+  .object({
+    enabled: z.boolean().default(true),
+    intervalS: z.number().int().min(5).max(30).default(OCCUPANCY_DEFAULT_INTERVAL_S),
+  })
+  .strict();
+
 const Source = z
   .object({
     id: SourceId,
     kind: SourceKind,
     input: z.string().min(1).max(1024),
     label: Text.optional(),
+    occupancy: Occupancy.optional(),
   })
-  .strict();
+  .strict()
+  .superRefine((s, ctx) => {
+    if (s.kind === 'microphone' && s.occupancy?.enabled)
+      ctx.addIssue({ code: 'custom', message: 'a microphone cannot count people', path: ['occupancy'] });
+  })
+  // On by default for cameras (DESIGN.md "Agent"); a microphone never counts.
+  .transform((s) => ({
+    ...s,
+    occupancy:
+      s.kind === 'camera'
+        ? (s.occupancy ?? { enabled: true, intervalS: OCCUPANCY_DEFAULT_INTERVAL_S })
+        : { enabled: false, intervalS: OCCUPANCY_DEFAULT_INTERVAL_S },
+  }));
 
 /** The agent config file (DESIGN.md "Agent"). Unknown keys are errors: a typo must not be ignored. */
 export const AgentConfigSchema = z

@@ -69,6 +69,7 @@ async function run(file: string, format: LogFormat): Promise<void> {
 }
 
 const program = new Command('classroom-agent')
+  .enablePositionalOptions()
   .description(
     'Classroom edge agent: watches camera and microphone with ffmpeg and reports to the hub over MQTT',
   )
@@ -93,6 +94,25 @@ const program = new Command('classroom-agent')
       process.exit(2);
     }
     await run(opts.config, format);
+  });
+
+program
+  .command('occupancy-check')
+  .description('count the people a camera sees now and print JSON; --out writes an annotated frame here')
+  .requiredOption('--config <file>', 'agent config (JSON)')
+  .requiredOption('--source <id>', 'the camera source id')
+  .option('--expected <n>', 'the number of people really in the room, for comparison')
+  .option('--out <file.jpg>', 'write the frame with the counted faces boxed (stays on this box)')
+  .action(async (opts: { config: string; source: string; expected?: string; out?: string }) => {
+    const expected = opts.expected === undefined ? undefined : Number(opts.expected);
+    if (expected !== undefined && !(Number.isInteger(expected) && expected >= 0)) {
+      console.error('classroom-agent occupancy-check: --expected must be a whole number ≥ 0');
+      process.exit(2);
+    }
+    const { occupancyCheck } = await import('./occupancy/cli.js');
+    const r = await occupancyCheck({ config: opts.config, source: opts.source, expected, out: opts.out });
+    console.log(JSON.stringify(r));
+    process.exit(r.error ? 1 : 0);
   });
 
 await program.parseAsync();

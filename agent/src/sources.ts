@@ -23,6 +23,8 @@ export interface SourcesContext {
   createMonitor?: CreateMonitor;
   settings: () => MonitorSettings;
   onRecord: (record: CaptureWindow | SourceEvent) => void;
+  /** A full-size frame of a counting camera (docs/occupancy.md "Frames"). */
+  onFrame?: (sourceId: string, jpeg: Buffer, at: number) => void;
   /** A source reached 'running' (its probe is known now). */
   onRunning?: (id: string) => void;
 }
@@ -61,6 +63,9 @@ export class Sources {
         ffmpeg,
         settings: this.ctx.settings,
         onRecord: this.ctx.onRecord,
+        ...(this.ctx.onFrame
+          ? { onFrame: (jpeg: Buffer, at: number) => this.ctx.onFrame?.(source.id, jpeg, at) }
+          : {}),
         onStatus: (status) => {
           const before = this.statuses.get(status.id);
           if (before?.state !== status.state) {

@@ -23,6 +23,8 @@ export const LIMITS = {
   maxThumbnailBytes: 64 * 1024,
   /** Largest seq value: seqs stay exact in JSON numbers. */
   maxSeq: Number.MAX_SAFE_INTEGER,
+  /** Most people a capture window may report (the largest lecture halls seat under 1,000). */
+  maxPeople: 1000,
   /** Largest ack ranges list. */
   maxAckRanges: 256,
 } as const;

@@ -64,6 +64,13 @@ export const SourceInfo = z.object({
   kind: SourceKind,
   label: Text,
   probe: Probe,
+  occupancy: z
+    .literal('unavailable')
+    .optional()
+    .describe(
+      'Set when the camera is configured to count people but no detector could run (docs/occupancy.md); health monitoring goes on',
+    ),
+  occupancyReason: Text.optional().describe('Why people counting is unavailable, when it is'),
 });
 export type SourceInfo = z.infer<typeof SourceInfo>;
 
@@ -119,6 +126,16 @@ export const AudioWindow = z.object({
 });
 export type AudioWindow = z.infer<typeof AudioWindow>;
 
+/** People counted in a capture window (docs/occupancy.md): only the count leaves the box. */
+export const OccupancyWindow = z
+  .object({
+    people: NonNeg.max(LIMITS.maxPeople).describe("Median of the window's counts"),
+    peak: NonNegInt.max(LIMITS.maxPeople).describe("Largest of the window's counts"),
+    samples: z.number().int().min(1).max(3600).describe('Frames counted in the window'),
+  })
+  .refine((o) => o.peak >= o.people, { message: 'peak must not be below people', path: ['peak'] });
+export type OccupancyWindow = z.infer<typeof OccupancyWindow>;
+
 export const CaptureRecord = z
   .object({
     seq: Seq,
@@ -128,6 +145,7 @@ export const CaptureRecord = z
     end: Timestamp,
     video: VideoWindow.optional(),
     audio: AudioWindow.optional(),
+    occupancy: OccupancyWindow.optional(),
   })
   .refine((r) => r.end >= r.start, { message: 'end must not be before start', path: ['end'] });
 export type CaptureRecord = z.infer<typeof CaptureRecord>;

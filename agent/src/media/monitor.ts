@@ -284,6 +284,9 @@ export class FfmpegSourceMonitor implements SourceMonitor {
         this.latestJpeg = img;
         for (const w of this.jpegWaiters.splice(0)) w(img);
       },
+      frame: (img) => {
+        if (gen === this.generation) this.ctx.onFrame?.(img, this.ctx.clock.now());
+      },
       thumbnail: (img) => {
         if (gen !== this.generation || img.length > LIMITS.maxThumbnailBytes) return;
         const t = { jpeg: img, at: this.ctx.clock.now() };

@@ -36,6 +36,11 @@ export const THUMBNAIL_WIDTH = 320;
  * cost a fifth of the agent's ffmpeg time at 720p25; every 5 s costs a twelfth.
  */
 const SNAPSHOT_GAP_S = 5;
+/**
+ * Widest picture handed to people counting: full 720p/1080p keeps 20-40 px faces at their size
+ * (docs/occupancy.md "Frames"); beyond 1920 px the tiles would need a third row for no gain.
+ */
+const OCCUPANCY_MAX_WIDTH = 1920;
 /** Seconds between analysed frames at most ~2/s: enough for second-level thresholds. */
 const MIN_FRAME_GAP_S = 0.45;
 /** Analysis sample rate of the audio chain. */
@@ -49,6 +54,8 @@ export interface Plan {
   video: boolean;
   audio: boolean;
   channels: number;
+  /** Full-size frames for people counting come out on stdout. */
+  occupancy: boolean;
   /** Thresholds baked into the ffmpeg command; a change of any of them needs a restart. */
   key: string;
 }
@@ -71,7 +78,10 @@ export function planKey(t: Required<Thresholds>): string {
  * - output 2, null: the analysis chains, printing per-frame metadata on stderr, parsed line by line
  *   (metadata=print:file= is block-buffered, see docs/agent-media.md "Cost"), and one line per decoded keyframe;
  * - output 3, fd 4: the analysed frames as MJPEG, the source of snapshots without reopening it;
- * - output 4, fd 5: the same pictures at THUMBNAIL_WIDTH, for the patrol wall.
+ * - output 4, fd 5: the same pictures at THUMBNAIL_WIDTH, for the patrol wall;
+ * - output 5, stdout (only when the camera counts people): one analysed picture every
+ *   `occupancy.intervalS` at full size (up to OCCUPANCY_MAX_WIDTH) as JPEG, for the detector
+ *   (docs/occupancy.md "Frames": the count reuses this decode, it never opens the stream again).
  */
 export function buildPlan(
   source: SourceConfig,
@@ -95,6 +105,7 @@ export function buildPlan(
     else pre.push('-skip_frame', 'noref', '-skip_loop_filter', 'all', '-threads', '2');
   }
   const graph: string[] = [];
+  const occupancy = video && source.occupancy?.enabled === true;
   if (video) {
     // Keyframes are counted on the decoded pictures (in keyframe mode every decoded picture is
     // one): a header line per keyframe, instead of a line per packet.
@@ -103,7 +114,8 @@ export function buildPlan(
       `[vk]select='eq(key,1)',metadata=mode=add:key=cvk:value=1,${META.key}=mode=print,nullsink`,
       // Analysis area-scales the full picture straight to 128 px (a fifth of the cost of a 640 px
       // pass first); only the pictures kept for snapshots are scaled to 640 px.
-      `[v0]select='isnan(prev_selected_t)+gte(t-prev_selected_t,${MIN_FRAME_GAP_S})',split=2[va][vs]`,
+      `[v0]select='isnan(prev_selected_t)+gte(t-prev_selected_t,${MIN_FRAME_GAP_S})',` +
+        (occupancy ? 'split=3[va][vs][vo]' : 'split=2[va][vs]'),
       `[va]scale=w=${ANALYSIS_WIDTH}:h=-2:flags=area,format=gray,` +
         `blackdetect=d=0:pic_th=${t.blackPixelRatio}:pix_th=${t.blackLuma},` +
         `freezedetect=n=${t.frozenNoiseDb}dB:d=0,scdet=threshold=100,` +
@@ -112,6 +124,15 @@ export function buildPlan(
         `scale=w='min(${SNAPSHOT_WIDTH},iw)':h=-2:flags=bilinear,format=yuvj420p,split=2[snap][ts]`,
       `[ts]scale=w='min(${THUMBNAIL_WIDTH},iw)':h=-2:flags=bilinear[thumb]`,
     );
+    if (occupancy) {
+      // A little under the interval, so the analysed frames' ~0.5 s spacing cannot push one
+      // count a whole frame gap later each time.
+      const gap = Math.max(1, (source.occupancy?.intervalS ?? 30) - MIN_FRAME_GAP_S);
+      graph.push(
+        `[vo]select='isnan(prev_selected_t)+gte(t-prev_selected_t,${gap})',` +
+          `scale=w='min(${OCCUPANCY_MAX_WIDTH},iw)':h=-2:flags=bilinear,format=yuvj420p[occ]`,
+      );
+    }
   }
   if (audio) {
     // Speech-band analysis at 16 kHz costs a third of 48 kHz and changes levels and loudness by
@@ -138,12 +159,17 @@ export function buildPlan(
     out.push('-map', '[thumb]', '-fps_mode', 'passthrough', '-c:v', 'mjpeg', '-q:v', '7');
     out.push('-flush_packets', '1', '-f', 'image2pipe', 'pipe:5');
   }
+  if (occupancy) {
+    out.push('-map', '[occ]', '-fps_mode', 'passthrough', '-c:v', 'mjpeg', '-q:v', '3');
+    out.push('-flush_packets', '1', '-f', 'image2pipe', 'pipe:1');
+  }
   return {
     args: [...pre, ...spec.args, ...out],
     mode,
     video,
     audio,
     channels,
+    occupancy,
     key: planKey(t),
   };
 }

@@ -28,6 +28,8 @@ export interface RunHandlers {
   jpeg(img: Buffer): void;
   /** A patrol-wall thumbnail (THUMBNAIL_WIDTH), from the same pictures as the snapshots. */
   thumbnail(img: Buffer): void;
+  /** A full-size picture for people counting (stdout; only when the plan counts people). */
+  frame?(img: Buffer): void;
   /** The input as ffmpeg itself opened it (stderr stream lines): the probe of a running source. */
   probe(p: Probe): void;
   exit(code: number | null, signal: NodeJS.Signals | null, lastError: string | null): void;
@@ -143,6 +145,13 @@ export class FfmpegRun {
     if (snaps) {
       snaps.on('data', (c: Buffer) => jpegs.push(c));
       throttle.add(snaps);
+    }
+    if (this.plan.occupancy && child.stdout) {
+      // A 1080p JPEG at q 3 is ~0.5 MB; 8 MiB bounds a corrupt stream (JpegSplitter).
+      const frames = new JpegSplitter((img) => this.h.frame?.(img));
+      // Not throttled: a frame is several pipe buffers long and a blocked write would stall the
+      // whole ffmpeg, analysis included; one picture every few seconds costs few wake-ups.
+      child.stdout.on('data', (c: Buffer) => frames.push(c));
     }
     const thumbs = new JpegSplitter((img) => this.h.thumbnail(img));
     const thumbPipe = (child.stdio as unknown[])[5] as Readable | null;

@@ -10,6 +10,8 @@ export interface SourceConfig {
   /** Any ffmpeg input: rtsp://, udp://, tcp://, /dev/video0, alsa:hw:1, a file, or lavfi:<graph>. */
   input: string;
   label?: string;
+  /** People counting (docs/occupancy.md): the monitor then also hands out full-size frames. */
+  occupancy?: { enabled: boolean; intervalS: number };
 }
 
 /** Settings that may change at run time (set-config) without restarting the agent. */
@@ -42,6 +44,11 @@ export interface MonitorContext {
   /** Called for every closed window and every state-transition event, in order. */
   onRecord: (record: CaptureWindow | SourceEvent) => void;
   onStatus?: (status: MonitorStatus) => void;
+  /**
+   * A full-size JPEG of the analysed picture, every `source.occupancy.intervalS` (docs/occupancy.md),
+   * from the same ffmpeg and the same decode as the analysis.
+   */
+  onFrame?: (jpeg: Buffer, at: number) => void;
 }
 
 export interface SourceMonitor {
