@@ -66,9 +66,11 @@ export class ClassEmptyModule implements HubModule {
       const checkAt = p.start + this.afterMs;
       if (now < checkAt || this.done.has(p.id)) continue;
       const counted = await this.countedEmpty(p.room, p.start, checkAt);
-      if (counted === null) continue;
+      // Someone came: settled. Nothing counted yet: asked again next pass, since a box back online
+      // sends its outbox's windows late.
+      if (counted === null) this.done.add(p.id);
+      if (counted === null || counted === 0) continue;
       this.done.add(p.id);
-      if (counted === 0) continue;
       const claim = await this.ctx.db.run(
         'INSERT INTO class_empty_reports (period_id, room, ts) VALUES (?, ?, ?) ON CONFLICT (period_id) DO NOTHING',
         [p.id, p.room, now],
