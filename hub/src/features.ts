@@ -15,6 +15,7 @@ import { ScheduleModule } from './schedule/module.js';
 import { StreamModule } from './stream/module.js';
 import { SummariesModule } from './summaries/module.js';
 import { CLASS_EMPTY_AFTER_MS, ClassEmptyModule } from './utilization/class-empty.js';
+import { LivePeople } from './utilization/live.js';
 import { UtilizationModule } from './utilization/module.js';
 import { WebhooksModule } from './webhooks/module.js';
 
@@ -57,6 +58,7 @@ export interface PeopleModules {
   rooms: RoomsModule;
   utilization: UtilizationModule;
   classEmpty: ClassEmptyModule;
+  livePeople: LivePeople;
   alarms: AlarmsModule;
   webhooks: WebhooksModule;
   commands: CommandsModule;
@@ -77,7 +79,9 @@ export function createPeopleModules(
   const alarms = new AlarmsModule(ctx, people, opts.alarmTiming);
   const rollups = new RollupsModule(ctx);
   const rooms = new RoomsModule(ctx);
+  const livePeople = new LivePeople(ctx);
   return {
+    livePeople,
     rooms,
     utilization: new UtilizationModule(ctx, rooms),
     classEmpty: new ClassEmptyModule(ctx, people, opts.classEmptyAfterMs),
@@ -89,7 +93,7 @@ export function createPeopleModules(
     stream: new StreamModule(ctx, people),
     summaries: new SummariesModule(ctx, people, alarms.engine),
     dashboard: new DashboardModule(ctx),
-    overview: new OverviewModule(ctx, alarms.engine),
+    overview: new OverviewModule(ctx, alarms.engine, livePeople),
     patrol: new PatrolModule(ctx, alarms.engine),
   };
 }
@@ -99,6 +103,7 @@ export function featureModules(ctx: HubContext): HubModule[] {
   const m = createPeopleModules(ctx);
   return [
     m.rooms,
+    m.livePeople,
     m.alarms,
     m.webhooks,
     m.commands,
