@@ -82,6 +82,22 @@ try {
   let socket = null;
   await page.route('**/api/rooms', (route) => route.fulfill({ json: { rooms: list } }));
   await page.route('**/api/alarms?*', (route) => route.fulfill({ json: { alarms: [], nextCursor: null } }));
+  // The header and the caller's role, as the hub answers them for the admin token.
+  await page.route('**/api/session', (route) =>
+    route.fulfill({ json: { user: { name: 'admin-token', role: 'admin', via: 'token', expiresAt: null } } }),
+  );
+  await page.route('**/api/overview', (route) =>
+    route.fulfill({
+      json: {
+        ts: Date.now(),
+        rooms: [],
+        roomsTotal: list.length,
+        roomsOnline: list.length,
+        alarms: { open: 0, active: 0 },
+        classes: { counted: 0, healthy: 0, share: null },
+      },
+    }),
+  );
   await page.routeWebSocket('**/api/stream**', (ws) => {
     socket = ws;
     ws.send(JSON.stringify({ type: 'hello', ts: Date.now(), data: { version: 1 } }));
@@ -117,7 +133,7 @@ try {
   });
   for (const r of list) socket.send(eventMsg(r, 'source.down'));
   await page.waitForFunction(
-    (n) => document.querySelectorAll('#grid .tile.status-fault').length === n,
+    (n) => document.querySelectorAll('#grid .tile[data-problem="down"]').length === n,
     BURST,
     { timeout: 60_000 },
   );

@@ -97,6 +97,13 @@ panel(
     desc: 'Present only when the hub serves TLS. Renew before it turns orange (14 days).',
   },
 );
+panel('Store', [[`max(${sel('classroom_hub_store_degraded')})`, 'degraded']], {
+  kind: 'stat',
+  w: 4,
+  h: 4,
+  steps: [green, { color: 'red', value: 1 }],
+  desc: '1 while commits fail (full disk, database down): nothing is acked, boxes keep their records (docs/hub.md "Full disk").',
+});
 panel('Agents by availability', [
   [`sum by (availability) (${sel('classroom_hub_agents')})`, '{{availability}}'],
 ]);
@@ -136,6 +143,14 @@ panel('Records per commit', [
     'mean',
   ],
 ]);
+panel(
+  'Failed commits by reason',
+  [[rate('classroom_hub_store_commit_failures_total', 'reason'), '{{reason}}']],
+  {
+    unit: 'ops',
+    desc: 'Nothing of a failed commit is acked; the boxes resend it once the store recovers.',
+  },
+);
 panel('Dead letters by reason', [[rate('classroom_hub_dead_letters_total', 'reason'), '{{reason}}']], {
   unit: 'ops',
   desc: 'Refused messages, kept in the dead-letter table with their reason (DESIGN.md "Bad input").',
@@ -177,6 +192,9 @@ panel('TLS', [
   ],
   [`sum by (result) (increase(${sel('classroom_hub_tls_reloads_total')}[1h]))`, 'reloads/h: {{result}}'],
 ]);
+panel('HTTP API refusals', [[rate('classroom_hub_http_refused_total', 'reason'), '{{reason}}']], {
+  unit: 'ops',
+});
 panel('Staff logins', [[rate('classroom_hub_staff_logins_total', 'outcome'), '{{outcome}}']], {
   unit: 'ops',
   desc: 'POST /api/session by outcome; many invalid or throttled ones mean guessing (docs/hub-staff.md).',

@@ -11,6 +11,7 @@ import type { Logger } from 'pino';
 import { Commands } from './commands.js';
 import type { AgentConfig } from './config.js';
 import type { FfmpegTools } from './ffmpeg/locate.js';
+import { RestController } from './media/rest.js';
 import type { MonitorStatus } from './media/types.js';
 import type { PeopleDetector } from './occupancy/detector.js';
 import { OccupancyCounter } from './occupancy/module.js';
@@ -77,6 +78,7 @@ export class AgentApp {
   private telemetry!: TelemetryReporter;
   private commands!: Commands;
   private readonly settings: SettingsStore;
+  private rest!: RestController;
   private sources!: Sources;
   private occupancy!: OccupancyCounter;
   /** Sources whose last birth carried a probe error: re-birth when they start running. */
@@ -176,6 +178,8 @@ export class AgentApp {
       ntpServer: config.ntpServer,
       intervalS: () => this.settings.current().telemetryIntervalS,
       outboxPending: () => this.outbox.depth().records,
+      watch: () =>
+        this.rest.active() ? config.sources.map((s) => ({ id: s.id, mode: this.rest.mode() })) : undefined,
       session: () => this.connection.currentSession(),
       publish: (msg) => {
         if (!this.connection.isConnected()) return;
@@ -199,12 +203,28 @@ export class AgentApp {
         wake: () => this.wake(),
       },
     });
+    // Off-hours duty cycle (docs/agent-media.md "Duty cycle"); never wakes a sleeping box.
+    this.rest = new RestController({
+      log: this.log.child({ module: 'rest' }),
+      clock: {
+        now: () => this.clock.now(),
+        setTimeout: (fn, ms) => setTimeout(fn, ms),
+        clearTimeout: (t) => clearTimeout(t as NodeJS.Timeout),
+      },
+      settings: () => this.settings.current(),
+      target: {
+        resume: () => (this.sleeping ? Promise.resolve() : this.sources.start()),
+        pause: () => (this.sleeping ? Promise.resolve() : this.sources.stop()),
+      },
+      onMode: () => this.telemetry.soon(),
+    });
     await this.sources.init();
     this.occupancy.start();
     this.sender.start();
     if (!this.sleeping) await this.sources.start();
     this.connection.start();
     this.telemetry.start();
+    this.rest.start();
     this.log.info(
       { agent: this.agent, sources: config.sources.length, sleeping: this.sleeping },
       'agent started',
@@ -215,6 +235,7 @@ export class AgentApp {
   async stop(): Promise<void> {
     // Safe after a failed or missing start(): every part may be absent.
     this.telemetry?.stop();
+    await this.rest?.stop();
     await this.sources?.stop();
     await this.occupancy?.stop();
     await this.outbox?.stop();
@@ -336,6 +357,7 @@ export class AgentApp {
     this.settings.apply(settings, next, mode);
     this.log.info({ configVersion: next, settings }, 'settings applied');
     if (this.settings.current().telemetryIntervalS !== before) this.telemetry.reschedule();
+    this.rest.replan();
     // Birth carries configVersion and telemetryIntervalS, so the hub learns the change at once.
     if (this.connection.isConnected()) await this.publishBirth(this.connection.currentSession());
     return next;
@@ -355,6 +377,7 @@ export class AgentApp {
     if (this.sleeping) {
       this.sleeping = false;
       await this.sources.start();
+      this.rest.replan(true);
     }
     await this.publishState();
   }

@@ -6,6 +6,7 @@ import {
   AgentSettings,
   isValidAgentId,
   LIMITS,
+  RestSettings,
   RoomId,
   SourceId,
   SourceKind,
@@ -108,6 +109,10 @@ export const AgentConfigSchema = z
     windowS: z.number().int().min(1).max(3600).default(10),
     telemetryIntervalS: z.number().int().min(1).max(3600).default(30),
     thresholds: Thresholds.strict().default({}),
+    /** Off-hours duty cycle (docs/agent-media.md "Duty cycle"); the hub may override it. */
+    rest: RestSettings.strict().default({}),
+    /** A local timetable, for a box without a hub schedule; the hub's one replaces it. */
+    timetable: AgentSettings.shape.timetable,
     outbox: z
       .object({
         maxRecords: z.number().int().min(100).max(100_000_000).default(500_000),
@@ -195,7 +200,10 @@ export function loadConfig(file: string): ConfigResult {
 }
 
 // Strict at every level, so a misspelt threshold is refused rather than silently ignored.
-const StrictSettings = AgentSettings.extend({ thresholds: Thresholds.strict().optional() }).strict();
+const StrictSettings = AgentSettings.extend({
+  thresholds: Thresholds.strict().optional(),
+  rest: RestSettings.strict().optional(),
+}).strict();
 
 /** The runtime-changeable part, as pushed by set-config or the retained config topic. */
 export function parseSettings(

@@ -4,12 +4,16 @@ import type { AgentSettings, Thresholds } from '@classroom/protocol';
 import type { AgentConfig } from './config.js';
 import { parseSettings } from './config.js';
 import { withDefaults } from './media/defaults.js';
+import { type ClassPeriod, DEFAULT_REST, type RestSettings } from './media/rest.js';
 import type { MonitorSettings } from './media/types.js';
 
 export interface EffectiveSettings {
   windowS: number;
   telemetryIntervalS: number;
   thresholds: Required<Thresholds>;
+  rest: RestSettings;
+  /** The hub's timetable of the room when it sent one, else the config file's. */
+  timetable: readonly ClassPeriod[] | undefined;
 }
 
 interface Persisted {
@@ -62,6 +66,8 @@ export class SettingsStore {
       windowS: this.overlay.windowS ?? this.config.windowS,
       telemetryIntervalS: this.overlay.telemetryIntervalS ?? this.config.telemetryIntervalS,
       thresholds: withDefaults({ ...this.config.thresholds, ...this.overlay.thresholds }),
+      rest: { ...DEFAULT_REST, ...this.config.rest, ...this.overlay.rest },
+      timetable: this.overlay.timetable ?? this.config.timetable,
     };
   }
 
@@ -83,6 +89,7 @@ export class SettingsStore {
             ...this.overlay,
             ...settings,
             thresholds: { ...this.overlay.thresholds, ...settings.thresholds },
+            rest: { ...this.overlay.rest, ...settings.rest },
           };
     const tmp = `${this.file}.tmp`;
     writeFileSync(tmp, JSON.stringify({ version, settings: next }, null, 2));

@@ -147,6 +147,13 @@ describe('keyframe-only decoding: decoder hold and worst detection delay', () =>
     expect(keyframeDelayS(2, 4, 2)).toBeCloseTo(6, 5);
     expect(keyframeDelayS(3, 0, 2)).toBeCloseTo(4, 5);
     expect(keyframeDelayS(1.5, 0, 2)).toBeCloseTo(2.5, 5);
+    // GOP 4 s with 2 B-frames (8 s held): 4 + 4 + 8 - 2 = 14 s for black, 4 + 12 + 8 - 10 = 14 s for
+    // frozen: within the default budget (DEFAULT_THRESHOLDS.maxDetectionDelayS, 15 s).
+    expect(keyframeDelayS(4, 8.1, 2)).toBeCloseTo(14, 5);
+    expect(keyframeDelayS(4, 8.1, 10)).toBeCloseTo(14, 5);
+    expect(keyframeDelayS(4, 8.1, 10)).toBeLessThanOrEqual(DEFAULT_THRESHOLDS.maxDetectionDelayS);
+    // GOP 5 s with B-frames does not fit: 5 + 5 + 10 - 2 = 18 s.
+    expect(keyframeDelayS(5, 10, 2)).toBeGreaterThan(DEFAULT_THRESHOLDS.maxDetectionDelayS);
   });
 });
 

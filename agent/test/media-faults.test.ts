@@ -100,7 +100,8 @@ describe.concurrent('camera faults over UDP', () => {
 
   it('sparse keyframes (6 s GOP) fall back to low-fps decode and still catch black 22–28 s', async () => {
     const port = await freeUdpPort();
-    const rec = recorder({ blackMinS: 2 }, 4);
+    // A 3 s delay budget: a 6 s GOP would serve the default budget (15 s), not this one.
+    const rec = recorder({ blackMinS: 2, maxDetectionDelayS: 3 }, 4);
     const mon = createSourceMonitor(
       { id: 'cam-gop', kind: 'camera', input: `udp://127.0.0.1:${port}` },
       rec.ctx,
@@ -119,6 +120,7 @@ describe.concurrent('camera faults over UDP', () => {
     try {
       await waitFor(() => rec.events.some((e) => e.type === 'video.black.end'), 45_000, 'black end');
       expect(rec.events.map((e) => e.type)).toEqual(['video.black.start', 'video.black.end']);
+      expect(mon.status().decode).toBe('lowfps');
       const start = rec.events[0]!;
       // Keyframes alone would see black on the 24 s keyframe only (30 s is past it): no event at
       // all. Decoding at a low rate sees it from its onset, or from 24 s if the restart in low-fps

@@ -29,6 +29,8 @@ export interface GenOptions {
   size?: string;
   rate?: number;
   gop?: number;
+  /** B-frames between references (x264 `-bf`); 0 (the zerolatency tune) unless given. */
+  bframes?: number;
   audio?: boolean;
 }
 
@@ -47,6 +49,7 @@ export function startGenerator(o: GenOptions): ChildProcess {
   args.push('-t', String(o.duration), '-c:v', 'libx264', '-preset', 'ultrafast', '-tune', 'zerolatency');
   // No scene-cut keyframes: the GOP is exactly what the test asks for.
   args.push('-g', String(o.gop ?? rate), '-sc_threshold', '0', '-pix_fmt', 'yuv420p');
+  if (o.bframes) args.push('-bf', String(o.bframes));
   if (o.audio !== false) args.push('-c:a', 'aac', '-b:a', '64k');
   args.push('-f', 'mpegts', `udp://127.0.0.1:${o.port}?pkt_size=1316`);
   const p = spawn(tools.ffmpeg.path, args, { stdio: ['ignore', 'ignore', 'pipe'], detached: true });

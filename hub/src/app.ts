@@ -10,6 +10,7 @@ import { AuditLog } from './audit/log.js';
 import { auditRoutes } from './audit/routes.js';
 import { Accounts } from './auth/accounts.js';
 import { AdminToken, registerLiveAdminToken } from './auth/admin-token.js';
+import { clipLogFields } from './auth/identity.js';
 import { createIdentityMetrics } from './auth/metrics.js';
 import { SecurityWatch } from './auth/watch.js';
 import { type BrokerLimits, resolveLimits } from './broker/connect-guard.js';
@@ -114,6 +115,8 @@ export async function startHub(options: HubOptions = {}): Promise<RunningHub> {
         level: options.logLevel ?? process.env.CLASSROOM_HUB_LOG_LEVEL ?? 'info',
         base: { name: 'classroom-hub' },
         ...redactingLogOptions,
+        // No log field holds more than 2 KiB, whatever a client sent (docs/hub-identity.md).
+        formatters: { log: clipLogFields },
       },
       options.logFormat ?? parseLogFormat(process.env.CLASSROOM_LOG_FORMAT),
     );
@@ -187,6 +190,7 @@ export async function startHub(options: HubOptions = {}): Promise<RunningHub> {
     const broker: HubBroker = config.broker
       ? new ExternalBroker({
           url: config.broker,
+          ca: config.brokerCa,
           log: log.child({ module: 'broker' }),
           clock,
           db,
@@ -242,6 +246,8 @@ export async function startHub(options: HubOptions = {}): Promise<RunningHub> {
             files: config.tls,
             credentials: tlsCredentials,
             clock,
+            // The same number as the broker's unauthenticated cap (CLASSROOM_HUB_MQTT_MAX_UNAUTHENTICATED).
+            maxPendingHandshakesPerAddress: limits.admission.maxUnauthenticatedPerAddress,
             ...(config.broker ? {} : { clientCaFile: await clientCa(config.dataDir, log) }),
           })
         : null;

@@ -75,6 +75,7 @@ export function resolveConfig(input: Partial<HubConfig>): HubConfig {
     httpPort: port(input.httpPort, DEFAULTS.httpPort, 'http port'),
     adminToken: input.adminToken || loadOrCreateAdminToken(dataDir),
     broker: input.broker || null,
+    brokerCa: input.brokerCa ? resolve(input.brokerCa) : null,
     database: input.database || null,
     webhookAllowPrivate: input.webhookAllowPrivate === true,
   };

@@ -181,6 +181,8 @@ export interface HubConfig {
   mqttsPort: number;
   adminToken: string;
   broker: string | null;
+  /** CA bundle of the external broker's certificate (`--broker-ca`); null: the system's CAs. */
+  brokerCa: string | null;
   database: string | null;
   /** Deliver webhooks to loopback, link-local, private and multicast addresses (--webhook-allow-private). */
   webhookAllowPrivate?: boolean;

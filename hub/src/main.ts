@@ -108,6 +108,7 @@ serve.action(
       mqttPort?: number;
       mqttHost?: string;
       mqttsPort?: number;
+      brokerCa?: string;
       tlsCert?: string;
       tlsKey?: string;
       httpPort: number;
@@ -140,6 +141,7 @@ serve.action(
         ...(o.mqttPort !== undefined ? { mqttPort: o.mqttPort } : {}),
         ...(o.mqttHost !== undefined ? { mqttHost: o.mqttHost } : {}),
         ...(o.mqttsPort !== undefined ? { mqttsPort: o.mqttsPort } : {}),
+        ...(o.brokerCa ? { brokerCa: o.brokerCa } : {}),
         ...(o.tlsCert || o.tlsKey ? { tls: { certFile: o.tlsCert ?? '', keyFile: o.tlsKey ?? '' } } : {}),
         httpPort: o.httpPort,
         ...(o.adminToken ? { adminToken: o.adminToken } : {}),

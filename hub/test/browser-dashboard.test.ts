@@ -164,6 +164,33 @@ describe('dashboard in headless Chromium', () => {
     expect(acked).toMatchObject([{ ackedBy: 'dashboard', type: 'video.black' }]);
   });
 
+  it('room detail charts read every window of the last 30 minutes, past the API page of 1,000', async () => {
+    // 1,100 microphone windows: more than one page of GET /api/records, so the page must follow nextCursor.
+    const a = agents[1]!;
+    const now = Date.now();
+    const windows = Array.from({ length: 1100 }, (_, i) => ({
+      kind: 'capture' as const,
+      source: 'mic',
+      start: now - 28 * 60_000 + i * 1500,
+      end: now - 28 * 60_000 + i * 1500 + 1500,
+      audio: { rmsDb: -40, peakDb: -20, loudnessLufs: -35, silenceRatio: 0 },
+    }));
+    for (let i = 0; i < windows.length; i += 500) await a.capture(windows.slice(i, i + 500));
+    await waitFor('1,100 windows stored', async () => {
+      const r = await t.api<{ records: unknown[]; nextCursor: string | null }>(
+        'GET',
+        `/api/records?room=A-201&kind=capture&from=${now - 30 * 60_000}&limit=1000`,
+      );
+      return r.body.records.length === 1000 && r.body.nextCursor !== null;
+    });
+    await page.click('.tab[data-view="rooms"]');
+    await page.click('.tile[data-room="A-201"]');
+    await page.waitForSelector('#detail:not([hidden])');
+    await page.waitForFunction(() => document.getElementById('d-audio')?.dataset.points === '1100');
+    expect(await page.textContent('#d-chart-status')).toBe('');
+    await page.click('#d-close');
+  });
+
   it('opens a room: sources, live charts, telemetry and a snapshot on request', async () => {
     // A class in 5 minutes: importing it runs the pre-class check at once, which fails (black camera).
     const start = Date.now() + 5 * 60_000;

@@ -169,6 +169,20 @@ describe('a box is only itself', () => {
   });
 
   it('moves a box over the API and with the CLI while the hub runs', async () => {
+    // The platform's view of the old room: its retained summary goes once the box has left.
+    const platform = track(
+      await connected(port, '127.0.0.1', {
+        clientId: 'tsp-move',
+        username: 'tsp',
+        password: passwords.get('tsp'),
+      }),
+    );
+    const oldRoom: Buffer[] = [];
+    platform.on('message', (topic, payload) => {
+      if (topic === 'classroom/v1/rooms/room-m1/summary') oldRoom.push(payload);
+    });
+    await platform.subscribeAsync('classroom/v1/rooms/room-m1/summary', { qos: 1 });
+    await waitFor('retained summary of room-m1', () => oldRoom.some((p) => p.length > 0));
     const moved = await api<{ agent: string; room: string; previousRoom: string }>(
       'POST',
       '/api/agents/box-m/move',
@@ -187,6 +201,7 @@ describe('a box is only itself', () => {
       );
       return r.body.alarms.some((a) => a.type === 'agent.room_mismatch');
     });
+    await waitFor('summary of the vacated room cleared', () => oldRoom.at(-1)?.length === 0);
     const m = clients.find((c) => c.options.clientId === 'box-m') as MqttClient;
     const acked = await ackCollector(m, 'box-m');
     await m.publishAsync('classroom/v1/box-m/records', batch([2]), { qos: 1 });

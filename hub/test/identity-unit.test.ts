@@ -4,7 +4,13 @@ import { EventEmitter } from 'node:events';
 import { PassThrough } from 'node:stream';
 import { afterEach, beforeEach, describe, expect, it, vi } from 'vitest';
 import { Accounts } from '../src/auth/accounts.js';
-import { addressKey, checkClientId, clip, MAX_CLIENT_ID_LENGTH } from '../src/auth/identity.js';
+import {
+  addressKey,
+  checkClientId,
+  clip,
+  clipLogFields,
+  MAX_CLIENT_ID_LENGTH,
+} from '../src/auth/identity.js';
 import { LoginThrottle } from '../src/auth/throttle.js';
 import { Admission } from '../src/broker/admission.js';
 import { DEFAULT_LIMITS, resolveLimits } from '../src/broker/connect-guard.js';
@@ -63,6 +69,24 @@ describe('client id rules', () => {
     expect(clip('ok')).toBe('ok');
     expect(clip('a\nb\u001b[31m')).toBe('a\\x0ab\\x1b[31m');
     expect(MAX_CLIENT_ID_LENGTH).toBe(64);
+  });
+
+  it('cuts every long string of a log entry, one level deep, and leaves errors to their serializer', () => {
+    const err = new Error('x'.repeat(10_000));
+    const entry = {
+      msg: 'ok',
+      clientId: 'c'.repeat(1_000_000),
+      nested: { topic: 't'.repeat(5000), n: 1 },
+      err,
+    };
+    const out = clipLogFields(entry);
+    expect((out.clientId as string).length).toBeLessThan(2100);
+    expect((out.nested as { topic: string }).topic.length).toBeLessThan(2100);
+    expect((out.nested as { n: number }).n).toBe(1);
+    expect(out.err).toBe(err);
+    expect(out.msg).toBe('ok');
+    const small = { a: 'short' };
+    expect(clipLogFields(small)).toBe(small);
   });
 
   it('keys IPv4 (also mapped) as is and IPv6 by its /64', () => {

@@ -220,9 +220,32 @@ describe('client certificates: CN = agent id (real process)', () => {
     ]);
     expect(renewed.ok, renewed.out).toBe(true);
 
+    // `agents disable` refuses the certificate as it refuses the password; `enable` lets it in again.
+    await run(process.execPath, [BIN, 'agents', 'disable', '--agent', 'box-c', '--data-dir', data]);
+    const disabled = await mosquittoState(port, ca.cert, [
+      '--cert',
+      again.certFile,
+      '--key',
+      again.keyFile,
+      '-i',
+      'box-c',
+    ]);
+    expect(disabled.ok).toBe(false);
+    await run(process.execPath, [BIN, 'agents', 'enable', '--agent', 'box-c', '--data-dir', data]);
+    const enabled = await mosquittoState(port, ca.cert, [
+      '--cert',
+      again.certFile,
+      '--key',
+      again.keyFile,
+      '-i',
+      'box-c',
+    ]);
+    expect(enabled.ok, enabled.out).toBe(true);
+
     expect(hub.output()).toContain('client certificate not trusted');
     expect(hub.output()).toContain("username is not the client certificate's CN");
     expect(hub.output()).toContain('client certificate replaced or agent unknown');
+    expect(hub.output()).toContain('connection refused: account disabled');
     const { stdout } = await run('curl', [
       '-sS',
       '--cacert',

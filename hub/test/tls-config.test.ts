@@ -2,7 +2,9 @@
 import { join } from 'node:path';
 import { afterAll, describe, expect, it } from 'vitest';
 import { ConfigError, resolveConfig } from '../src/config.js';
+import { loadTlsCredentials } from '../src/tls/credentials.js';
 import { tempDir } from './core-helpers.js';
+import { run, TestCa } from './tls-helpers.js';
 
 describe('TLS configuration', () => {
   const t = tempDir('hub-tls-cfg-');
@@ -30,5 +32,18 @@ describe('TLS configuration', () => {
     );
     expect(() => resolveConfig({ ...base, mqttsPort: 8883 })).toThrow(ConfigError);
     expect(() => resolveConfig({ ...base, tls, mqttsPort: 70000 })).toThrow(/mqtts port must be an integer/);
+  });
+
+  it('loads a pair with its certificate facts, and explains an encrypted key', async () => {
+    const ca = await TestCa.create(t.dir, 'campus');
+    const issued = await ca.issue('hub', 'IP:127.0.0.1,DNS:hub.campus.example');
+    const ok = loadTlsCredentials({ certFile: issued.cert, keyFile: issued.key });
+    expect(ok.info).toMatchObject({ serialNumber: issued.serial, subject: 'CN=classroom hub' });
+    expect(ok.info.subjectAltName).toContain('DNS:hub.campus.example');
+    const enc = join(t.dir, 'enc.key');
+    await run('openssl', ['pkey', '-in', issued.key, '-aes256', '-passout', 'pass:secret', '-out', enc]);
+    expect(() => loadTlsCredentials({ certFile: issued.cert, keyFile: enc })).toThrow(
+      /--tls-key .*enc\.key: the key is encrypted; the hub needs an unencrypted key/,
+    );
   });
 });

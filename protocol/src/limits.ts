@@ -15,6 +15,8 @@ export const LIMITS = {
   maxIdLength: 64,
   /** Most sources one agent may declare. */
   maxSources: 16,
+  /** Most class periods in a config's `timetable` (two weeks of 12 classes a day fit). */
+  maxTimetablePeriods: 200,
   /** Most keys in an event's `detail` or a command's `args`. */
   maxDetailKeys: 32,
   /** Largest snapshot JPEG an agent sends, before base64. */

@@ -101,6 +101,11 @@ export const Telemetry = z.object({
   uptimeS: NonNeg,
   clockOffsetMs: z.number().min(-1e12).max(1e12).nullable(),
   outboxPending: NonNegInt,
+  /** Sources on the off-hours duty cycle (docs/agent-media.md "Duty cycle"); absent: all at full watch. */
+  watch: z
+    .array(z.object({ id: SourceId, mode: z.enum(['full', 'duty']) }))
+    .max(LIMITS.maxSources)
+    .optional(),
 });
 export type Telemetry = z.infer<typeof Telemetry>;
 
@@ -234,14 +239,45 @@ export const Thresholds = z.object({
     .max(600)
     .optional()
     .describe('Seconds without ffmpeg progress before source.down'),
+  maxDetectionDelayS: z
+    .number()
+    .min(1)
+    .max(600)
+    .optional()
+    .describe(
+      'Seconds a video fault may be reported after its minimum duration; keyframe-only decoding is kept while its worst delay fits (docs/agent-media.md "Cost")',
+    ),
 });
 export type Thresholds = z.infer<typeof Thresholds>;
+
+/** Off-hours duty cycle of the sources (docs/agent-media.md "Duty cycle"); every field has a default. */
+export const RestSettings = z.object({
+  enabled: z.boolean().optional().describe('Duty cycle outside classes; unset: on when a timetable is known'),
+  onS: z.number().int().min(5).max(3600).optional().describe('Seconds each source is watched per cycle (20)'),
+  everyS: z.number().int().min(30).max(86_400).optional().describe('Cycle length in seconds (300)'),
+  precheckS: z
+    .number()
+    .int()
+    .min(0)
+    .max(7200)
+    .optional()
+    .describe('Full watch starts this many seconds before each class (600)'),
+});
+export type RestSettings = z.infer<typeof RestSettings>;
+
+/** A class period [start, end) in Unix ms, from the hub's schedule of the agent's room. */
+export const ClassPeriod = z
+  .tuple([Timestamp, Timestamp])
+  .refine(([a, b]) => b > a, { message: 'a period must end after it starts' });
 
 /** The part of an agent's configuration the hub may change remotely. */
 export const AgentSettings = z.object({
   windowS: z.number().int().min(1).max(3600).optional(),
   telemetryIntervalS: z.number().int().min(1).max(3600).optional(),
   thresholds: Thresholds.optional(),
+  rest: RestSettings.optional(),
+  /** The room's classes from now on (docs/hub-people.md "Schedule"); the hub sends the next days. */
+  timetable: z.array(ClassPeriod).max(LIMITS.maxTimetablePeriods).optional(),
 });
 export type AgentSettings = z.infer<typeof AgentSettings>;
 
@@ -304,7 +340,16 @@ export const RoomSummary = z.object({
   agent: AgentId.nullable(),
   availability: Availability,
   sources: z
-    .array(z.object({ id: SourceId, kind: SourceKind, status: SourceStatus, since: Timestamp.nullable() }))
+    .array(
+      z.object({
+        id: SourceId,
+        kind: SourceKind,
+        status: SourceStatus,
+        since: Timestamp.nullable(),
+        /** From the agent's telemetry `watch` (docs/agent-media.md "Duty cycle"); absent: unknown. */
+        watch: z.enum(['full', 'duty']).optional(),
+      }),
+    )
     .max(LIMITS.maxSources),
   openAlarms: NonNegInt,
   lastSeen: Timestamp.nullable(),

@@ -7,7 +7,11 @@ import type { Thresholds } from '@classroom/protocol';
  *   -60 dB suits raw video; re-encoded keyframes of a still picture differ by ~0.1 %), because an empty classroom is
  *   legitimately still for a few seconds but a live camera always has some sensor noise;
  * - silence: the loudest channel below -50 dBFS RMS for 10 s (a quiet room sits around -60..-45);
- * - stale: 10 s without any packet from ffmpeg (docs/agent-media.md "Supervision").
+ * - stale: 10 s without any packet from ffmpeg (docs/agent-media.md "Supervision");
+ * - detection delay: a video fault may be reported up to 15 s after its minimum duration, half the
+ *   hub's default alarm raise delay (30 s, docs/hub-people.md "Alarms"), so that staff see the alarm
+ *   at most a few seconds later than with an instant report while a 4 s GOP with B-frames still
+ *   decodes keyframes only (docs/agent-media.md "Cost").
  */
 export const DEFAULT_THRESHOLDS: Required<Thresholds> = {
   blackPixelRatio: 0.98,
@@ -18,6 +22,7 @@ export const DEFAULT_THRESHOLDS: Required<Thresholds> = {
   silenceDb: -50,
   silenceMinS: 10,
   sourceStaleS: 10,
+  maxDetectionDelayS: 15,
 };
 
 /** Fills every missing threshold with its default. */

@@ -17,10 +17,11 @@ import type {
   SourceMonitor,
 } from './types.js';
 
-/** Seconds after the first packet by which keyframe spacing must be known (else: too sparse). */
+/**
+ * Seconds after the first packet by which keyframe spacing must be known (else: too sparse), at
+ * least; a larger delay budget (`maxDetectionDelayS`) waits longer (see checkGop).
+ */
 const GOP_CHECK_S = 6;
-/** Detection delay beyond a fault's minimum duration that the monitor must stay within (docs/agent-media.md "Supervision"). */
-const MAX_DELAY_S = 3;
 
 /**
  * Worst detection delay beyond `minS` in keyframe-only mode, for keyframes `gapS` apart that the
@@ -84,7 +85,7 @@ export class FfmpegSourceMonitor implements SourceMonitor {
   }
 
   status(): MonitorStatus {
-    return { ...this.st };
+    return { ...this.st, ...(this.mode ? { decode: this.mode } : {}) };
   }
 
   private setState(state: MonitorState, reason?: string): void {
@@ -348,10 +349,17 @@ export class FfmpegSourceMonitor implements SourceMonitor {
     const delay =
       gap === null ? null : Math.max(...[t.blackMinS, t.frozenMinS].map((m) => keyframeDelayS(gap, lag, m)));
     const waited = (now - this.firstPacketAt) / 1000;
-    if ((delay !== null && delay > MAX_DELAY_S + 0.05) || (gap === null && waited > GOP_CHECK_S)) {
+    const budget = t.maxDetectionDelayS;
+    // Two keyframes of the largest GOP that fits the budget (about (budget + minimum) / 2) arrive
+    // within budget + 4 s of joining.
+    const gopWait = Math.max(GOP_CHECK_S, budget + 4);
+    if ((delay !== null && delay > budget + 0.05) || (gap === null && waited > gopWait)) {
+      // Logged once per source: the low-fps mode sticks until the monitor is restarted.
       this.log.info(
-        { keyIntervalS: gap, decodeLagS: lag, delayS: delay, maxDelayS: MAX_DELAY_S },
-        'keyframes too sparse; switching to low-fps decode',
+        { keyIntervalS: gap, decodeLagS: lag, delayS: delay, maxDetectionDelayS: budget },
+        gap === null
+          ? `no second keyframe within ${gopWait} s; switching to low-fps decode`
+          : `keyframes too sparse: worst detection delay ${delay?.toFixed(1)} s > maxDetectionDelayS ${budget} s; switching to low-fps decode`,
       );
       this.mode = 'lowfps';
       // The new run joins mid-GOP again: read at least one GOP to find the parameters.

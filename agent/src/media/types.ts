@@ -33,6 +33,8 @@ export interface MonitorStatus {
   reason?: string;
   since: number;
   restarts: number;
+  /** How video is decoded once probed (docs/agent-media.md "Cost"): keyframes only or low-fps. */
+  decode?: 'keyframes' | 'lowfps';
 }
 
 export interface MonitorContext {

@@ -34,14 +34,23 @@ export class OccupancyCounter {
       if (s.kind === 'camera' && s.occupancy?.enabled) this.windows.set(s.id, new CountWindow());
   }
 
-  /** Starts the detector in the background; never throws (no model: counting is unavailable). */
   start(): void {
     this.stopped = false;
-    if (this.windows.size === 0 || this.starting) return;
+  }
+
+  /**
+   * Starts the detector in the background at the first frame, so a box whose camera never
+   * delivers holds no model in memory; never throws (no model: counting is unavailable).
+   */
+  private startDetector(): void {
+    if (this.stopped || this.windows.size === 0 || this.starting || this.unavailable !== null) return;
     const detector = (this.ctx.createDetector ?? (() => new PeopleDetector()))();
     this.starting = detector.start().then(
       ({ backend, initMs }) => {
-        if (this.stopped) return void detector.stop();
+        if (this.stopped) {
+          void detector.stop();
+          return;
+        }
         this.detector = detector;
         this.log.info({ backend, initMs, sources: [...this.windows.keys()] }, 'people counting ready');
       },
@@ -56,11 +65,6 @@ export class OccupancyCounter {
     const d = this.detector;
     this.detector = null;
     await d?.stop();
-  }
-
-  /** Resolves once the detector is ready or known to be unavailable (tests, occupancy-check). */
-  ready(): Promise<void> {
-    return this.starting ?? Promise.resolve();
   }
 
   private markUnavailable(reason: string): void {
@@ -79,8 +83,13 @@ export class OccupancyCounter {
   /** A full-size frame of a camera (media monitor `onFrame`). */
   frame(sourceId: string, jpeg: Buffer): void {
     const window = this.windows.get(sourceId);
+    if (!window) return;
     const d = this.detector;
-    if (!window || !d || this.busy.has(sourceId)) return;
+    if (!d) {
+      this.startDetector();
+      return;
+    }
+    if (this.busy.has(sourceId)) return;
     this.busy.add(sourceId);
     d.count(jpeg).then(
       (r) => {

@@ -150,7 +150,10 @@ async function main(): Promise<void> {
   try {
     ({ human, tf } = await start());
   } catch (err) {
-    send({ type: 'fatal', error: `detector init failed: ${(err as Error).message}` });
+    send({
+      type: 'fatal',
+      error: `detector init failed on the wasm backend (binaries looked for in ${init.wasmDir}): ${(err as Error).message}`,
+    });
     return;
   }
   // tfjs falls back to its CPU backend, ~35× slower, when the WASM binary cannot be loaded (a

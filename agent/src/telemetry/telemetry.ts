@@ -14,6 +14,8 @@ export interface TelemetryContext {
   ntpServer?: string;
   intervalS: () => number;
   outboxPending: () => number;
+  /** Sources' watch modes (docs/agent-media.md "Duty cycle"); undefined: all at full watch, field left out. */
+  watch?: () => { id: string; mode: 'full' | 'duty' }[] | undefined;
   session: () => number;
   /** Publishes when connected; telemetry is QoS 0 and simply skipped offline. */
   publish: (msg: TelemetryMsg) => void;
@@ -108,6 +110,8 @@ export class TelemetryReporter {
       clockOffsetMs: offset,
       outboxPending: this.ctx.outboxPending(),
     };
+    const watch = this.ctx.watch?.();
+    if (watch) msg.watch = watch;
     this.checkTransitions(msg);
     return msg;
   }

@@ -91,3 +91,35 @@ export function addressKey(remote: string | undefined): string {
     .map((g) => g.toLowerCase().replace(/^0+(?=.)/, ''))
     .join(':')}::/64`;
 }
+
+/** Longest string any log field may hold, whatever its origin; see `clipLogFields`. */
+export const LOG_FIELD_MAX = 2048;
+
+/**
+ * pino `formatters.log`: a net under the explicit `clip` calls. Strings in a log entry (top level and
+ * one level of plain objects) longer than LOG_FIELD_MAX are cut, so that no code path can write a
+ * client's megabyte into the log. Errors and other class instances are left to their serializers.
+ */
+export function clipLogFields(entry: Record<string, unknown>): Record<string, unknown> {
+  let out: Record<string, unknown> | null = null;
+  for (const [k, v] of Object.entries(entry)) {
+    let next: unknown = v;
+    if (typeof v === 'string' && v.length > LOG_FIELD_MAX) next = clip(v, LOG_FIELD_MAX);
+    else if (v !== null && typeof v === 'object' && Object.getPrototypeOf(v) === Object.prototype) {
+      const inner = v as Record<string, unknown>;
+      if (Object.values(inner).some((x) => typeof x === 'string' && x.length > LOG_FIELD_MAX)) {
+        next = Object.fromEntries(
+          Object.entries(inner).map(([ik, iv]) => [
+            ik,
+            typeof iv === 'string' && iv.length > LOG_FIELD_MAX ? clip(iv, LOG_FIELD_MAX) : iv,
+          ]),
+        );
+      }
+    }
+    if (next !== v) {
+      out ??= { ...entry };
+      out[k] = next;
+    }
+  }
+  return out ?? entry;
+}

@@ -3,9 +3,11 @@
 // subscription, so with several hub instances each batch reaches one of them; state, birth, telemetry
 // and command results use ordinary subscriptions so that every instance keeps a full registry.
 import { randomBytes } from 'node:crypto';
+import { readFileSync } from 'node:fs';
 import { parseTopic, TOPIC_ROOT, topics } from '@classroom/protocol';
 import mqtt, { type MqttClient } from 'mqtt';
 import type { Logger } from 'pino';
+import { ConfigError } from '../config.js';
 import type { Clock, Db } from '../context.js';
 import type { CoreMetrics } from '../metrics.js';
 import { encodePayload, loadOwnedRetained, saveOwnedRetained } from './owned-retained.js';
@@ -16,6 +18,8 @@ export const SHARE_GROUP = 'classroom-hub';
 
 export interface ExternalBrokerDeps {
   url: string;
+  /** PEM CA bundle that the broker's certificate must chain to (mqtts://, wss://; docs/hub.md "TLS"). */
+  ca?: string | null;
   log: Logger;
   clock: Clock;
   db: Db;
@@ -39,7 +43,18 @@ export class ExternalBroker implements HubBroker {
       : process.env.CLASSROOM_HUB_BROKER_PASSWORD;
     url.username = '';
     url.password = '';
+    let ca: Buffer | undefined;
+    if (this.deps.ca) {
+      try {
+        ca = readFileSync(this.deps.ca);
+      } catch (err) {
+        throw new ConfigError(
+          `--broker-ca ${this.deps.ca}: cannot read the CA bundle (${(err as Error).message})`,
+        );
+      }
+    }
     const client = mqtt.connect(url.toString(), {
+      ...(ca ? { ca } : {}),
       protocolVersion: 5,
       clientId: this.clientId,
       clean: true,

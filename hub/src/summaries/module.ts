@@ -33,7 +33,11 @@ export function buildSummary(
     room: { ...a.room, id: room },
     agent: a.agent,
     availability: a.availability,
-    sources: a.sources.map((s) => ({ id: s.id, kind: s.kind, status: s.status, since: s.since })),
+    sources: a.sources.map((s) => {
+      // The agent's off-hours duty cycle, from its last telemetry (docs/agent-media.md "Duty cycle").
+      const watch = a.telemetry?.watch?.find((w) => w.id === s.id)?.mode;
+      return { id: s.id, kind: s.kind, status: s.status, since: s.since, ...(watch ? { watch } : {}) };
+    }),
     openAlarms,
     lastSeen: a.lastSeen,
     // The newest live count of the room's camera (docs/hub-people.md "Occupancy"); null: none counted.
@@ -48,6 +52,8 @@ export class SummariesModule implements HubModule {
   private flushing: Promise<void> | null = null;
   private stopped = false;
   private readonly last = new Map<string, string>();
+  /** Rooms an agent was moved out of: if nobody is left, their retained summary is cleared. */
+  private readonly vacated = new Set<string>();
   private readonly offs: Array<() => void> = [];
   /** Newest live people count per room, with the end of the window it came from. */
   private readonly people = new Map<string, { people: number; end: number }>();
@@ -67,9 +73,16 @@ export class SummariesModule implements HubModule {
       this.offs.push(() => bus.off(event, fn));
     };
     on('agent.availability', (e) => this.touchAgent(e.agent, e.room));
+    // Telemetry changes a summary only through `watch`; an equal summary is not published again.
+    on('agent.telemetry', (e) => {
+      if (e.telemetry.watch) this.touchAgent(e.agent, e.room);
+    });
     on('agent.birth', (e) => this.touchAgent(e.agent, e.room?.id ?? null));
     on('agent.moved', (e) => {
-      if (e.from) this.schedule(e.from);
+      if (e.from) {
+        this.vacated.add(e.from);
+        this.schedule(e.from);
+      }
       this.touchAgent(e.agent, e.to);
     });
     on('records.committed', (e) => {
@@ -142,6 +155,19 @@ export class SummariesModule implements HubModule {
     return this.flushing;
   }
 
+  /**
+   * The last agent left the room (`agents move`): a zero-length retained message deletes its summary
+   * [MQTT-3.3.1-10], so the platform no longer sees a box that is not there.
+   */
+  private async clear(room: string): Promise<void> {
+    this.last.delete(room);
+    try {
+      await this.ctx.mqtt.publish(topics.roomSummary(room), Buffer.alloc(0), { qos: 1, retain: true });
+    } catch (err) {
+      this.ctx.log.error({ err, module: 'summaries', room }, 'clearing room summary failed');
+    }
+  }
+
   private async publish(room: string): Promise<void> {
     const open = this.alarms.openCountInRoom(room);
     const summary = buildSummary(
@@ -151,7 +177,11 @@ export class SummariesModule implements HubModule {
       this.ctx.clock.now(),
       this.people.get(room)?.people ?? null,
     );
-    if (!summary) return;
+    if (!summary) {
+      if (this.vacated.delete(room)) await this.clear(room);
+      return;
+    }
+    this.vacated.delete(room);
     const key = JSON.stringify({ ...summary, ts: 0 });
     if (this.last.get(room) === key) return;
     this.last.set(room, key);

@@ -15,6 +15,10 @@ export function tlsOptions(portArg: (v: string) => number): Option[] {
       .env('CLASSROOM_HUB_MQTTS_PORT')
       .argParser(portArg),
     new Option(
+      '--broker-ca <file>',
+      'PEM CA bundle the --broker mqtts:// / wss:// certificate must chain to (default: system CAs)',
+    ).env('CLASSROOM_HUB_BROKER_CA'),
+    new Option(
       '--mqtt-host <host>',
       'address of the plain MQTT listener (default: --host); with TLS keep it on loopback',
     ).env('CLASSROOM_HUB_MQTT_HOST'),

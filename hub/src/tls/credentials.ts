@@ -63,15 +63,17 @@ export function loadTlsCredentials(files: TlsFiles): TlsCredentials {
       `--tls-cert ${files.certFile}: not a PEM certificate (${(err as Error).message}); expected "-----BEGIN CERTIFICATE-----"`,
     );
   }
+  // OpenSSL reports a missing passphrase only as "interrupted or cancelled": read the PEM's own marks.
+  if (/-----BEGIN ENCRYPTED PRIVATE KEY-----|Proc-Type: 4,ENCRYPTED/.test(key.toString('latin1'))) {
+    throw new ConfigError(
+      `--tls-key ${files.keyFile}: the key is encrypted; the hub needs an unencrypted key (openssl pkey -in enc.pem -out key.pem)`,
+    );
+  }
   let privateKey: ReturnType<typeof createPrivateKey>;
   try {
     privateKey = createPrivateKey(key);
   } catch (err) {
-    const msg = (err as Error).message;
-    const hint = /passphrase|encrypted/i.test(msg)
-      ? 'the key is encrypted; the hub needs an unencrypted key (openssl pkey -in enc.pem -out key.pem)'
-      : `not a PEM private key (${msg})`;
-    throw new ConfigError(`--tls-key ${files.keyFile}: ${hint}`);
+    throw new ConfigError(`--tls-key ${files.keyFile}: not a PEM private key (${(err as Error).message})`);
   }
   if (!leaf.checkPrivateKey(privateKey)) {
     throw new ConfigError(
