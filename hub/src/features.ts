@@ -80,6 +80,8 @@ export function createPeopleModules(
   const rollups = new RollupsModule(ctx);
   const rooms = new RoomsModule(ctx);
   const livePeople = new LivePeople(ctx);
+  const summaries = new SummariesModule(ctx, people, alarms.engine);
+  rooms.onChange = (ids) => summaries.refresh(ids);
   return {
     livePeople,
     rooms,
@@ -91,7 +93,7 @@ export function createPeopleModules(
     rollups,
     schedule: new ScheduleModule(ctx, people, alarms.engine, rollups),
     stream: new StreamModule(ctx, people),
-    summaries: new SummariesModule(ctx, people, alarms.engine),
+    summaries,
     dashboard: new DashboardModule(ctx),
     overview: new OverviewModule(ctx, alarms.engine, livePeople),
     patrol: new PatrolModule(ctx, alarms.engine),

@@ -162,6 +162,24 @@ describe('occupancy through real MQTT ingest', () => {
       // The retained summary carries the newest count (0) and the registry's name.
       const summary = await waitFor('summary with people', () => summaries.findLast((s) => s.people === 0));
       expect(summary).toMatchObject({ room: { id: 'U-1', name: 'Hall U1', building: 'North' }, people: 0 });
+      // A new registry entry for the room is published in its retained summary at once.
+      const renamed = await t.api('PUT', '/api/rooms', {
+        rooms: [
+          {
+            id: 'U-1',
+            name: 'Hall U1 (renovated)',
+            building: 'North',
+            floor: '3',
+            campus: 'Main',
+            capacity: 60,
+          },
+        ],
+      });
+      expect(renamed.body).toMatchObject({ updated: 1, removed: 1 });
+      const republished = await waitFor('summary with the new name', () =>
+        summaries.findLast((s) => (s.room as { name: string }).name === 'Hall U1 (renovated)'),
+      );
+      expect(republished).toMatchObject({ room: { floor: '3' }, people: 0 });
 
       // class.empty: the class's first 10 minutes (CLASSROOM_HUB_CLASS_EMPTY_AFTER_S) were counted empty.
       const report = await waitFor(

@@ -103,6 +103,11 @@ export class SummariesModule implements HubModule {
     this.pending.clear();
   }
 
+  /** Publishes the rooms' summaries again (their registry entry changed: name, building…). */
+  refresh(rooms: string[]): void {
+    for (const r of rooms) if (this.ctx.registry.byRoom(r).length > 0) this.schedule(r);
+  }
+
   private notePeople(room: string, records: HubEvents['records.committed']['records']): void {
     const before = this.people.get(room);
     let now = before;
