@@ -119,6 +119,8 @@ export class RoomsModule implements HubModule {
       '/api/rooms',
       {
         preHandler,
+        // A campus registry of MAX_ROOMS rooms is over the API's default 1 MiB body.
+        bodyLimit: 8 * 1024 * 1024,
         config: { access: 'admin', audit: 'self' },
         schema: {
           security,
