@@ -15,7 +15,8 @@
 // The stream carries black, frozen and silent periods; latency = event arrival - fault onset.
 //
 // BENCH_MEDIA_S (default 60) sets the length of each run;
-// BENCH_MEDIA_PROFILES=720p25,1080p30,720p25-gop2-nob (GOP 2 s without B-frames: common IP camera defaults).
+// BENCH_MEDIA_PROFILES=720p25,1080p30,720p25-gop2-nob (GOP 2 s without B-frames: common IP camera defaults);
+// a -hevc suffix encodes H.265 (libx265 superfast, Main) instead, e.g. 720p25-gop4-hevc.
 import { spawn } from 'node:child_process';
 import { createSocket } from 'node:dgram';
 import { mkdtempSync, readdirSync, readFileSync, rmSync } from 'node:fs';
@@ -84,8 +85,8 @@ function cpuOf(match, cmds) {
 
 /** `720p25` (16:9, GOP 1 s, 2 B-frames), or with `-gopN` (GOP N s) and `-nob` (no B-frames). */
 function parseProfile(profile) {
-  const m = /^(\d+)p(\d+)(?:-gop(\d+(?:\.\d+)?))?(-nob)?$/.exec(profile);
-  if (!m) throw new Error(`bad profile ${profile}: expected e.g. 720p25, 720p25-gop2-nob`);
+  const m = /^(\d+)p(\d+)(?:-gop(\d+(?:\.\d+)?))?(-nob)?(-hevc)?$/.exec(profile);
+  if (!m) throw new Error(`bad profile ${profile}: expected e.g. 720p25, 720p25-gop2-nob, 720p25-gop4-hevc`);
   const h = Number(m[1]);
   return {
     w: Math.round((h * 16) / 9),
@@ -93,6 +94,7 @@ function parseProfile(profile) {
     fps: Number(m[2]),
     gopS: Number(m[3] ?? 1),
     bframes: m[4] ? 0 : 2,
+    hevc: Boolean(m[5]),
   };
 }
 
@@ -101,7 +103,7 @@ function parseProfile(profile) {
  * camera. `out` is either a file (encoded ahead, as fast as possible) or, with `live`, the UDP tee.
  */
 function encoderArgs(profile, out, live) {
-  const { w, h, fps, gopS, bframes } = parseProfile(profile);
+  const { w, h, fps, gopS, bframes, hevc } = parseProfile(profile);
   const [b0, b1] = faults.black;
   const [f0, f1] = faults.frozen;
   const [s0, s1] = faults.silence;
@@ -132,7 +134,7 @@ function encoderArgs(profile, out, live) {
     '-map',
     '1:a',
     '-c:v',
-    'libx264',
+    hevc ? 'libx265' : 'libx264',
     '-preset',
     'superfast',
   );
@@ -141,7 +143,8 @@ function encoderArgs(profile, out, live) {
   const kbps = h >= 1080 ? 4000 : 2500;
   args.push(
     '-profile:v',
-    'high',
+    hevc ? 'main' : 'high',
+    ...(hevc ? ['-x265-params', 'log-level=error:scenecut=0'] : []),
     '-bf',
     String(bframes),
     '-g',

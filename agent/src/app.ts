@@ -211,7 +211,13 @@ export class AgentApp {
         setTimeout: (fn, ms) => setTimeout(fn, ms),
         clearTimeout: (t) => clearTimeout(t as NodeJS.Timeout),
       },
-      settings: () => this.settings.current(),
+      settings: () => {
+        const s = this.settings.current();
+        // An on-slot must outlast the no-output watchdog (sourceStaleS + the 2 s analyze time), or a
+        // dead source would be stopped before it is reported (docs/agent-media.md "Duty cycle").
+        const onS = Math.max(s.rest.onS, s.thresholds.sourceStaleS + 5);
+        return { rest: { ...s.rest, onS }, timetable: s.timetable };
+      },
       target: {
         resume: () => (this.sleeping ? Promise.resolve() : this.sources.start()),
         pause: () => (this.sleeping ? Promise.resolve() : this.sources.stop()),

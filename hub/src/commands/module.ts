@@ -9,6 +9,7 @@ import type { PeopleBus } from '../alarms/events.js';
 import { adminRoute, ErrorBody, sendError } from '../alarms/http.js';
 import type { HubContext, HubEvents, HubModule } from '../context.js';
 import { THUMBNAIL_ID_PREFIX } from '../patrol/thumbnails.js';
+import { timetableField } from '../schedule/timetable.js';
 
 const MIGRATION = `
 CREATE TABLE IF NOT EXISTS commands (
@@ -246,7 +247,8 @@ export class CommandsModule implements HubModule {
         });
         await this.ctx.mqtt.publish(
           topics.config(agent),
-          { v: 1, version, config: req.body },
+          // The room's timetable rides along (docs/agent-media.md "Duty cycle"); it is not stored here.
+          { v: 1, version, config: { ...req.body, ...(await timetableField(this.ctx, view.room?.id, now)) } },
           { qos: 1, retain: true },
         );
         return { agent, version, config: req.body };

@@ -19,6 +19,7 @@ import {
   recordStartCheck,
   type StoredPeriod,
 } from './store.js';
+import { publishConfigWithTimetable, TIMETABLE_REFRESH_MS } from './timetable.js';
 
 export const PRECHECK_LEAD_MS = 10 * 60_000;
 export const START_GRACE_MS = 5 * 60_000;
@@ -81,6 +82,8 @@ export class ScheduleModule implements HubModule {
   private timer: NodeJS.Timeout | undefined;
   private readonly tracking = new Map<string, Tracking>();
   private running: Promise<void> | null = null;
+  /** When each agent's config last carried its room's timetable (docs/agent-media.md "Duty cycle"). */
+  private readonly timetableSent = new Map<string, number>();
 
   constructor(
     private readonly ctx: HubContext,
@@ -114,8 +117,33 @@ export class ScheduleModule implements HubModule {
     return h.agent?.agent ?? `room:${room}`;
   }
 
+  /** Sends the room's timetable with the config of each of its agents (after an import, daily). */
+  private async sendTimetables(now: number, room?: string): Promise<void> {
+    const rooms = room ? [room] : await this.scheduledRooms(now);
+    for (const r of rooms) {
+      for (const a of this.ctx.registry.byRoom(r)) {
+        const last = this.timetableSent.get(a.agent);
+        if (!room && last !== undefined && now - last < TIMETABLE_REFRESH_MS) continue;
+        await publishConfigWithTimetable(this.ctx, a.agent, now).then(
+          () => this.timetableSent.set(a.agent, now),
+          (err: unknown) =>
+            this.ctx.log.warn({ err, agent: a.agent, module: 'schedule' }, 'timetable not sent'),
+        );
+      }
+    }
+  }
+
+  private async scheduledRooms(now: number): Promise<string[]> {
+    const rows = await this.ctx.db.all<{ room: string }>(
+      'SELECT DISTINCT room FROM schedule_periods WHERE end_ts > ?',
+      [now],
+    );
+    return rows.map((r) => r.room);
+  }
+
   private async pass(): Promise<void> {
     const now = this.ctx.clock.now();
+    await this.sendTimetables(now);
     const due = await duePeriods(this.ctx.db, now, PRECHECK_LEAD_MS);
     const seen = new Set<string>();
     for (const p of due) {
@@ -248,6 +276,7 @@ export class ScheduleModule implements HubModule {
             req.body.content,
             this.ctx.clock.now(),
           );
+          await this.sendTimetables(this.ctx.clock.now(), req.params.room);
           void this.tick();
           return res;
         } catch (err) {

@@ -1,0 +1,227 @@
+// Weekly average cost of one camera under the off-hours duty cycle (docs/agent-media.md "Duty cycle"),
+// against a naive full decode of the same live stream, measured in the same run.
+//
+// One camera stream (testsrc2 + temporal noise, libx264 superfast High, 2 B-frames, GOP 1 s,
+// 2.5 Mb/s, AAC stereo; encoded ahead, sent in real time over UDP MPEG-TS to two ports) feeds:
+// - the agent's monitor (agent/dist/media), first continuously for BENCH_DUTY_FULL_S (full watch),
+//   then through BENCH_DUTY_SLOTS duty slots: started, run for BENCH_DUTY_ON_S, stopped, idle for
+//   BENCH_DUTY_OFF_S (the slot's start-up: ffprobe, ffmpeg, joining the stream, is in its cost);
+// - a naive full-decode ffmpeg (blackdetect, freezedetect, silencedetect, ebur128) for the whole run.
+// CPU: this process (process.cpuUsage) plus the agent's ffmpeg/ffprobe children, from the
+// kernel's children counters (cutime+cstime of /proc/self/stat) once they have exited, plus the
+// running one's utime+stime. The weekly average takes a timetable of 8 classes of 45 min on 5 days,
+// full watch from 10 min before each class to its end, and the duty cycle (20 s every 5 min) the
+// rest of the week, with the measured full-watch rate, slot cost and idle rate.
+import { spawn } from 'node:child_process';
+import { createSocket } from 'node:dgram';
+import { mkdtempSync, readFileSync, rmSync } from 'node:fs';
+import { loadavg, tmpdir } from 'node:os';
+import { join } from 'node:path';
+import pino from 'pino';
+
+const { createSourceMonitor, withDefaults } = await import(
+  new URL('../agent/dist/media/index.js', import.meta.url).href
+);
+const { locateFfmpeg } = await import(new URL('../agent/dist/ffmpeg/locate.js', import.meta.url).href);
+
+const FULL_S = Number(process.env.BENCH_DUTY_FULL_S ?? 30);
+const ON_S = Number(process.env.BENCH_DUTY_ON_S ?? 20);
+const OFF_S = Number(process.env.BENCH_DUTY_OFF_S ?? 8);
+const SLOTS = Number(process.env.BENCH_DUTY_SLOTS ?? 3);
+const TCK = 100; // Linux USER_HZ
+const tools = locateFfmpeg();
+const workDir = mkdtempSync(join(tmpdir(), 'bench-duty-'));
+process.on('exit', () => rmSync(workDir, { recursive: true, force: true }));
+const load0 = loadavg()
+  .map((x) => x.toFixed(2))
+  .join(' ');
+
+const freeUdpPort = async () => {
+  const s = createSocket('udp4');
+  await new Promise((r) => s.bind(0, '127.0.0.1', r));
+  const { port } = s.address();
+  await new Promise((r) => s.close(r));
+  return port;
+};
+const sleep = (ms) => new Promise((r) => setTimeout(r, ms));
+
+function statTimes(path) {
+  const stat = readFileSync(path, 'utf8');
+  const f = stat.slice(stat.lastIndexOf(')') + 2).split(' ');
+  return { self: (Number(f[11]) + Number(f[12])) / TCK, children: (Number(f[13]) + Number(f[14])) / TCK };
+}
+const pidCpu = (pid) => {
+  try {
+    return statTimes(`/proc/${pid}/stat`).self;
+  } catch {
+    return Number.NaN;
+  }
+};
+
+const span = FULL_S + SLOTS * (ON_S + OFF_S) + 15;
+const file = join(workDir, 'cam.ts');
+{
+  const v = 'testsrc2=s=1280x720:r=25,noise=alls=6:allf=t';
+  const a = 'sine=f=440:r=48000,pan=stereo|c0=c0|c1=0.5*c0';
+  const args = [
+    '-hide_banner',
+    '-nostdin',
+    '-loglevel',
+    'error',
+    '-f',
+    'lavfi',
+    '-i',
+    v,
+    '-f',
+    'lavfi',
+    '-i',
+    a,
+  ];
+  args.push('-t', String(span), '-c:v', 'libx264', '-preset', 'superfast', '-profile:v', 'high', '-bf', '2');
+  args.push('-g', '25', '-sc_threshold', '0', '-b:v', '2500k', '-maxrate', '3000k', '-bufsize', '2500k');
+  args.push('-pix_fmt', 'yuv420p', '-c:a', 'aac', '-b:a', '96k', '-y', '-f', 'mpegts', file);
+  const p = spawn(tools.ffmpeg.path, args, { stdio: ['ignore', 'ignore', 'inherit'] });
+  const code = await new Promise((r) => p.on('exit', r));
+  if (code !== 0) throw new Error(`encoding failed (ffmpeg exit ${code})`);
+}
+
+const [pa, pb] = [await freeUdpPort(), await freeUdpPort()];
+const tee = [pa, pb].map((p) => `[f=mpegts:onfail=ignore]udp://127.0.0.1:${p}?pkt_size=1316`).join('|');
+const naiveUrl = `udp://127.0.0.1:${pb}?timeout=10000000&overrun_nonfatal=1&fifo_size=100000`;
+const graph = '[0:v:0]blackdetect=d=2,freezedetect=d=10[v];[0:a:0]silencedetect=n=-50dB:d=10,ebur128[a]';
+const naive = spawn(
+  tools.ffmpeg.path,
+  ['-hide_banner', '-nostdin', '-nostats', '-f', 'mpegts', '-i', naiveUrl, '-filter_complex', graph].concat([
+    '-map',
+    '[v]',
+    '-map',
+    '[a]',
+    '-f',
+    'null',
+    '-',
+  ]),
+  { stdio: 'ignore' },
+);
+const settings = { windowS: 10, thresholds: withDefaults({}) };
+const mon = createSourceMonitor(
+  { id: 'cam', kind: 'camera', input: `udp://127.0.0.1:${pa}` },
+  {
+    log: pino({ level: process.env.BENCH_LOG ?? 'warn' }),
+    clock: { now: () => Date.now() },
+    ffmpeg: tools,
+    settings: () => settings,
+    onRecord: () => {},
+  },
+);
+await mon.start();
+await sleep(500);
+const camera = spawn(
+  tools.ffmpeg.path,
+  [
+    '-hide_banner',
+    '-nostdin',
+    '-loglevel',
+    'error',
+    '-re',
+    '-i',
+    file,
+    '-map',
+    '0',
+    '-c',
+    'copy',
+    '-f',
+    'tee',
+    tee,
+  ],
+  { stdio: ['ignore', 'ignore', 'inherit'] },
+);
+
+/** The agent's CPU so far: this process + its exited children, less the camera's and naive's (alive). */
+const agentCpu = () => {
+  const u = process.cpuUsage();
+  const { children } = statTimes('/proc/self/stat');
+  const running = mon.status().state === 'running' ? runningAgentFfmpeg() : 0;
+  return (u.user + u.system) / 1e6 + children + running;
+};
+/** utime+stime of the agent's live ffmpeg (found by its UDP port on the command line). */
+function runningAgentFfmpeg() {
+  let sum = 0;
+  for (const pid of readFileSync('/proc/self/task/' + process.pid + '/children', 'utf8')
+    .trim()
+    .split(/\s+/)) {
+    if (!pid || Number(pid) === naive.pid || Number(pid) === camera.pid) continue;
+    const c = pidCpu(pid);
+    if (Number.isFinite(c)) sum += c;
+  }
+  return sum;
+}
+
+// Full watch: skip the monitor's join, then measure FULL_S of steady running.
+await sleep(5000);
+let a0 = agentCpu();
+let n0 = pidCpu(naive.pid);
+await sleep(FULL_S * 1000);
+const fullAgent = agentCpu() - a0;
+const fullNaive = pidCpu(naive.pid) - n0;
+await mon.stop();
+await sleep(1000);
+
+// Duty slots: the whole slot (start-up included) and the idle part after it.
+const slotCosts = [];
+let idleCost = 0;
+a0 = agentCpu();
+n0 = pidCpu(naive.pid);
+const d0 = Date.now();
+for (let i = 0; i < SLOTS; i++) {
+  const s0 = agentCpu();
+  await mon.start();
+  await sleep(ON_S * 1000);
+  await mon.stop();
+  const s1 = agentCpu();
+  slotCosts.push(s1 - s0);
+  await sleep(OFF_S * 1000);
+  idleCost += agentCpu() - s1;
+}
+const dutyNaive = pidCpu(naive.pid) - n0;
+const dutySpan = (Date.now() - d0) / 1000;
+camera.kill('SIGKILL');
+naive.kill('SIGKILL');
+
+const naiveRate = (fullNaive / FULL_S + dutyNaive / dutySpan) / 2;
+const fullRate = fullAgent / FULL_S;
+const slot = slotCosts.reduce((a, b) => a + b, 0) / SLOTS;
+const idleRate = idleCost / (SLOTS * OFF_S);
+// Week: 8 classes × (45 min + 10 min pre-class check) × 5 days at full watch; the rest on the cycle.
+const weekS = 7 * 24 * 3600;
+const fullS = 5 * 8 * 55 * 60;
+const everyS = 300;
+const onS = 20;
+const dutyS = weekS - fullS;
+const dutyRate = (slot * (ON_S > 0 ? onS / ON_S : 1) + idleRate * (everyS - onS)) / everyS;
+const weekRate = (fullS * fullRate + dutyS * dutyRate) / weekS;
+const pct = (x) => `${(100 * x).toFixed(2)} %`;
+
+console.log('### Duty cycle: weekly average cost per camera (720p25 H.264, GOP 1 s, 2 B-frames, UDP)\n');
+console.log(
+  `Load average at start / end: ${load0} / ${loadavg()
+    .map((x) => x.toFixed(2))
+    .join(' ')}; full watch ${FULL_S} s, ${SLOTS} slots of ${ON_S} s on + ${OFF_S} s off.\n`,
+);
+console.log('| measured | value |');
+console.log('|---|---|');
+console.log(`| naive full decode, share of a core | ${pct(naiveRate)} |`);
+console.log(
+  `| agent at full watch, share of a core | ${pct(fullRate)} (${(fullRate / naiveRate).toFixed(3)}×) |`,
+);
+console.log(
+  `| one ${ON_S} s duty slot incl. start-up, CPU s | ${slotCosts.map((c) => c.toFixed(2)).join(', ')} |`,
+);
+console.log(`| agent between slots, share of a core | ${pct(idleRate)} |`);
+console.log(
+  `| duty cycle (20 s every 5 min), share of a core | ${pct(dutyRate)} (${(dutyRate / naiveRate).toFixed(3)}×) |`,
+);
+console.log(
+  `| **week** (8 × 45 min classes on 5 days, pre-check 10 min; ${((100 * fullS) / weekS).toFixed(1)} % at full watch) | **${pct(weekRate)} = ${(weekRate / naiveRate).toFixed(3)}× the naive full decode** |`,
+);
+console.log(`| continuous watching all week | ${(fullRate / naiveRate).toFixed(3)}× |`);
+process.exit(0);
