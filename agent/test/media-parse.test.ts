@@ -28,13 +28,15 @@ interface Captured {
   stderr: string[];
   progress: string[];
   jpeg: Buffer;
-  /** Bytes of the stream copy (fd 5). */
+  /** Bytes of the stream copy (fd 6). */
   copied: number;
 }
 
 function run(args: string[]): Promise<Captured> {
   return new Promise((resolve, reject) => {
-    const p = spawn(tools.ffmpeg.path, args, { stdio: ['ignore', 'ignore', 'pipe', 'pipe', 'pipe', 'pipe'] });
+    const p = spawn(tools.ffmpeg.path, args, {
+      stdio: ['ignore', 'ignore', 'pipe', 'pipe', 'pipe', 'pipe', 'pipe'],
+    });
     const err: Buffer[] = [];
     const prog: Buffer[] = [];
     const jpg: Buffer[] = [];
@@ -42,7 +44,9 @@ function run(args: string[]): Promise<Captured> {
     p.stderr!.on('data', (d: Buffer) => err.push(d));
     (p.stdio[3] as NodeJS.ReadableStream).on('data', (d: Buffer) => prog.push(d));
     (p.stdio[4] as NodeJS.ReadableStream).on('data', (d: Buffer) => jpg.push(d));
-    (p.stdio[5] as NodeJS.ReadableStream).on('data', (d: Buffer) => {
+    // fd 5 carries the patrol-wall thumbnails (pipeline.ts); they are drained, not checked here.
+    (p.stdio[5] as NodeJS.ReadableStream).resume();
+    (p.stdio[6] as NodeJS.ReadableStream).on('data', (d: Buffer) => {
       copied += d.length;
     });
     p.once('error', reject);

@@ -145,6 +145,9 @@ describe('agent → hub over TLS, verified against broker.ca (real hub process)'
     await a.app.start();
     try {
       a.monitors.get('cam')?.emitWindows(5);
+      // The outbox counts a record once its group commit lands: until then an empty outbox means nothing
+      // was appended yet, not that all was delivered, so wait for the five to be committed first.
+      await waitFor(() => a.app.status().outbox.lastSeq === 5, 'the 5 records committed', 30_000);
       await waitFor(() => a.app.status().connected, 'connected with a client certificate', 30_000);
       await waitFor(() => a.app.status().outbox.records === 0, 'outbox drained', 30_000);
       expect(await storedRecords(hub, campus.cert, 'box-2')).toBe(5);

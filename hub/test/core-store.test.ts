@@ -3,6 +3,7 @@ import { join } from 'node:path';
 import { afterEach, describe, expect, it } from 'vitest';
 import { Accounts } from '../src/auth/accounts.js';
 import { canPublish, canSubscribe } from '../src/auth/acl.js';
+import { SECURITY_MIGRATIONS } from '../src/auth/schema.js';
 import { INSERT_JSON_SQL } from '../src/ingest/commit.js';
 import { CORE_MIGRATIONS, migrateCore } from '../src/store/schema.js';
 import { SqliteDb, sqliteAtLeast } from '../src/store/sqlite.js';
@@ -88,8 +89,14 @@ describe('SqliteDb', () => {
     await db.allWrite(INSERT_JSON_SQL, [JSON.stringify([row('a', 1), row('a', 2), row('b', 1)])]);
     const progress: string[] = [];
     await migrateCore(db, (e) => progress.push(`${e.name} ${e.done ? 'done' : 'start'}`));
-    // Only the migrations with work left are reported (core-006 and those after it), before and after each.
-    expect(progress).toEqual(CORE_MIGRATIONS.slice(5).flatMap(([name]) => [`${name} start`, `${name} done`]));
+    // Only the migrations with work left are reported (core-006 and those after it, then the secrets
+    // tables that migrateCore also applies), before and after each.
+    expect(progress).toEqual(
+      [...CORE_MIGRATIONS.slice(5), ...SECURITY_MIGRATIONS].flatMap(([name]) => [
+        `${name} start`,
+        `${name} done`,
+      ]),
+    );
     expect(progress[0]).toBe('core-006-records-rowid start');
     expect(await schemaOf()).not.toMatch(/WITHOUT ROWID/);
     expect(

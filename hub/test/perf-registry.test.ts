@@ -46,12 +46,16 @@ describe('registry room index', () => {
     consistent(reg);
     expect(reg.byRoom('R1').map((a) => a.agent)).toEqual(['b1', 'm5', 'z9']);
 
-    reg.onBirth('b1', birth('b1', 'R3', 2, 10)); // the box moved rooms
-    reg.onBirth('z9', birth('z9', 'R4', 2, 10)); // its birth overrides the provisional room
-    reg.ensure('c2', room('R9')); // a provisional room never overrides a birth
+    reg.onBirth('b1', birth('b1', 'R3', 2, 10)); // a box with no provisioned room follows its birth
+    // The provisioned room is authoritative (docs/hub-identity.md): a birth naming another room is filed
+    // under the provisioned one, and provisioning a room (`agents move`) moves a box born elsewhere.
+    reg.onBirth('z9', birth('z9', 'R4', 2, 10));
+    reg.ensure('c2', room('R9'));
     consistent(reg);
-    expect(reg.byRoom('R1').map((a) => a.agent)).toEqual(['m5']);
-    expect(reg.byRoom('R3').map((a) => a.agent)).toEqual(['b1', 'c2']);
+    expect(reg.byRoom('R1').map((a) => a.agent)).toEqual(['m5', 'z9']);
+    expect(reg.byRoom('R3').map((a) => a.agent)).toEqual(['b1']);
+    expect(reg.byRoom('R4')).toEqual([]);
+    expect(reg.byRoom('R9').map((a) => a.agent)).toEqual(['c2']);
 
     reg.onBirth('b1', birth('b1', 'R3', 1, 10)); // stale birth: ignored
     reg.onState('c2', { v: 1, state: 'offline', session: 1, ts: Date.now() });

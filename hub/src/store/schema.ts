@@ -216,7 +216,7 @@ export const CORE_MIGRATIONS: ReadonlyArray<Migration> = [
   [
     // PostgreSQL: records in declarative partitions by kind and week, so retention drops whole partitions
     // (retention/partitions.ts, docs/hub-postgres.md). SQLite deletes in batches and vacuums instead.
-    'core-007-records-partitioned',
+    'core-010-records-partitioned',
     { sqlite: 'SELECT 1;', postgres: RECORDS_PARTITION_MIGRATION_PG },
   ],
 ];

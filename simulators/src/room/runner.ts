@@ -108,7 +108,15 @@ export class RoomRunner {
           },
           dataDir: join(o.workDir, 'data'),
           sources: [
-            { id: 'cam', kind: 'camera', label: 'Camera', input: `udp://127.0.0.1:${cameraPort}` },
+            {
+              id: 'cam',
+              kind: 'camera',
+              label: 'Camera',
+              input: `udp://127.0.0.1:${cameraPort}`,
+              // The synthetic picture holds no people: a dozen demo agents counting it would only
+              // spend the demo machine's CPU (docs/occupancy.md "Config").
+              occupancy: { enabled: false, intervalS: 30 },
+            },
             { id: 'mic', kind: 'microphone', label: 'Microphone', input: `udp://127.0.0.1:${micPort}` },
           ],
           windowS: o.windowS,
