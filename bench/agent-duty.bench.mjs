@@ -4,12 +4,11 @@
 // One camera stream (testsrc2 + temporal noise, libx264 superfast High, 2 B-frames, GOP 1 s,
 // 2.5 Mb/s, AAC stereo; encoded ahead, sent in real time over UDP MPEG-TS to two ports) feeds:
 // - the agent's monitor (agent/dist/media), first continuously for BENCH_DUTY_FULL_S (full watch),
-//   then through BENCH_DUTY_SLOTS duty slots: started, run for BENCH_DUTY_ON_S, stopped, idle for
+//   (start-up included) then through BENCH_DUTY_SLOTS duty slots: started, run for BENCH_DUTY_ON_S, stopped, idle for
 //   BENCH_DUTY_OFF_S (the slot's start-up: ffprobe, ffmpeg, joining the stream, is in its cost);
 // - a naive full-decode ffmpeg (blackdetect, freezedetect, silencedetect, ebur128) for the whole run.
 // CPU: this process (process.cpuUsage) plus the agent's ffmpeg/ffprobe children, from the
-// kernel's children counters (cutime+cstime of /proc/self/stat) once they have exited, plus the
-// running one's utime+stime. The weekly average takes a timetable of 8 classes of 45 min on 5 days,
+// kernel's children counters (cutime+cstime of /proc/self/stat), read after each has exited. The weekly average takes a timetable of 8 classes of 45 min on 5 days,
 // full watch from 10 min before each class to its end, and the duty cycle (20 s every 5 min) the
 // rest of the week, with the measured full-watch rate, slot cost and idle rate.
 import { spawn } from 'node:child_process';
@@ -24,7 +23,7 @@ const { createSourceMonitor, withDefaults } = await import(
 );
 const { locateFfmpeg } = await import(new URL('../agent/dist/ffmpeg/locate.js', import.meta.url).href);
 
-const FULL_S = Number(process.env.BENCH_DUTY_FULL_S ?? 30);
+const FULL_S = Number(process.env.BENCH_DUTY_FULL_S ?? 60);
 const ON_S = Number(process.env.BENCH_DUTY_ON_S ?? 20);
 const OFF_S = Number(process.env.BENCH_DUTY_OFF_S ?? 8);
 const SLOTS = Number(process.env.BENCH_DUTY_SLOTS ?? 3);
@@ -113,7 +112,6 @@ const mon = createSourceMonitor(
     onRecord: () => {},
   },
 );
-await mon.start();
 await sleep(500);
 const camera = spawn(
   tools.ffmpeg.path,
@@ -136,34 +134,24 @@ const camera = spawn(
   { stdio: ['ignore', 'ignore', 'inherit'] },
 );
 
-/** The agent's CPU so far: this process + its exited children, less the camera's and naive's (alive). */
+/**
+ * The agent's CPU so far: this process plus its exited, reaped children (the kernel's cutime and
+ * cstime). Read only with the monitor stopped, so that its ffmpeg and ffprobe have exited; the camera
+ * and the naive decoder are alive until the end and so not counted.
+ */
 const agentCpu = () => {
   const u = process.cpuUsage();
-  const { children } = statTimes('/proc/self/stat');
-  const running = mon.status().state === 'running' ? runningAgentFfmpeg() : 0;
-  return (u.user + u.system) / 1e6 + children + running;
+  return (u.user + u.system) / 1e6 + statTimes('/proc/self/stat').children;
 };
-/** utime+stime of the agent's live ffmpeg (found by its UDP port on the command line). */
-function runningAgentFfmpeg() {
-  let sum = 0;
-  for (const pid of readFileSync('/proc/self/task/' + process.pid + '/children', 'utf8')
-    .trim()
-    .split(/\s+/)) {
-    if (!pid || Number(pid) === naive.pid || Number(pid) === camera.pid) continue;
-    const c = pidCpu(pid);
-    if (Number.isFinite(c)) sum += c;
-  }
-  return sum;
-}
 
-// Full watch: skip the monitor's join, then measure FULL_S of steady running.
-await sleep(5000);
+// Full watch: FULL_S from the monitor's start (its start-up included, so slightly pessimistic).
 let a0 = agentCpu();
 let n0 = pidCpu(naive.pid);
+await mon.start();
 await sleep(FULL_S * 1000);
+await mon.stop();
 const fullAgent = agentCpu() - a0;
 const fullNaive = pidCpu(naive.pid) - n0;
-await mon.stop();
 await sleep(1000);
 
 // Duty slots: the whole slot (start-up included) and the idle part after it.

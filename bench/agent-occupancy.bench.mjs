@@ -1,9 +1,11 @@
 // People counting on the box (docs/occupancy.md): its CPU cost and its accuracy, in one run.
 //
 // Cost: a 720p25 camera-like H.264 stream (a classroom composite of the shipped photos, plus
-// temporal noise so that the encoder works as on a real sensor; libx264 superfast, GOP 1 s) is
-// encoded ahead to two identical files, and two monitors (bench/lib/occupancy-agent.mjs, built code)
-// read them in real time at once: one counting at the default interval, one not. CPU =
+// temporal noise so that the encoder works as on a real sensor; libx264 superfast, GOP 1 s,
+// 2.5 Mb/s) is encoded ahead as a 20 s clip and sent in real time, looped, over UDP (MPEG-TS, tee
+// to two ports: the sender is the camera and is not counted). Two monitors
+// (bench/lib/occupancy-agent.mjs, built code) receive it at once: one counting at the default
+// interval, one not. CPU =
 // utime+stime from /proc of each node process (its detector worker thread included) and of its
 // ffmpeg. The difference is counting's cost; the ffmpeg figures show the health monitoring's own
 // cost with and without the extra full-size frame output.
@@ -14,6 +16,7 @@
 //
 // BENCH_OCC_S (default 180) sets the cost run's length.
 import { execFileSync, spawn } from 'node:child_process';
+import { createSocket } from 'node:dgram';
 import { mkdtempSync, readdirSync, readFileSync, rmSync } from 'node:fs';
 import { loadavg, tmpdir } from 'node:os';
 import { join } from 'node:path';
@@ -39,14 +42,14 @@ function cpuOfPid(pid) {
   }
 }
 
-/** Pids of ffmpeg processes whose command line names `marker`. */
+/** Pids of ffmpeg processes whose command line names `marker` (the agent's input url). */
 function ffmpegPids(marker) {
   const out = [];
   for (const p of readdirSync('/proc')) {
     if (!/^\d+$/.test(p)) continue;
     try {
       const cmd = readFileSync(`/proc/${p}/cmdline`, 'utf8').split('\0');
-      if (cmd[0]?.endsWith('ffmpeg') && cmd.includes(marker)) out.push(Number(p));
+      if (cmd[0]?.endsWith('ffmpeg') && cmd.some((a) => a.startsWith(marker))) out.push(Number(p));
     } catch {}
   }
   return out;
@@ -55,26 +58,44 @@ function ffmpegPids(marker) {
 // ---- cost -------------------------------------------------------------------------------------
 const still = join(dir, 'room.jpg');
 const roomPeople = writeComposite(still, { faceW: 40 });
-const files = { on: join(dir, 'on.mp4'), off: join(dir, 'off.mp4') };
-console.error(`encoding ${D + 20} s of 720p25…`);
+const clip = join(dir, 'clip.ts');
+console.error('encoding a 20 s 720p25 clip…');
 execFileSync('ffmpeg', [
-  ...[
-    '-hide_banner',
-    '-loglevel',
-    'error',
-    '-loop',
-    '1',
-    '-framerate',
-    '25',
-    '-i',
-    still,
-    '-t',
-    String(D + 20),
-  ],
+  ...['-hide_banner', '-loglevel', 'error', '-loop', '1', '-framerate', '25', '-i', still, '-t', '20'],
   ...['-vf', 'noise=alls=6:allf=t,format=yuv420p', '-c:v', 'libx264', '-preset', 'superfast', '-g', '25'],
-  ...['-b:v', '2500k', '-maxrate', '2500k', '-bufsize', '2500k', files.on],
+  ...['-b:v', '2500k', '-maxrate', '2500k', '-bufsize', '2500k', '-f', 'mpegts', clip],
 ]);
-execFileSync('cp', [files.on, files.off]);
+const freeUdpPort = async () => {
+  const s = createSocket('udp4');
+  await new Promise((r) => s.bind(0, '127.0.0.1', r));
+  const { port } = s.address();
+  await new Promise((r) => s.close(r));
+  return port;
+};
+const ports = { on: await freeUdpPort(), off: await freeUdpPort() };
+const files = { on: `udp://127.0.0.1:${ports.on}`, off: `udp://127.0.0.1:${ports.off}` };
+const sender = spawn(
+  'ffmpeg',
+  [
+    ...[
+      '-hide_banner',
+      '-loglevel',
+      'error',
+      '-re',
+      '-stream_loop',
+      '-1',
+      '-i',
+      clip,
+      '-map',
+      '0',
+      '-c',
+      'copy',
+    ],
+    ...['-f', 'tee', `[f=mpegts]${files.on}?pkt_size=1316|[f=mpegts]${files.off}?pkt_size=1316`],
+  ],
+  { stdio: 'ignore' },
+);
+process.on('exit', () => sender.kill('SIGKILL'));
 
 function agent(which) {
   const arg = JSON.stringify({
@@ -136,7 +157,7 @@ console.log(
   `### Cost: 720p25, counting every ${OCCUPANCY_DEFAULT_INTERVAL_S} s vs not, same run (${measureS} s measured)\n`,
 );
 console.log(
-  `Stream: ${roomPeople} people (40 px faces) + temporal noise, libx264 superfast GOP 1 s 2.5 Mb/s, read in real time from a file. Load average ${load0.toFixed(1)} → ${load1.toFixed(1)} (2 cores shared with other work).\n`,
+  `Stream: ${roomPeople} people (40 px faces) + temporal noise, libx264 superfast GOP 1 s 2.5 Mb/s, MPEG-TS over UDP in real time. Load average ${load0.toFixed(1)} → ${load1.toFixed(1)} (2 cores shared with other work).\n`,
 );
 console.log('| agent | node (+ detector thread) | its ffmpeg | total | % of one core |');
 console.log('|---|---|---|---|---|');

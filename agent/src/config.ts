@@ -18,9 +18,9 @@ import { z } from 'zod';
 const BROKER_URL = /^(mqtt|mqtts|tcp|tls|ssl|ws|wss):\/\/[^\s]+$/;
 
 /**
- * People counting of a camera (docs/occupancy.md). The default interval is the measured cost
- * bound: one tiled count costs about half a second of one core, so every 30 s keeps it under 2 %
- * of a core (BENCHMARKS.md "Occupancy").
+ * People counting of a camera (docs/occupancy.md). The default is the longest interval allowed
+ * (DESIGN.md "Agent": at most 30 s), because the cost is proportional to it: one tiled 720p count
+ * took ~1 s of CPU on the loaded 2-core VM, 3.8 % of a core at 30 s (BENCHMARKS.md "Occupancy").
  */
 export const OCCUPANCY_DEFAULT_INTERVAL_S = 30;
 const Occupancy = z

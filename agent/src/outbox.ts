@@ -78,6 +78,14 @@ export class Outbox {
   private diskFull = false;
   private reserveHeld = false;
   private lastReserveTry = 0;
+  /** A `disk.low` for this episode is still to be committed. */
+  private diskLowOwed = false;
+  /**
+   * Seqs given to records that could not be written even after the reserve was released: they are
+   * named by an `outbox.dropped` in the next transaction that commits, so the hub never sees a silent
+   * gap (DESIGN.md "Delivery is at-least-once, stored exactly once").
+   */
+  private lost: { from: number; to: number } | null = null;
 
   constructor(private readonly ctx: OutboxContext) {
     this.log = ctx.log.child({ module: 'outbox' });
@@ -194,13 +202,113 @@ export class Outbox {
         this.afterCommit();
         return out;
       } catch (err) {
-        if (!isDiskFull(err) || attempt + 1 >= FULL_ATTEMPTS) throw err;
-        const batchBytes = batch.reduce((n, p) => n + Buffer.byteLength(JSON.stringify(p.record)), 0);
-        const made = await this.makeRoom(attempt, batchBytes);
-        if (made === null) throw err; // nothing left to drop: the records are lost, and counted
-        this.emit(made); // committed already, whatever becomes of the batch
+        if (!isDiskFull(err)) throw err;
+        if (attempt + 1 < FULL_ATTEMPTS) {
+          const batchBytes = batch.reduce((n, p) => n + Buffer.byteLength(JSON.stringify(p.record)), 0);
+          const { made, room } = await this.makeRoom(attempt, batchBytes);
+          this.emit(made); // committed already, whatever becomes of the batch
+          if (room) continue;
+        }
+        // No room could be made: the records are lost. Their seqs are named by a drop event.
+        await this.recordLost(batch.length);
+        throw err;
       }
     }
+  }
+
+  /**
+   * Gives the next `n` seqs to records that could not be written and tries at once to commit the
+   * `outbox.dropped` that names them; if even that does not fit, the next commit carries it.
+   */
+  private async recordLost(n: number): Promise<void> {
+    const from = this.committedSeq + 1;
+    this.committedSeq += n;
+    this.lost = { from: this.lost?.from ?? from, to: this.committedSeq };
+    this.log.error(
+      { count: n, fromSeq: from, toSeq: this.committedSeq },
+      'disk full: records not stored; an outbox.dropped will name them',
+    );
+    try {
+      const made = await this.ctx.db.transaction(async () => {
+        const out = await this.putOwed(this.committedSeq);
+        await writeMeta(this.ctx.db, 'droppedTotal', this.droppedTotal + this.lostCount());
+        await writeMeta(this.ctx.db, 'lastSeq', out.seq);
+        return out;
+      });
+      this.settleOwed(made);
+      this.emit(made.records);
+    } catch (err) {
+      if (!isDiskFull(err)) this.log.error({ err }, 'writing the drop event failed');
+    }
+  }
+
+  private lostCount(): number {
+    return this.lost ? this.lost.to - this.lost.from + 1 : 0;
+  }
+
+  /**
+   * Inserts the reports still owed (the drop event for lost seqs, the episode's `disk.low`) after
+   * `seq`, inside the caller's transaction; `settleOwed` once it has committed.
+   */
+  private async putOwed(
+    seq: number,
+  ): Promise<{ seq: number; records: StoredRecord[]; bytes: number; lost: number; diskLow: boolean }> {
+    const { db } = this.ctx;
+    const ts = this.ctx.clock.now();
+    const owed: NewRecord[] = [];
+    const lost = this.lostCount();
+    if (this.lost) {
+      owed.push({
+        kind: 'event',
+        source: null,
+        ts,
+        type: 'outbox.dropped',
+        detail: { count: lost, fromSeq: this.lost.from, toSeq: this.lost.to, reason: 'disk_full' },
+      });
+    }
+    const diskLow = this.diskLowOwed;
+    if (diskLow) {
+      owed.push({
+        kind: 'event',
+        source: null,
+        ts,
+        type: 'disk.low',
+        detail: { reason: 'disk_full', freeBytes: this.ctx.reserve?.freeBytes() ?? null },
+      });
+    }
+    const records: StoredRecord[] = [];
+    let bytes = 0;
+    for (const r of owed) {
+      seq += 1;
+      const json = JSON.stringify({ seq, ...r });
+      const size = Buffer.byteLength(json);
+      await db.run('INSERT INTO outbox (seq, kind, bytes, json) VALUES (?, ?, ?, ?)', [
+        seq,
+        r.kind,
+        size,
+        json,
+      ]);
+      records.push({ seq, kind: r.kind, json });
+      bytes += size;
+    }
+    return { seq, records, bytes, lost, diskLow };
+  }
+
+  private settleOwed(made: {
+    seq: number;
+    records: StoredRecord[];
+    bytes: number;
+    lost: number;
+    diskLow: boolean;
+  }): void {
+    this.committedSeq = Math.max(this.committedSeq, made.seq);
+    this.count += made.records.length;
+    this.bytes += made.bytes;
+    if (made.lost > 0) {
+      this.droppedTotal += made.lost;
+      this.lost = null;
+    }
+    if (made.diskLow) this.diskLowOwed = false;
   }
 
   /** After a full disk: tries now and then to write the reserve again; once it is back, the episode ends. */
@@ -213,6 +321,7 @@ export class Outbox {
     this.reserveHeld = reserve.ensure();
     if (this.reserveHeld && this.diskFull) {
       this.diskFull = false;
+      // A disk.low still owed stays owed: the episode happened even if it could not be told yet.
       this.log.info({ freeBytes: reserve.freeBytes() }, 'disk has room again; outbox reserve restored');
     }
   }
@@ -220,19 +329,25 @@ export class Outbox {
   /**
    * Frees room on a full disk: releases the reserve, then deletes the oldest capture windows (at least
    * 64 KiB, twice the batch, 1 % of the outbox, doubled per attempt) and records `outbox.dropped`, plus
-   * `disk.low` the first time in an episode. Returns those events, or null if nothing can be dropped.
+   * `disk.low` once per episode, whether or not there was anything to drop. Returns the events it
+   * committed, and whether it made room (released the reserve or dropped windows): with an empty outbox
+   * the reserve's space alone is what the retried batch is written into.
    */
-  private async makeRoom(attempt: number, batchBytes: number): Promise<StoredRecord[] | null> {
+  private async makeRoom(
+    attempt: number,
+    batchBytes: number,
+  ): Promise<{ made: StoredRecord[]; room: boolean }> {
     const { db } = this.ctx;
-    const first = !this.diskFull;
-    if (first) {
+    if (!this.diskFull) {
       this.diskFull = true;
+      this.diskLowOwed = true;
       this.log.error(
         { pending: this.count, bytes: this.bytes },
-        'disk full: dropping oldest capture windows',
+        'disk full: releasing the reserve and dropping oldest capture windows',
       );
     }
-    if (this.ctx.reserve?.release()) this.reserveHeld = false;
+    const released = this.ctx.reserve?.release() ?? false;
+    if (released) this.reserveHeld = false;
     // In WAL mode the newest pages live in the WAL until a checkpoint copies them into the database
     // file, which may need to grow for them: the reserve's space is for that. Once the checkpoint is
     // through, the WAL starts over inside its own file, so the drop and the retried batch need no new
@@ -243,58 +358,64 @@ export class Outbox {
         this.log.warn({ err: (err as Error).message }, 'checkpoint on the full disk failed'),
       );
     const target = Math.max(64 * 1024, batchBytes * 2, this.bytes * 0.01) * 2 ** attempt;
-    let seq = this.committedSeq;
-    const made: StoredRecord[] = [];
     let dropped = { count: 0, bytes: 0, from: 0, to: 0 };
-    await db.transaction(async () => {
-      dropped = await this.dropOldest(target);
-      if (dropped.count === 0) return;
-      const put = async (r: NewRecord) => {
-        seq += 1;
-        const json = JSON.stringify({ seq, ...r });
-        await db.run('INSERT INTO outbox (seq, kind, bytes, json) VALUES (?, ?, ?, ?)', [
-          seq,
-          r.kind,
-          Buffer.byteLength(json),
-          json,
-        ]);
-        made.push({ seq, kind: r.kind, json });
-      };
-      const ts = this.ctx.clock.now();
-      await put({
-        kind: 'event',
-        source: null,
-        ts,
-        type: 'outbox.dropped',
-        detail: { count: dropped.count, fromSeq: dropped.from, toSeq: dropped.to, reason: 'disk_full' },
+    let owed: Awaited<ReturnType<Outbox['putOwed']>> | null = null;
+    let dropEvent: StoredRecord | null = null;
+    try {
+      await db.transaction(async () => {
+        dropped = await this.dropOldest(target);
+        let seq = this.committedSeq;
+        if (dropped.count > 0) {
+          seq += 1;
+          const json = JSON.stringify({
+            seq,
+            kind: 'event',
+            source: null,
+            ts: this.ctx.clock.now(),
+            type: 'outbox.dropped',
+            detail: { count: dropped.count, fromSeq: dropped.from, toSeq: dropped.to, reason: 'disk_full' },
+          });
+          await db.run('INSERT INTO outbox (seq, kind, bytes, json) VALUES (?, ?, ?, ?)', [
+            seq,
+            'event',
+            Buffer.byteLength(json),
+            json,
+          ]);
+          dropEvent = { seq, kind: 'event', json };
+        }
+        owed = await this.putOwed(seq);
+        if (owed.records.length === 0 && dropped.count === 0) return;
+        await writeMeta(db, 'droppedTotal', this.droppedTotal + dropped.count + owed.lost);
+        await writeMeta(db, 'lastSeq', owed.seq);
       });
-      if (first) {
-        await put({
-          kind: 'event',
-          source: null,
-          ts,
-          type: 'disk.low',
-          detail: { reason: 'disk_full', freeBytes: this.ctx.reserve?.freeBytes() ?? null },
-        });
-      }
-      await writeMeta(db, 'droppedTotal', this.droppedTotal + dropped.count);
-      await writeMeta(db, 'lastSeq', seq);
-    });
-    if (dropped.count === 0) {
-      this.log.error({ pending: this.count }, 'disk full and the outbox holds no capture windows to drop');
-      return null;
+    } catch (err) {
+      if (!isDiskFull(err)) throw err;
+      // Not even the drop fits: only the reserve's space (if any was given back) is left to try.
+      this.log.error({ err: (err as Error).message }, 'disk full: could not drop or report');
+      return { made: [], room: released };
     }
-    this.committedSeq = seq;
-    const addedBytes = made.reduce((n, r) => n + Buffer.byteLength(r.json), 0);
-    this.count += made.length - dropped.count;
-    this.bytes += addedBytes - dropped.bytes;
-    this.droppedTotal += dropped.count;
-    this.log.warn(
-      { dropped: dropped.count, fromSeq: dropped.from, toSeq: dropped.to, pending: this.count },
-      'disk full: dropped oldest capture windows',
-    );
-    await db.exec('PRAGMA wal_checkpoint(PASSIVE)').catch(() => undefined);
-    return made;
+    const made: StoredRecord[] = [];
+    const ev = dropEvent as StoredRecord | null;
+    if (ev) {
+      made.push(ev);
+      this.committedSeq = ev.seq;
+      this.count += 1 - dropped.count;
+      this.bytes += Buffer.byteLength(ev.json) - dropped.bytes;
+      this.droppedTotal += dropped.count;
+      this.log.warn(
+        { dropped: dropped.count, fromSeq: dropped.from, toSeq: dropped.to, pending: this.count },
+        'disk full: dropped oldest capture windows',
+      );
+    } else {
+      this.log.error({ pending: this.count }, 'disk full and the outbox holds no capture windows to drop');
+    }
+    const o = owed as Awaited<ReturnType<Outbox['putOwed']>> | null;
+    if (o) {
+      this.settleOwed(o);
+      made.push(...o.records);
+    }
+    if (made.length > 0) await db.exec('PRAGMA wal_checkpoint(PASSIVE)').catch(() => undefined);
+    return { made, room: released || dropped.count > 0 };
   }
 
   /** Deletes the oldest capture windows, at least `bytes` of them (inside the caller's transaction). */
@@ -335,7 +456,12 @@ export class Outbox {
     const own: StoredRecord[] = [];
     const all: StoredRecord[] = [];
     let dropped = { count: 0, bytes: 0, from: 0, to: 0 };
+    let owed: Awaited<ReturnType<Outbox['putOwed']>> | null = null;
     await db.transaction(async () => {
+      // Reports a full disk still owes go first: they name seqs below the batch's.
+      owed = await this.putOwed(seq);
+      seq = owed.seq;
+      all.push(...owed.records);
       const insert = db.prepare('INSERT INTO outbox (seq, kind, bytes, json) VALUES (?, ?, ?, ?)');
       try {
         const put = async (r: NewRecord): Promise<StoredRecord> => {
@@ -353,7 +479,10 @@ export class Outbox {
           all.push(stored);
         }
         // this.count is exact here: acks change it only inside their own (serialised) transaction.
-        dropped = await this.enforceBound(this.count + added, this.bytes + addedBytes);
+        dropped = await this.enforceBound(
+          this.count + added + owed.records.length,
+          this.bytes + addedBytes + owed.bytes,
+        );
         if (dropped.count > 0) {
           // The drop is itself an event, so the hub learns which seqs will never come (DESIGN: records).
           all.push(
@@ -365,8 +494,9 @@ export class Outbox {
               detail: { count: dropped.count, fromSeq: dropped.from, toSeq: dropped.to },
             }),
           );
-          await writeMeta(db, 'droppedTotal', this.droppedTotal + dropped.count);
         }
+        if (dropped.count > 0 || owed.lost > 0)
+          await writeMeta(db, 'droppedTotal', this.droppedTotal + dropped.count + owed.lost);
       } finally {
         await insert.finalize();
       }
@@ -375,6 +505,8 @@ export class Outbox {
     this.committedSeq = seq;
     this.count += added - dropped.count;
     this.bytes += addedBytes - dropped.bytes;
+    const o = owed as Awaited<ReturnType<Outbox['putOwed']>> | null;
+    if (o) this.settleOwed(o);
     if (dropped.count > 0) {
       this.droppedTotal += dropped.count;
       this.log.warn(

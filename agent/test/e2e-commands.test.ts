@@ -21,7 +21,13 @@ interface CommandView {
 interface AgentView {
   availability: string;
   birth: { configVersion: number; sources: { id: string; probe: Record<string, unknown> }[] } | null;
-  telemetry: { outboxPending: number; memTotalBytes: number; diskTotalBytes: number; session: number } | null;
+  telemetry: {
+    outboxPending: number;
+    memTotalBytes: number;
+    diskTotalBytes: number;
+    session: number;
+    watch?: { id: string; mode: string }[];
+  } | null;
 }
 
 // Commands through the real hub's API (POST /api/agents/{id}/commands) to a real agent process whose
@@ -166,6 +172,25 @@ describe('end to end: commands through the hub to an agent on a UDP camera', () 
     expect(v.telemetry!.memTotalBytes).toBeGreaterThan(0);
     expect(v.telemetry!.diskTotalBytes).toBeGreaterThan(0);
     expect(String(v.birth!.sources[0]!.probe.error)).toMatch(/ffmpeg not found|ffprobe not found/);
+  });
+
+  // Last: it rests the camera. docs/agent-media.md "Duty cycle": the hub sends the room's timetable
+  // with the retained config, and the box reports its sources on the duty cycle in telemetry.
+  it('a timetable imported on the hub puts the box on the off-hours duty cycle', async () => {
+    const day = new Date(Date.now() + 2 * 86_400_000).toISOString().slice(0, 10);
+    await hub.api('/api/rooms/R-box-cmd/schedule', {
+      method: 'PUT',
+      body: { format: 'csv', content: `date,start,end,title\n${day},08:00,08:45,Physics\n` },
+    });
+    const v = await waitFor(
+      async () => {
+        const a = await view('box-cmd');
+        return a.telemetry?.watch?.[0]?.mode === 'duty' ? a : null;
+      },
+      'telemetry with watch mode duty',
+      40_000,
+    );
+    expect(v.telemetry!.watch).toEqual([{ id: 'cam', mode: 'duty' }]);
   });
 });
 

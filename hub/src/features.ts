@@ -14,11 +14,16 @@ import { RoomsModule } from './rooms/module.js';
 import { ScheduleModule } from './schedule/module.js';
 import { StreamModule } from './stream/module.js';
 import { SummariesModule } from './summaries/module.js';
+import { CLASS_EMPTY_AFTER_MS, ClassEmptyModule } from './utilization/class-empty.js';
+import { LivePeople } from './utilization/live.js';
+import { UtilizationModule } from './utilization/module.js';
 import { WebhooksModule } from './webhooks/module.js';
 
 export interface PeopleOptions {
   alarmTiming: AlarmTiming;
   webhook: { url: string; secret: string } | undefined;
+  /** How long a scheduled class may have nobody in the room before `class.empty` is sent. */
+  classEmptyAfterMs: number;
 }
 
 function seconds(env: NodeJS.ProcessEnv, name: string, fallbackMs: number): number {
@@ -45,11 +50,15 @@ export function peopleOptionsFromEnv(env: NodeJS.ProcessEnv = process.env): Peop
       flapClearMs: seconds(env, 'CLASSROOM_HUB_ALARM_FLAP_CLEAR_S', d.flapClearMs),
     },
     webhook: url && secret ? { url, secret } : undefined,
+    classEmptyAfterMs: seconds(env, 'CLASSROOM_HUB_CLASS_EMPTY_AFTER_S', CLASS_EMPTY_AFTER_MS),
   };
 }
 
 export interface PeopleModules {
   rooms: RoomsModule;
+  utilization: UtilizationModule;
+  classEmpty: ClassEmptyModule;
+  livePeople: LivePeople;
   alarms: AlarmsModule;
   webhooks: WebhooksModule;
   commands: CommandsModule;
@@ -69,17 +78,24 @@ export function createPeopleModules(
   const people = new PeopleBus(ctx.log.child({ module: 'people-bus' }));
   const alarms = new AlarmsModule(ctx, people, opts.alarmTiming);
   const rollups = new RollupsModule(ctx);
+  const rooms = new RoomsModule(ctx);
+  const livePeople = new LivePeople(ctx);
+  const summaries = new SummariesModule(ctx, people, alarms.engine);
+  rooms.onChange = (ids) => summaries.refresh(ids);
   return {
-    rooms: new RoomsModule(ctx),
+    livePeople,
+    rooms,
+    utilization: new UtilizationModule(ctx, rooms),
+    classEmpty: new ClassEmptyModule(ctx, people, opts.classEmptyAfterMs),
     alarms,
     webhooks: new WebhooksModule(ctx, people, { envTarget: opts.webhook }),
     commands: new CommandsModule(ctx, people),
     rollups,
     schedule: new ScheduleModule(ctx, people, alarms.engine, rollups),
     stream: new StreamModule(ctx, people),
-    summaries: new SummariesModule(ctx, people, alarms.engine),
+    summaries,
     dashboard: new DashboardModule(ctx),
-    overview: new OverviewModule(ctx, alarms.engine),
+    overview: new OverviewModule(ctx, alarms.engine, livePeople),
     patrol: new PatrolModule(ctx, alarms.engine),
   };
 }
@@ -89,6 +105,7 @@ export function featureModules(ctx: HubContext): HubModule[] {
   const m = createPeopleModules(ctx);
   return [
     m.rooms,
+    m.livePeople,
     m.alarms,
     m.webhooks,
     m.commands,
@@ -99,5 +116,7 @@ export function featureModules(ctx: HubContext): HubModule[] {
     m.dashboard,
     m.overview,
     m.patrol,
+    m.utilization,
+    m.classEmpty,
   ];
 }

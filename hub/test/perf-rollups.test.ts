@@ -2,7 +2,7 @@
 // write queue for long): every row must land, deltas must add up across flushes, and a failed flush
 // must keep what was not written.
 import { afterEach, beforeEach, describe, expect, it } from 'vitest';
-import { FLUSH_ROWS, ROLLUPS_MIGRATION, RollupAccumulator } from '../src/rollups/accumulator.js';
+import { FLUSH_ROWS, migrateRollups, RollupAccumulator } from '../src/rollups/accumulator.js';
 import { makeCtx, type TestCtx } from './people-helpers.js';
 
 const HOUR = 3_600_000;
@@ -13,7 +13,7 @@ describe('rollup flush in slices', () => {
   let t: TestCtx;
   beforeEach(async () => {
     t = await makeCtx();
-    await t.db.migrate('people-004-rollups', ROLLUPS_MIGRATION);
+    await migrateRollups(t.db);
   });
   afterEach(async () => t.close());
 

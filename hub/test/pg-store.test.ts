@@ -4,7 +4,7 @@ import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { systemClock } from '../src/context.js';
 import { GroupCommitter } from '../src/ingest/commit.js';
 import { createMetrics } from '../src/metrics.js';
-import { ROLLUPS_MIGRATION, RollupAccumulator } from '../src/rollups/accumulator.js';
+import { migrateRollups, RollupAccumulator } from '../src/rollups/accumulator.js';
 import { openStore, type Store } from '../src/store/open.js';
 import { toPgPlaceholders } from '../src/store/postgres.js';
 import { CORE_MIGRATIONS, migrateCore } from '../src/store/schema.js';
@@ -217,7 +217,7 @@ function storeContract(name: 'sqlite' | 'postgres', open: () => Promise<Store>) 
     });
 
     it("adds up the rollups module's multi-row upserts", async () => {
-      await db.migrate('people-004-rollups', ROLLUPS_MIGRATION);
+      await migrateRollups(db);
       const acc = new RollupAccumulator(db);
       const hour = 3_600_000;
       const t0 = 1_763_683_200_000; // a UTC midnight
@@ -233,6 +233,37 @@ function storeContract(name: 'sqlite' | 'postgres', open: () => Promise<Store>) 
       expect(rows).toEqual([
         { bucket: 'day', n: 7, total: 300_000 },
         { bucket: 'hour', n: 150, total: 300_000 },
+      ]);
+    });
+
+    it('keeps the larger people peak and sums the counted minutes across flushes (GREATEST)', async () => {
+      await migrateRollups(db);
+      const acc = new RollupAccumulator(db);
+      const t0 = 1_763_690_400_000; // a whole UTC hour
+      const window = (seq: number, people: number, peak: number) => ({
+        ...capture(seq, t0 + seq * 60_000),
+        end: t0 + (seq + 1) * 60_000,
+        occupancy: { people, peak, samples: 6 },
+      });
+      acc.addCapture('R-peak', window(0, 30, 34));
+      await acc.flush();
+      acc.addCapture('R-peak', window(1, 0, 0));
+      acc.addCapture('R-peak', window(2, 10, 12));
+      await acc.flush();
+      const row = await db.get<{
+        people_peak: number | string;
+        counted_ms: number | string;
+        occupied_ms: number | string;
+        people_ms: number | string;
+      }>(
+        "SELECT people_peak, counted_ms, occupied_ms, people_ms FROM rollups WHERE room = ? AND bucket = 'hour'",
+        ['R-peak'],
+      );
+      expect([row?.people_peak, row?.counted_ms, row?.occupied_ms, row?.people_ms].map(Number)).toEqual([
+        34,
+        180_000,
+        120_000,
+        40 * 60_000,
       ]);
     });
 

@@ -258,6 +258,25 @@ describe('room registry over the API', () => {
     }
   });
 
+  it('takes a whole campus (20,000 rooms, over 1 MiB) in one import', async () => {
+    const lines = ['id,name,building,floor,campus,capacity'];
+    for (let i = 0; i < 20_000; i++) {
+      lines.push(
+        `R${String(i).padStart(5, '0')},Teaching room number ${i} of the campus,Building ${i % 40},${i % 9},Main,${30 + (i % 200)}`,
+      );
+    }
+    const csv = lines.join('\n');
+    expect(csv.length).toBeGreaterThan(1024 * 1024);
+    const put = await t.api('PUT', '/api/rooms', { csv });
+    expect(put).toMatchObject({ status: 200, body: { rooms: 20_000 } });
+    const list = await t.api<{ rooms: Array<{ id: string; capacity: number }> }>(
+      'GET',
+      '/api/registry/rooms',
+    );
+    expect(list.body.rooms).toHaveLength(20_000);
+    expect(list.body.rooms[19_999]).toMatchObject({ id: 'R19999', capacity: 30 + (19_999 % 200) });
+  }, 120_000);
+
   it('refuses a body with neither or both of csv and rooms', async () => {
     expect((await t.api('PUT', '/api/rooms', {})).status).toBe(400);
     expect((await t.api('PUT', '/api/rooms', { csv: GOOD, rooms: [] })).status).toBe(400);

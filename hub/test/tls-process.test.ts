@@ -88,6 +88,8 @@ function metric(text: string, name: string): number {
   return sum;
 }
 
+const HANDSHAKE_CAP = 32;
+
 describe('classroom-hub serve --tls-cert/--tls-key (real process)', () => {
   const t = tempDir('hub-tls-');
   const pki = join(t.dir, 'pki');
@@ -109,11 +111,10 @@ describe('classroom-hub serve --tls-cert/--tls-key (real process)', () => {
       ['box-mosq', 'T103'],
     ] as const)
       passwords[agent] = await provision(data, agent, room);
-    // The per-address cap on TLS handshakes in progress is CLASSROOM_HUB_MQTT_MAX_UNAUTHENTICATED
-    // (docs/hub.md "Timeouts and counters"); set to 32 here so the cap test holds a small, bounded number
-    // of idle sockets, and so it also checks that this variable sets the TLS cap.
+    // The per-address cap on sockets still in their handshake is the broker's unauthenticated cap
+    // (docs/hub-identity.md); a small one keeps the cap test to a few sockets.
     hub = await spawnTlsHub(data, ['--tls-cert', server.cert, '--tls-key', server.key, '--mqtts-port', '0'], {
-      CLASSROOM_HUB_MQTT_MAX_UNAUTHENTICATED: '32',
+      CLASSROOM_HUB_MQTT_MAX_UNAUTHENTICATED: String(HANDSHAKE_CAP),
     });
   });
 
@@ -294,10 +295,10 @@ describe('classroom-hub serve --tls-cert/--tls-key (real process)', () => {
         const s = connect({ host: '127.0.0.1', port, localAddress }, () => resolve(s));
         s.once('error', reject);
       });
-    // 32 sockets from 127.0.0.5 that never send a ClientHello: the most one address may hold (the cap set above).
+    // HANDSHAKE_CAP sockets from 127.0.0.5 that never send a ClientHello: the most one address may hold.
     const idle: Socket[] = [];
     try {
-      for (let i = 0; i < 32; i++) idle.push(await open('127.0.0.5'));
+      for (let i = 0; i < HANDSHAKE_CAP; i++) idle.push(await open('127.0.0.5'));
       const closed = new Set<Socket>();
       for (const s of idle) {
         s.on('error', () => undefined);

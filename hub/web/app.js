@@ -25,6 +25,7 @@ import {
   setRooms,
   state,
 } from './state.js';
+import { bindUsage, loadUsage } from './usage.js';
 
 const $ = (id) => document.getElementById(id);
 const LANG_KEY = 'classroom.hub.lang';
@@ -100,6 +101,7 @@ function showLogin(message) {
   $('view-rooms').hidden = true;
   $('view-alarms').hidden = true;
   $('view-patrol').hidden = true;
+  $('view-usage').hidden = true;
   stopPatrol();
   $('detail').hidden = true;
   $('login-error').textContent = message ? t(message) : '';
@@ -116,6 +118,8 @@ function showView(view) {
   $('view-rooms').hidden = view !== 'rooms';
   $('view-alarms').hidden = view !== 'alarms';
   $('view-patrol').hidden = view !== 'patrol';
+  $('view-usage').hidden = view !== 'usage';
+  if (view === 'usage') void loadUsage(reportError);
   if (view === 'patrol') startPatrol(reportError);
   else stopPatrol();
   for (const b of document.querySelectorAll('.tab')) b.classList.toggle('active', b.dataset.view === view);
@@ -174,6 +178,7 @@ function applyLang(lang) {
   setConn($('conn').dataset.state === 'on');
   markStructure();
   relabelCharts();
+  if (state.view === 'usage') void loadUsage(reportError);
   relabelPatrol();
 }
 
@@ -240,6 +245,7 @@ function bind() {
   bindGrid((roomId) => void openDetail(roomId, stream));
   bindAlarms(reportError);
   bindPatrol((roomId) => void openDetail(roomId, stream), reportError);
+  bindUsage(reportError);
   $('d-close').addEventListener('click', () => closeDetail(stream));
   $('d-snap').addEventListener('click', () => void takeSnapshot());
   document.addEventListener('keydown', (e) => {

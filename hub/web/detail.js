@@ -9,6 +9,7 @@ const WINDOW_MS = 30 * 60_000;
 const $ = (id) => document.getElementById(id);
 let audio = null;
 let video = null;
+let people = null;
 /** Capture windows of the open room, oldest first. */
 let captures = [];
 
@@ -56,13 +57,29 @@ function makeCharts() {
     [[], [], [], []],
     $('d-video'),
   );
+  people = new uPlot(
+    {
+      width,
+      height: 150,
+      scales: { x: { time: true }, y: { range: (_u, _min, max) => [0, Math.max(5, Math.ceil(max * 1.1))] } },
+      series: [
+        {},
+        { label: t('series.people'), stroke: '#8e44ad', width: 1.5, fill: 'rgba(142,68,173,0.12)' },
+        { label: t('series.peoplePeak'), stroke: '#c39bd3', width: 1 },
+      ],
+    },
+    [[], [], []],
+    $('d-people'),
+  );
 }
 
 function destroyCharts() {
   audio?.destroy();
   video?.destroy();
+  people?.destroy();
   audio = null;
   video = null;
+  people = null;
 }
 
 function redrawCharts() {
@@ -74,6 +91,15 @@ function redrawCharts() {
   // How many windows each chart draws, for people reading the page and for the browser tests.
   $('d-audio').dataset.points = String(a.length);
   $('d-video').dataset.points = String(v.length);
+  // Windows with a people count (docs/hub-people.md "Occupancy").
+  const p = captures.filter((r) => r.occupancy);
+  $('d-people').dataset.points = String(p.length);
+  $('d-people').dataset.last = p.length ? String(p.at(-1).occupancy.people) : '';
+  people?.setData([
+    p.map((r) => r.end / 1000),
+    p.map((r) => r.occupancy.people),
+    p.map((r) => r.occupancy.peak),
+  ]);
   video?.setData([
     v.map((r) => r.end / 1000),
     v.map((r) => r.video.blackRatio),
@@ -289,6 +315,7 @@ export function resizeCharts() {
   const w = chartWidth();
   audio?.setSize({ width: w, height: 150 });
   video?.setSize({ width: w, height: 150 });
+  people?.setSize({ width: w, height: 150 });
 }
 
 export function relabelCharts() {

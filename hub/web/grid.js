@@ -25,6 +25,7 @@ function tileFor(roomId) {
       el('span', 'tile-status'),
       el('span', 'tile-class'),
       el('span', 'tile-badge'),
+      el('span', 'tile-people'),
     );
     tiles.set(roomId, tile);
   }
@@ -59,7 +60,7 @@ function updateTile(roomId) {
   const cls = `tile status-${c.level}`;
   if (tile.className !== cls) tile.className = cls;
   if (tile.dataset.problem !== (c.problem ?? '')) tile.dataset.problem = c.problem ?? '';
-  const [name, st, klass, badge] = tile.children;
+  const [name, st, klass, badge, people] = tile.children;
   const label = entry.room.name || entry.room.id;
   setText(name, label);
   name.title = `${label} (${entry.room.id})`;
@@ -70,6 +71,12 @@ function updateTile(roomId) {
   const open = roomAlarms(roomId).length;
   setText(badge, open > 0 ? String(open) : '');
   badge.hidden = open === 0;
+  // The box's newest count (docs/hub-people.md "Occupancy"); hidden when there is no recent one.
+  const n = state.overview.get(roomId)?.people;
+  const pText = typeof n === 'number' ? t('tile.people', { n }) : '';
+  setText(people, pText);
+  people.hidden = pText === '';
+  people.dataset.people = typeof n === 'number' ? String(n) : '';
 }
 
 /** Refreshes every tile's words (the "since" texts age, the class on now changes). */

@@ -353,5 +353,10 @@ export const RoomSummary = z.object({
     .max(LIMITS.maxSources),
   openAlarms: NonNegInt,
   lastSeen: Timestamp.nullable(),
+  /**
+   * People counted in the room now (the last camera window's `occupancy.people`), null when no count
+   * is recent; absent from hubs that do not count (docs/hub-people.md "Occupancy").
+   */
+  people: NonNegInt.nullable().optional(),
 });
 export type RoomSummary = z.infer<typeof RoomSummary>;

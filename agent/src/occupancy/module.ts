@@ -26,6 +26,8 @@ export class OccupancyCounter {
   private readonly busy = new Set<string>();
   private readonly log: Logger;
   private starting: Promise<void> | null = null;
+  /** The detector between start() and ready, so stop() can end its worker at once. */
+  private launching: PeopleDetector | null = null;
   private stopped = false;
 
   constructor(private readonly ctx: OccupancyContext) {
@@ -45,8 +47,10 @@ export class OccupancyCounter {
   private startDetector(): void {
     if (this.stopped || this.windows.size === 0 || this.starting || this.unavailable !== null) return;
     const detector = (this.ctx.createDetector ?? (() => new PeopleDetector()))();
+    this.launching = detector;
     this.starting = detector.start().then(
       ({ backend, initMs }) => {
+        this.launching = null;
         if (this.stopped) {
           void detector.stop();
           return;
@@ -54,12 +58,18 @@ export class OccupancyCounter {
         this.detector = detector;
         this.log.info({ backend, initMs, sources: [...this.windows.keys()] }, 'people counting ready');
       },
-      (err: unknown) => this.markUnavailable((err as Error).message),
+      (err: unknown) => {
+        this.launching = null;
+        // A worker ended by stop() is no failure of the model.
+        if (!this.stopped) this.markUnavailable((err as Error).message);
+      },
     );
   }
 
   async stop(): Promise<void> {
     this.stopped = true;
+    // Loading the model may take seconds on a busy box: a stop does not wait for it.
+    await this.launching?.stop();
     await this.starting;
     this.starting = null;
     const d = this.detector;

@@ -2,6 +2,7 @@
 // summaries talk to each other without widening the core's bus contract.
 import { EventEmitter } from 'node:events';
 import type { Logger } from 'pino';
+import type { ClassEmpty } from '../utilization/class-empty.js';
 import type { AlarmTransition } from './types.js';
 
 export interface PrecheckResult {
@@ -26,6 +27,7 @@ export interface PeopleEvents {
   'alarm.transition': AlarmTransition;
   'schedule.precheck': PrecheckResult;
   'command.update': CommandUpdate;
+  'class.empty': ClassEmpty;
 }
 
 export class PeopleBus {

@@ -19,6 +19,7 @@ export const OverviewBody = z.object({
       room: z.string(),
       classNow: ClassNow.nullable(),
       maintenance: z.object({ since: z.number(), who: z.string() }).nullable(),
+      people: z.number().nullable().describe('People counted in the room now; null without a recent count'),
     }),
   ),
   roomsTotal: z.number(),
@@ -57,6 +58,7 @@ export class OverviewModule implements HubModule {
   constructor(
     private readonly ctx: HubContext,
     private readonly alarms: AlarmEngine,
+    private readonly people?: { current(room: string): number | null; rooms(): string[] },
   ) {
     this.classes = new ClassHealth(ctx.db);
   }
@@ -92,7 +94,7 @@ export class OverviewModule implements HubModule {
     const entry = (room: string) => {
       let e = perRoom.get(room);
       if (!e) {
-        e = { room, classNow: null, maintenance: null };
+        e = { room, classNow: null, maintenance: null, people: this.people?.current(room) ?? null };
         perRoom.set(room, e);
       }
       return e;
@@ -102,6 +104,7 @@ export class OverviewModule implements HubModule {
         entry(p.room).classNow = { id: p.id, title: p.title, start: p.start, end: p.end };
     }
     for (const m of maintenance) entry(m.room).maintenance = { since: Number(m.since), who: m.who };
+    for (const room of this.people?.rooms() ?? []) if (this.people?.current(room) !== null) entry(room);
     const rooms = new Set<string>();
     const online = new Set<string>();
     for (const a of this.ctx.registry.agents()) {

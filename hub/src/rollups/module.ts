@@ -8,7 +8,7 @@ import type { ZodTypeProvider } from 'fastify-type-provider-zod';
 import { z } from 'zod';
 import { adminRoute, ErrorBody, FormatQuery, sendCsv, sendError } from '../alarms/http.js';
 import type { HubContext, HubEvents, HubModule } from '../context.js';
-import { ROLLUP_FIELDS, ROLLUPS_MIGRATION, RollupAccumulator, type RollupField } from './accumulator.js';
+import { migrateRollups, ROLLUP_FIELDS, RollupAccumulator, type RollupField } from './accumulator.js';
 import { type BucketKind, bucketEnd, bucketStart } from './buckets.js';
 
 export const ROLLUP_FLUSH_MS = 5_000;
@@ -34,6 +34,12 @@ const RollupView = z.object({
   scheduledMinutes: z.number(),
   healthyScheduledMinutes: z.number(),
   coverageRatio: z.number().nullable().describe('healthy / scheduled minutes'),
+  peopleMean: z
+    .number()
+    .nullable()
+    .describe('Mean people over the counted minutes (null: nothing counted; docs/hub-people.md "Occupancy")'),
+  peoplePeak: z.number().nullable().describe('Most people in one frame (null: nothing counted)'),
+  occupiedMinutes: z.number().describe('Minutes with at least one person'),
 });
 type RollupView = z.infer<typeof RollupView>;
 
@@ -57,7 +63,7 @@ export class RollupsModule implements HubModule {
   }
 
   async start(): Promise<void> {
-    await this.ctx.db.migrate('people-004-rollups', ROLLUPS_MIGRATION);
+    await migrateRollups(this.ctx.db);
     const now = this.ctx.clock.now();
     // Time before this start is unknown (the hub was down), so accrual starts now.
     for (const a of this.ctx.registry.agents()) {
@@ -127,7 +133,7 @@ export class RollupsModule implements HubModule {
   async query(room: string, bucket: BucketKind, from: number, to: number): Promise<RollupView[]> {
     await this.flush();
     const rows = await this.ctx.db.all<Record<string, number | string>>(
-      `SELECT start, ${ROLLUP_FIELDS.join(', ')} FROM rollups
+      `SELECT start, ${ROLLUP_FIELDS.join(', ')}, people_peak FROM rollups
        WHERE room = ? AND bucket = ? AND start >= ? AND start < ? ORDER BY start`,
       [room, bucket, bucketStart(bucket, from), to],
     );
@@ -146,6 +152,9 @@ export class RollupsModule implements HubModule {
         scheduledMinutes: round2(n('scheduled_ms') / 60_000),
         healthyScheduledMinutes: round2(n('healthy_ms') / 60_000),
         coverageRatio: ratio(n('healthy_ms'), n('scheduled_ms')),
+        peopleMean: n('counted_ms') > 0 ? round2(n('people_ms') / n('counted_ms')) : null,
+        peoplePeak: n('counted_ms') > 0 ? n('people_peak') : null,
+        occupiedMinutes: round2(n('occupied_ms') / 60_000),
       };
     });
   }

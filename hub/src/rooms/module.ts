@@ -42,6 +42,8 @@ export class RoomsModule implements HubModule {
   private version = '';
   private rooms = new Map<string, RegistryRoom>();
   private loading: Promise<void> | null = null;
+  /** Told the ids of rooms whose registry entry changed, so retained summaries are published again. */
+  onChange: ((rooms: string[]) => void) | undefined;
 
   constructor(
     private readonly ctx: HubContext,
@@ -83,7 +85,11 @@ export class RoomsModule implements HubModule {
         if (version === this.version) return;
         const rooms = await listRegistryRooms(this.ctx.db);
         this.version = version;
+        const before = this.rooms;
         this.rooms = new Map(rooms.map((r) => [r.id, r]));
+        const changed = new Set<string>();
+        for (const r of rooms) if (JSON.stringify(before.get(r.id)) !== JSON.stringify(r)) changed.add(r.id);
+        for (const id of before.keys()) if (!this.rooms.has(id)) changed.add(id);
         this.ctx.registry.setRoomDirectory?.(
           new Map(
             rooms.map((r) => [
@@ -92,7 +98,11 @@ export class RoomsModule implements HubModule {
             ]),
           ),
         );
-        this.ctx.log.info({ module: this.name, rooms: rooms.length }, 'room registry loaded');
+        this.ctx.log.info(
+          { module: this.name, rooms: rooms.length, changed: changed.size },
+          'room registry loaded',
+        );
+        if (changed.size > 0) this.onChange?.([...changed]);
       } catch (err) {
         this.ctx.log.error({ err, module: this.name }, 'reading the room registry failed');
       } finally {
@@ -109,6 +119,8 @@ export class RoomsModule implements HubModule {
       '/api/rooms',
       {
         preHandler,
+        // A campus registry of MAX_ROOMS rooms is over the API's default 1 MiB body.
+        bodyLimit: 8 * 1024 * 1024,
         config: { access: 'admin', audit: 'self' },
         schema: {
           security,

@@ -45,6 +45,9 @@ const same = (a: RegistryRoom, b: RegistryRoom): boolean =>
   a.campus === b.campus &&
   a.capacity === b.capacity;
 
+/** Rooms per statement: 7 parameters a row stays far below SQLite's and PostgreSQL's limits. */
+const CHUNK = 500;
+
 export interface ImportResult {
   rooms: number;
   added: number;
@@ -71,6 +74,7 @@ export async function importRegistryRooms(db: Db, rooms: RegistryRoom[], now: nu
     const before = new Map((await listRegistryRooms(db)).map((r) => [r.id, r]));
     const res: ImportResult = { rooms: rooms.length, added: 0, updated: 0, unchanged: 0, removed: 0 };
     const keep = new Set<string>();
+    const write: RegistryRoom[] = [];
     for (const r of rooms) {
       keep.add(r.id);
       const old = before.get(r.id);
@@ -80,20 +84,27 @@ export async function importRegistryRooms(db: Db, rooms: RegistryRoom[], now: nu
       }
       if (old) res.updated++;
       else res.added++;
+      write.push(r);
+    }
+    // Multi-row statements: the transaction holds the store's one write queue, which ingest shares,
+    // so a campus-sized import must be a few statements, not one per room.
+    for (let i = 0; i < write.length; i += CHUNK) {
+      const part = write.slice(i, i + CHUNK);
       await db.run(
         `INSERT INTO room_registry (id, name, building, floor, campus, capacity, updated_at)
-         VALUES (?, ?, ?, ?, ?, ?, ?)
+         VALUES ${part.map(() => '(?, ?, ?, ?, ?, ?, ?)').join(', ')}
          ON CONFLICT (id) DO UPDATE SET name = excluded.name, building = excluded.building,
            floor = excluded.floor, campus = excluded.campus, capacity = excluded.capacity,
            updated_at = excluded.updated_at`,
-        [r.id, r.name, r.building, r.floor, r.campus, r.capacity, now],
+        part.flatMap((r) => [r.id, r.name, r.building, r.floor, r.campus, r.capacity, now]),
       );
     }
-    for (const id of before.keys()) {
-      if (keep.has(id)) continue;
-      await db.run('DELETE FROM room_registry WHERE id = ?', [id]);
-      res.removed++;
+    const gone = [...before.keys()].filter((id) => !keep.has(id));
+    for (let i = 0; i < gone.length; i += CHUNK) {
+      const part = gone.slice(i, i + CHUNK);
+      await db.run(`DELETE FROM room_registry WHERE id IN (${part.map(() => '?').join(', ')})`, part);
     }
+    res.removed = gone.length;
     // A removal changes the count, an upsert the newest time: either moves registryVersion.
     return res;
   });

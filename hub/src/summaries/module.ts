@@ -6,6 +6,7 @@ import { type RoomSummary, topics } from '@classroom/protocol';
 import type { AlarmEngine } from '../alarms/engine.js';
 import type { PeopleBus } from '../alarms/events.js';
 import type { AgentView, HubContext, HubEvents, HubModule } from '../context.js';
+import { occupancyOf } from '../utilization/occupancy.js';
 
 export const SUMMARY_DEBOUNCE_MS = 250;
 /** Summaries published concurrently within one flush. */
@@ -16,7 +17,8 @@ export function buildSummary(
   agents: AgentView[],
   openAlarms: number,
   ts: number,
-): RoomSummary | null {
+  people: number | null = null,
+): (RoomSummary & { people: number | null }) | null {
   // One agent per room in practice; prefer the one that is online, then the most recently seen.
   const sorted = [...agents].sort(
     (a, b) =>
@@ -38,6 +40,8 @@ export function buildSummary(
     }),
     openAlarms,
     lastSeen: a.lastSeen,
+    // The newest live count of the room's camera (docs/hub-people.md "Occupancy"); null: none counted.
+    people,
   };
 }
 
@@ -51,11 +55,13 @@ export class SummariesModule implements HubModule {
   /** Rooms an agent was moved out of: if nobody is left, their retained summary is cleared. */
   private readonly vacated = new Set<string>();
   private readonly offs: Array<() => void> = [];
+  /** Newest live people count per room, with the end of the window it came from. */
+  private readonly people = new Map<string, { people: number; end: number }>();
   published = 0;
 
   constructor(
     private readonly ctx: HubContext,
-    private readonly people: PeopleBus,
+    private readonly peopleBus: PeopleBus,
     private readonly alarms: AlarmEngine,
   ) {}
 
@@ -81,8 +87,11 @@ export class SummariesModule implements HubModule {
     });
     on('records.committed', (e) => {
       if (e.records.some((r) => r.kind === 'event')) this.touchAgent(e.agent, e.room);
+      if (!e.historical && e.room) this.notePeople(e.room, e.records);
     });
-    this.offs.push(this.people.on('alarm.transition', (t) => this.touchAgent(t.alarm.agent, t.alarm.room)));
+    this.offs.push(
+      this.peopleBus.on('alarm.transition', (t) => this.touchAgent(t.alarm.agent, t.alarm.room)),
+    );
     for (const a of this.ctx.registry.agents()) if (a.room) this.schedule(a.room.id);
   }
 
@@ -92,6 +101,24 @@ export class SummariesModule implements HubModule {
     this.ctx.clock.clearTimeout(this.timer);
     this.timer = undefined;
     this.pending.clear();
+  }
+
+  /** Publishes the rooms' summaries again (their registry entry changed: name, building…). */
+  refresh(rooms: string[]): void {
+    for (const r of rooms) if (this.ctx.registry.byRoom(r).length > 0) this.schedule(r);
+  }
+
+  private notePeople(room: string, records: HubEvents['records.committed']['records']): void {
+    const before = this.people.get(room);
+    let now = before;
+    for (const r of records) {
+      if (r.kind !== 'capture') continue;
+      const occ = occupancyOf(r);
+      if (occ && (!now || r.end >= now.end)) now = { people: Math.round(occ.people), end: r.end };
+    }
+    if (!now || now === before) return;
+    this.people.set(room, now);
+    if (before?.people !== now.people) this.schedule(room);
   }
 
   private touchAgent(agent: string, room: string | null): void {
@@ -148,7 +175,13 @@ export class SummariesModule implements HubModule {
 
   private async publish(room: string): Promise<void> {
     const open = this.alarms.openCountInRoom(room);
-    const summary = buildSummary(room, this.ctx.registry.byRoom(room), open, this.ctx.clock.now());
+    const summary = buildSummary(
+      room,
+      this.ctx.registry.byRoom(room),
+      open,
+      this.ctx.clock.now(),
+      this.people.get(room)?.people ?? null,
+    );
     if (!summary) {
       if (this.vacated.delete(room)) await this.clear(room);
       return;

@@ -50,6 +50,7 @@ export class WebhooksModule implements HubModule {
   private deliverer: WebhookDeliverer | null = null;
   private targets: WebhookTarget[] = [];
   private off: (() => void) | null = null;
+  private offClassEmpty: (() => void) | null = null;
   private counter: Counter<'outcome'> | null = null;
   private refusedCounter: Counter | null = null;
 
@@ -115,10 +116,16 @@ export class WebhooksModule implements HubModule {
       };
       for (const target of this.targets) this.deliverer?.send(target, 'alarm.transition', payload);
     });
+    // A report for the platform (docs/hub-people.md "Occupancy"), delivered like alarm transitions.
+    this.offClassEmpty = this.people.on('class.empty', (e) => {
+      const payload = { event: 'class.empty', ...e };
+      for (const target of this.targets) this.deliverer?.send(target, 'class.empty', payload);
+    });
   }
 
   async stop(): Promise<void> {
     this.off?.();
+    this.offClassEmpty?.();
     await this.deliverer?.stop();
     this.ctx.metrics.removeSingleMetric('classroom_hub_webhook_deliveries_total');
     this.ctx.metrics.removeSingleMetric('classroom_hub_webhook_targets_refused_total');
