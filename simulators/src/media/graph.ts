@@ -19,6 +19,20 @@ export interface CameraGraphOptions {
   offsetS: number;
   /** Font for the clock overlay; null leaves the overlay out (no font on the machine). */
   fontFile: string | null;
+  /** People in the room over time (docs/simulators.md "People"); absent: the moving test pattern. */
+  people?: PeopleGraph | undefined;
+}
+
+/** From `atS` (seconds from the scenario start) until the next step, `count` people are in view. */
+export interface PeopleStep {
+  atS: number;
+  count: number;
+}
+
+export interface PeopleGraph {
+  steps: PeopleStep[];
+  /** A still picture of the room per head count (people.ts renderRoomFrames). */
+  frames: ReadonlyMap<number, string>;
 }
 
 export interface MicGraphOptions {
@@ -46,6 +60,51 @@ export function shiftSpans(spans: Span[], offsetS: number): Span[] {
   return spans
     .map((s) => ({ fromS: Math.max(0, s.fromS - offsetS), toS: s.toS - offsetS }))
     .filter((s) => s.toS > 0 && s.toS > s.fromS);
+}
+
+/**
+ * The people timeline in the generator's own clock: the count in force at `offsetS` from 0, then
+ * each later step, merged where the count does not change.
+ */
+export function shiftSteps(steps: PeopleStep[], offsetS: number): PeopleStep[] {
+  const sorted = [...steps].sort((a, b) => a.atS - b.atS);
+  let first = 0;
+  for (const s of sorted) if (s.atS <= offsetS) first = s.count;
+  const out: PeopleStep[] = [{ atS: 0, count: first }];
+  for (const s of sorted) {
+    if (s.atS <= offsetS) continue;
+    if (s.count === out[out.length - 1]!.count) continue;
+    out.push({ atS: s.atS - offsetS, count: s.count });
+  }
+  return out;
+}
+
+/**
+ * Inputs and graph of the room picture: one still JPEG per step, each looped for its step's length
+ * and concatenated (only the current one is decoded), paced to real time by `realtime` (the
+ * inputs have no `-re`). A test pattern the size of a trolley moves along the floor below the rows,
+ * so the picture is never still: the agent analyses 128 px pictures about a second apart and would
+ * rightly call a still room frozen (freezedetect at -50 dB, docs/agent-media.md).
+ */
+function peopleSource(p: PeopleGraph, o: CameraGraphOptions): { inputs: string[]; graph: string } {
+  const steps = shiftSteps(p.steps, o.offsetS);
+  const inputs: string[] = [];
+  steps.forEach((s, i) => {
+    const file = p.frames.get(s.count);
+    if (file === undefined) throw new Error(`no room picture rendered for ${s.count} people`);
+    const next = steps[i + 1];
+    const len = next ? ['-t', (next.atS - s.atS).toFixed(3)] : [];
+    inputs.push('-loop', '1', '-framerate', String(o.fps), ...len, '-i', file);
+  });
+  const labels = steps.map((_, i) => `[${i}:v]`).join('');
+  const mw = Math.round(o.width / 5 / 2) * 2;
+  const mh = Math.round(o.height / 7 / 2) * 2;
+  const mover = `testsrc2=size=${mw}x${mh}:rate=${o.fps}[mov]`;
+  const room = `${labels}concat=n=${steps.length}:v=1:a=0,realtime[room]`;
+  // One pass over the width every ~6 s; x from the frame's own time, so a replug resumes smoothly.
+  const speed = Math.round(o.width / 6);
+  const overlay = `[room][mov]overlay=x='mod(t*${speed},W+w)-w':y=H-h-${Math.round(o.height / 60)}:shortest=1`;
+  return { inputs, graph: `${mover};${room};${overlay}` };
 }
 
 function between(spans: Span[]): string {
@@ -77,9 +136,21 @@ export function cameraArgs(o: CameraGraphOptions): string[] {
       )}:fontcolor=white:box=1:boxcolor=black@0.6`,
     );
   }
+  // The picture: a room with people (still pictures per head count), or the moving test pattern.
+  const source = o.people
+    ? peopleSource(o.people, o)
+    : {
+        inputs: ['-re', '-f', 'lavfi', '-i', `testsrc2=size=${o.width}x${o.height}:rate=${o.fps}`],
+        graph: '',
+      };
+  const inputCount = o.people ? source.inputs.filter((a) => a === '-i').length : 1;
   // Each freeze needs its own reference copy of the stream to take the repeated frame from.
   const parts: string[] = [];
   let current = '[0:v]';
+  if (source.graph) {
+    parts.push(`${source.graph}[base]`);
+    current = '[base]';
+  }
   const pre = chain.length > 0 ? `${chain.join(',')},` : '';
   if (frozen.length > 0) {
     const refs = frozen.map((_, i) => `[r${i}]`).join('');
@@ -110,7 +181,7 @@ export function cameraArgs(o: CameraGraphOptions): string[] {
       : [];
   parts.push(
     black.length > 0
-      ? `${current}[1:v]overlay=enable='${between(black)}':shortest=1[v]`
+      ? `${current}[${inputCount}:v]overlay=enable='${between(black)}':shortest=1[v]`
       : `${current}null[v]`,
   );
   return [
@@ -118,11 +189,7 @@ export function cameraArgs(o: CameraGraphOptions): string[] {
     '-loglevel',
     'error',
     '-nostdin',
-    '-re',
-    '-f',
-    'lavfi',
-    '-i',
-    `testsrc2=size=${o.width}x${o.height}:rate=${o.fps}`,
+    ...source.inputs,
     ...blackInput,
     '-filter_complex',
     parts.join(';'),
@@ -139,7 +206,7 @@ export function cameraArgs(o: CameraGraphOptions): string[] {
     '-pix_fmt',
     'yuv420p',
     '-b:v',
-    '400k',
+    o.people ? '1200k' : '400k',
     '-f',
     'mpegts',
     udpUrl(o.port),
