@@ -80,31 +80,44 @@ export function shiftSteps(steps: PeopleStep[], offsetS: number): PeopleStep[] {
 }
 
 /**
- * Inputs and graph of the room picture: one still JPEG per step, each looped for its step's length
- * and concatenated (only the current one is decoded), paced to real time by `realtime` (the
- * inputs have no `-re`). A test pattern the size of a trolley moves along the floor below the rows,
- * so the picture is never still: the agent analyses 128 px pictures about a second apart and would
- * rightly call a still room frozen (freezedetect at -50 dB, docs/agent-media.md).
+ * Inputs and graph of the room picture. Each head count's still JPEG is decoded once and repeated
+ * from memory (`loop`); the still of the count in force is laid over the empty room, switched by
+ * time expressions like the faults, and the whole paced to real time by `realtime` (the inputs have
+ * no `-re`). A timeline of any length costs one input per distinct count. A plain block the size
+ * of a trolley moves along the floor below the rows, so the picture is never still: the agent
+ * analyses 128 px pictures about a second apart and would rightly call a still room frozen
+ * (freezedetect at -50 dB, docs/agent-media.md). Plain, because BlazeFace found faces in testsrc2.
  */
 function peopleSource(p: PeopleGraph, o: CameraGraphOptions): { inputs: string[]; graph: string } {
   const steps = shiftSteps(p.steps, o.offsetS);
+  const counts = [...new Set([0, ...steps.map((s) => s.count)])];
   const inputs: string[] = [];
-  steps.forEach((s, i) => {
-    const file = p.frames.get(s.count);
-    if (file === undefined) throw new Error(`no room picture rendered for ${s.count} people`);
-    const next = steps[i + 1];
-    const len = next ? ['-t', (next.atS - s.atS).toFixed(3)] : [];
-    inputs.push('-loop', '1', '-framerate', String(o.fps), ...len, '-i', file);
+  const parts: string[] = [];
+  counts.forEach((n, i) => {
+    const file = p.frames.get(n);
+    if (file === undefined) throw new Error(`no room picture rendered for ${n} people`);
+    inputs.push('-i', file);
+    parts.push(`[${i}:v]format=yuv420p,loop=loop=-1:size=1:start=0,setpts=N/(${o.fps}*TB)[p${i}]`);
   });
-  const labels = steps.map((_, i) => `[${i}:v]`).join('');
+  let current = '[p0]';
+  counts.forEach((n, i) => {
+    if (i === 0) return;
+    const spans = steps.flatMap((s, k) =>
+      s.count === n ? [{ fromS: s.atS, toS: steps[k + 1]?.atS ?? 1e9 }] : [],
+    );
+    parts.push(`${current}[p${i}]overlay=enable='${between(spans)}'[q${i}]`);
+    current = `[q${i}]`;
+  });
   const mw = Math.round(o.width / 5 / 2) * 2;
   const mh = Math.round(o.height / 7 / 2) * 2;
-  const mover = `testsrc2=size=${mw}x${mh}:rate=${o.fps}[mov]`;
-  const room = `${labels}concat=n=${steps.length}:v=1:a=0,realtime[room]`;
-  // One pass over the width every ~6 s; x from the frame's own time, so a replug resumes smoothly.
+  parts.push(`color=c=0x2f4f7f:size=${mw}x${mh}:rate=${o.fps}[mov]`);
+  // One pass over the width every ~6 s, from the frame's own time.
   const speed = Math.round(o.width / 6);
-  const overlay = `[room][mov]overlay=x='mod(t*${speed},W+w)-w':y=H-h-${Math.round(o.height / 60)}:shortest=1`;
-  return { inputs, graph: `${mover};${room};${overlay}` };
+  parts.push(
+    `${current}realtime[room]`,
+    `[room][mov]overlay=x='mod(t*${speed},W+w)-w':y=H-h-${Math.round(o.height / 60)}:shortest=1`,
+  );
+  return { inputs, graph: parts.join(';') };
 }
 
 function between(spans: Span[]): string {

@@ -219,3 +219,22 @@ export function peopleAt(sc: Pick<Scenario, 'people'>, atS: number): number {
   for (const p of [...sc.people].sort((a, b) => a.atS - b.atS)) if (p.atS <= atS) n = p.count;
   return n;
 }
+
+/**
+ * The people timeline and timetable of `sc` played `cycles` times back to back (a demo room whose
+ * class comes again every `sc.durationS`); its media faults are not repeated.
+ */
+export function repeated(sc: Scenario, cycles: number): Scenario {
+  const n = Math.max(1, Math.floor(cycles));
+  const at = (k: number): number => k * sc.durationS;
+  return {
+    ...sc,
+    durationS: n * sc.durationS,
+    people: Array.from({ length: n }, (_, k) =>
+      sc.people.map((p) => ({ atS: p.atS + at(k), count: p.count })),
+    ).flat(),
+    classes: Array.from({ length: n }, (_, k) =>
+      sc.classes.map((c) => ({ fromS: c.fromS + at(k), toS: c.toS + at(k) })),
+    ).flat(),
+  };
+}
