@@ -96,7 +96,7 @@ function peopleSource(p: PeopleGraph, o: CameraGraphOptions): { inputs: string[]
   counts.forEach((n, i) => {
     const file = p.frames.get(n);
     if (file === undefined) throw new Error(`no room picture rendered for ${n} people`);
-    inputs.push('-i', file);
+    inputs.push('-framerate', String(o.fps), '-i', file);
     parts.push(`[${i}:v]format=yuv420p,loop=loop=-1:size=1:start=0,setpts=N/(${o.fps}*TB)[p${i}]`);
   });
   let current = '[p0]';
