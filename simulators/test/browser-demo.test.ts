@@ -1,6 +1,6 @@
 // Every dashboard view, in both languages, in real headless Chromium (Debian's /usr/bin/chromium via
 // playwright-core, no browser download) on `classroom-sim demo` as a new user runs it, with 16 rooms
-// (4 real agents on synthetic media, 12 protocol-level ones). The test fails on any failed request
+// (6 real agents on synthetic media, 2 of them counting people, and 10 protocol-level ones). The test fails on any failed request
 // (status ≥ 400 or a network failure), any console error or uncaught page error, and on a chart that
 // shows no data while the API has data for it. The patrol wall shows the real agents' thumbnails.
 import { type ChildProcess, spawn } from 'node:child_process';
@@ -90,7 +90,7 @@ describe('dashboard views on the demo, in Chromium', () => {
         '--pace-s',
         '8',
         '--fleet-rooms',
-        String(ROOMS - 4),
+        String(ROOMS - 6),
       ],
       {
         detached: true,
@@ -172,10 +172,26 @@ describe('dashboard views on the demo, in Chromium', () => {
     await page.waitForFunction(() =>
       document.querySelector('.tile[data-room="A-101"] .tile-class')?.textContent?.includes('Linear Algebra'),
     );
+    // The people rooms' counts on their tiles: A-201 fills during each class, B-201 stays empty.
+    await page.waitForFunction(
+      () =>
+        Number(
+          document.querySelector('.tile[data-room="A-201"] .tile-people')?.getAttribute('data-people') || 0,
+        ) >= 5,
+      undefined,
+      { timeout: 90_000 },
+    );
+    await page.waitForFunction(
+      () =>
+        document.querySelector('.tile[data-room="B-201"] .tile-people')?.getAttribute('data-people') === '0',
+      undefined,
+      { timeout: 60_000 },
+    );
+    expect(await page.isVisible('.tile[data-room="A-201"] .tile-people')).toBe(true);
     // No source label twice ("摄像头 Camera").
     expect(await page.locator('#grid').textContent()).not.toMatch(/摄像头 Camera|麦克风 Microphone/);
     await page.screenshot({ path: join(ARTIFACTS, 'demo-grid-zh.png'), fullPage: true });
-  });
+  }, 180_000);
 
   it('alarms (zh-CN)', async () => {
     await page.click('.tab[data-view="alarms"]');

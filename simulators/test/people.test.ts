@@ -58,7 +58,10 @@ function room(name: 'class-in-session' | 'empty-class', id: string): { runner: R
 
 function agentLog(id: string): string {
   try {
-    return readFileSync(join(dir, id, 'agent.log'), 'utf8').split('\n').slice(-30).join('\n');
+    return readFileSync(join(dir, id, 'agent.log'), 'utf8')
+      .split('\n')
+      .slice(-30)
+      .join('\n');
   } catch {
     return '';
   }
@@ -77,7 +80,8 @@ async function verdictOf(r: RoomRunner, sc: Scenario): Promise<Verdict> {
 async function windowsReached(r: RoomRunner, atS: number): Promise<boolean> {
   const records = await agentRecords(target, r.options.agent);
   return records.some(
-    (x) => x.record.kind === 'capture' && x.record.source === 'cam' && x.record.end >= r.startedAt + atS * 1000,
+    (x) =>
+      x.record.kind === 'capture' && x.record.source === 'cam' && x.record.end >= r.startedAt + atS * 1000,
   );
 }
 
@@ -135,7 +139,9 @@ describe('simulated rooms with people', () => {
     expect(report.period.title).toBe('empty-class 1');
     expect(report.countedMinutes).toBeGreaterThan(0);
     const emptyVerdict = await verdictOf(empty.runner, empty.sc);
-    expect(emptyVerdict.failures, `${JSON.stringify(emptyVerdict.summary)}\n${agentLog('P-102')}`).toEqual([]);
+    expect(emptyVerdict.failures, `${JSON.stringify(emptyVerdict.summary)}\n${agentLog('P-102')}`).toEqual(
+      [],
+    );
     expect(emptyVerdict.summary.people?.compared).toBeGreaterThan(0);
     // Its counting is done: its detector's CPU goes to the other room from here.
     await empty.runner.stop();
@@ -150,7 +156,12 @@ describe('simulated rooms with people', () => {
       240_000,
       1000,
     );
-    await waitFor(() => windowsReached(full.runner, full.sc.durationS), 'windows to the end of the timeline', 240_000, 1000);
+    await waitFor(
+      () => windowsReached(full.runner, full.sc.durationS),
+      'windows to the end of the timeline',
+      240_000,
+      1000,
+    );
     const p = (await api('P-101')).people;
     expect(typeof p === 'number' && p <= 2, `people after the class: ${p}`).toBe(true);
 
@@ -164,7 +175,12 @@ describe('simulated rooms with people', () => {
     // Utilization: the class met (occupied, scheduled), the other class was scheduled but empty.
     const from = Math.min(full.runner.startedAt, empty.runner.startedAt) - 3_600_000;
     const util = await hubGet<{
-      rows: Array<{ room: string; scheduledMinutes: number; occupiedMinutes: number; scheduledEmptyMinutes: number }>;
+      rows: Array<{
+        room: string;
+        scheduledMinutes: number;
+        occupiedMinutes: number;
+        scheduledEmptyMinutes: number;
+      }>;
     }>(target, `/api/utilization?from=${from}&to=${Date.now() + 60_000}&bucket=day`);
     const sum = (id: string, k: 'scheduledMinutes' | 'occupiedMinutes' | 'scheduledEmptyMinutes') =>
       util.rows.filter((r) => r.room === id).reduce((a, r) => a + r[k], 0);

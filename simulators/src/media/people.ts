@@ -1,4 +1,5 @@
 import { execFile } from 'node:child_process';
+import { randomBytes } from 'node:crypto';
 import { existsSync, mkdirSync, renameSync } from 'node:fs';
 import { createRequire } from 'node:module';
 import { dirname, join } from 'node:path';
@@ -252,7 +253,8 @@ export async function renderRoomFrames(
   for (const n of new Set(counts)) {
     const file = join(dir, `room-${width}x${height}-${n}.jpg`);
     if (!existsSync(file)) {
-      const tmp = `${file}.${process.pid}.tmp.jpg`;
+      // Rooms starting side by side may render the same picture: each writes its own file first.
+      const tmp = `${file}.${randomBytes(4).toString('hex')}.tmp.jpg`;
       await new Promise<void>((resolve, reject) => {
         execFile(
           ffmpegPath,
