@@ -142,11 +142,12 @@ export function cameraArgs(o: CameraGraphOptions): string[] {
   const chain: string[] = [];
   if (o.fontFile !== null) {
     const font = o.fontFile.replace(/[\\':]/g, (c) => `\\${c}`);
+    // A room with people shows its name only, small: BlazeFace counted the clock's big digits as
+    // faces at some seconds, and a count must not depend on the time of day.
+    const text = o.people ? label : `${label} %{localtime\\:%X}`;
+    const size = o.people ? Math.round(o.height / 40) : Math.round(o.height / 14);
     chain.push(
-      `drawtext=fontfile='${font}':text='${label} %{localtime\\:%X}':x=8:y=8:fontsize=${Math.max(
-        12,
-        Math.round(o.height / 14),
-      )}:fontcolor=white:box=1:boxcolor=black@0.6`,
+      `drawtext=fontfile='${font}':text='${text}':x=8:y=8:fontsize=${Math.max(12, size)}:fontcolor=white:box=1:boxcolor=black@0.6`,
     );
   }
   // The picture: a room with people (still pictures per head count), or the moving test pattern.
