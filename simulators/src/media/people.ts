@@ -82,12 +82,13 @@ export function cropOf(i: number): Crop {
     if (o === f || o.photo !== f.photo) continue;
     const overlaps = o.x < x1 && o.x + o.w > x0 && o.y < y1 && o.y + o.h > y0;
     if (!overlaps) continue;
+    // Never into the face itself: where two faces overlap, a sliver of the neighbour stays.
     const sameRow = o.y < f.y + f.h && o.y + o.h > f.y;
     if (sameRow) {
-      if (o.x > f.x) x1 = Math.min(x1, o.x);
-      else x0 = Math.max(x0, o.x + o.w);
-    } else if (o.y > f.y) y1 = Math.min(y1, o.y);
-    else y0 = Math.max(y0, o.y + o.h);
+      if (o.x > f.x) x1 = Math.min(x1, Math.max(o.x, f.x + f.w));
+      else x0 = Math.max(x0, Math.min(o.x + o.w, f.x));
+    } else if (o.y > f.y) y1 = Math.min(y1, Math.max(o.y, f.y + f.h));
+    else y0 = Math.max(y0, Math.min(o.y + o.h, f.y));
   }
   x0 = Math.max(0, Math.round(x0));
   y0 = Math.max(0, Math.round(y0));
@@ -143,6 +144,9 @@ export function seats(width: number, height: number): Seat[] {
   }
   return all;
 }
+
+/** Part of the rendered pictures' names: bump it when the seating or the crops change. */
+const LAYOUT_VERSION = 'v1';
 
 /** Most people one synthetic room can show. */
 export const MAX_PEOPLE = seats(1280, 720).length;
@@ -237,8 +241,8 @@ export function roomFrameArgs(o: { people: number; width: number; height: number
 }
 
 /**
- * Renders the room once per head count the timeline needs (`<dir>/room-WxH-N.jpg`, kept between
- * runs) and returns the files by count. Done before the camera starts, so the live graph only
+ * Renders the room once per head count the timeline needs (`<dir>/room-v1-WxH-N.jpg`, kept between
+ * runs; the version changes with the layout) and returns the files by count. Done before the camera starts, so the live graph only
  * decodes one still JPEG per frame instead of compositing people.
  */
 export async function renderRoomFrames(
@@ -251,7 +255,7 @@ export async function renderRoomFrames(
   mkdirSync(dir, { recursive: true });
   const out = new Map<number, string>();
   for (const n of new Set(counts)) {
-    const file = join(dir, `room-${width}x${height}-${n}.jpg`);
+    const file = join(dir, `room-${LAYOUT_VERSION}-${width}x${height}-${n}.jpg`);
     if (!existsSync(file)) {
       // Rooms starting side by side may render the same picture: each writes its own file first.
       const tmp = `${file}.${randomBytes(4).toString('hex')}.tmp.jpg`;
