@@ -13,7 +13,7 @@ export interface OccupancyContext {
 }
 
 /**
- * People counting on the box (docs/occupancy.md). Takes the full-size frames the source monitors
+ * People counting on the box (docs/occupancy.md). Takes the pictures the source monitors
  * hand out every `occupancy.intervalS`, counts them in the detector's worker thread, and gives
  * each camera's capture window the median and peak of the counts finished during it. A frame
  * that arrives while the previous one of that camera is still being counted is skipped, so a
@@ -90,8 +90,8 @@ export class OccupancyCounter {
     return this.windows.has(sourceId) && this.unavailable === null;
   }
 
-  /** A full-size frame of a camera (media monitor `onFrame`). */
-  frame(sourceId: string, jpeg: Buffer): void {
+  /** A picture of a camera to count (media monitor `onFrame`: PPM). */
+  frame(sourceId: string, picture: Buffer): void {
     const window = this.windows.get(sourceId);
     if (!window) return;
     const d = this.detector;
@@ -101,7 +101,7 @@ export class OccupancyCounter {
     }
     if (this.busy.has(sourceId)) return;
     this.busy.add(sourceId);
-    d.count(jpeg).then(
+    d.count(picture).then(
       (r) => {
         this.busy.delete(sourceId);
         window.add(r.people);
