@@ -33,7 +33,20 @@ const { COUNT_FILTER } = await import(new URL('../agent/dist/occupancy/scales.js
 const asCounted = (file) =>
   execFileSync(
     'ffmpeg',
-    ['-hide_banner', '-loglevel', 'error', '-i', file, '-vf', COUNT_FILTER, '-c:v', 'ppm', '-f', 'image2pipe', 'pipe:1'],
+    [
+      '-hide_banner',
+      '-loglevel',
+      'error',
+      '-i',
+      file,
+      '-vf',
+      COUNT_FILTER,
+      '-c:v',
+      'ppm',
+      '-f',
+      'image2pipe',
+      'pipe:1',
+    ],
     { maxBuffer: 64 * 1024 * 1024 },
   );
 
@@ -140,6 +153,7 @@ for (const k of ['on', 'off']) {
   };
 }
 const measureS = D - 15;
+const span = [Date.now(), Date.now() + measureS * 1000];
 const sampler = setInterval(() => {
   for (const k of ['on', 'off']) {
     const n = cpuOfPid(runs[k].child.pid);
@@ -160,6 +174,10 @@ for (const k of ['on', 'off']) {
   cost[k] = { node, ffmpeg, total: node + ffmpeg };
 }
 const results = { on: await runs.on.done, off: await runs.off.done };
+// Counts that finished inside the measured span: the extra CPU per count, and from it the
+// steady average at the interval, which does not depend on how many counts the span caught.
+const inSpan = results.on.countedAt.filter((t) => t >= span[0] && t <= span[1]).length;
+const perCount = inSpan > 0 ? (cost.on.total - cost.off.total) / inSpan : Number.NaN;
 const load1 = loadavg()[0];
 const pct = (s) => `${((100 * s) / measureS).toFixed(2)} %`;
 
@@ -179,6 +197,9 @@ for (const k of ['off', 'on']) {
 }
 console.log(
   `\nCounting's extra cost: **${pct(cost.on.total - cost.off.total)} of a core** (node ${pct(cost.on.node - cost.off.node)}, ffmpeg ${pct(cost.on.ffmpeg - cost.off.ffmpeg)}); health monitoring's ffmpeg ratio on/off ${(cost.on.ffmpeg / cost.off.ffmpeg).toFixed(2)}×.`,
+);
+console.log(
+  `Counts finished in the measured span: ${inSpan}, so **${perCount.toFixed(2)} CPU-s per count**, an average of **${((100 * perCount) / OCCUPANCY_DEFAULT_INTERVAL_S).toFixed(2)} % of a core** at one count every ${OCCUPANCY_DEFAULT_INTERVAL_S} s.`,
 );
 console.log(
   `Windows: ${results.on.windows} (on), ${results.off.windows} (off); counts reported: ${results.on.counts.join(', ')} (truth ${roomPeople}).\n`,

@@ -125,8 +125,7 @@ export function buildPlan(
       // count a whole frame gap later each time.
       const gap = Math.max(1, (source.occupancy?.intervalS ?? 30) - MIN_FRAME_GAP_S);
       graph.push(
-        `[vo]select='isnan(prev_selected_t)+gte(t-prev_selected_t,${gap})',` +
-          `${COUNT_FILTER}[occ]`,
+        `[vo]select='isnan(prev_selected_t)+gte(t-prev_selected_t,${gap})',` + `${COUNT_FILTER}[occ]`,
       );
     }
   }

@@ -13,7 +13,9 @@ const HEADER = /^P6[ \t\r\n]+(\d{1,5})[ \t\r\n]+(\d{1,5})[ \t\r\n]+(\d{1,5})[ \t
  * The header of a binary PPM (netpbm P6, as ffmpeg's `ppm` encoder writes it: no comments):
  * its size and where the pixels start; null while incomplete, an error when it cannot be one.
  */
-export function parsePpmHeader(buf: Uint8Array): { width: number; height: number; offset: number } | null | Error {
+export function parsePpmHeader(
+  buf: Uint8Array,
+): { width: number; height: number; offset: number } | null | Error {
   if (buf.length < 2) return null;
   if (buf[0] !== 0x50 || buf[1] !== 0x36) return new Error('not a PPM (P6) picture');
   const head = Buffer.from(buf.buffer, buf.byteOffset, Math.min(buf.length, 32)).toString('latin1');
@@ -33,7 +35,8 @@ export function parsePpm(buf: Uint8Array): RgbPicture {
   if (h === null) throw new Error('truncated PPM header');
   if (h instanceof Error) throw h;
   const n = h.width * h.height * 3;
-  if (buf.length < h.offset + n) throw new Error(`truncated PPM: ${buf.length - h.offset} of ${n} pixel bytes`);
+  if (buf.length < h.offset + n)
+    throw new Error(`truncated PPM: ${buf.length - h.offset} of ${n} pixel bytes`);
   return { width: h.width, height: h.height, data: buf.subarray(h.offset, h.offset + n) };
 }
 
@@ -60,8 +63,8 @@ export class PpmSplitter {
       const h = parsePpmHeader(buf);
       if (h === null) break;
       if (h instanceof Error) {
-        // Resynchronise on the next "P6" (a header cannot start inside the bytes just refused).
-        const next = buf.indexOf('P6', 1, 'latin1');
+        // Resynchronise on the next "P", which may be the last byte read and a header's start.
+        const next = buf.indexOf(0x50, 1);
         buf = next < 0 ? Buffer.alloc(0) : buf.subarray(next);
         continue;
       }

@@ -3,7 +3,6 @@ import type { Readable } from 'node:stream';
 import type { Probe } from '@classroom/protocol';
 import { killGroup, spawnGuarded } from '../ffmpeg/spawn.js';
 import { JpegSplitter } from './jpeg.js';
-import { PpmSplitter } from './ppm.js';
 import {
   type LogLine,
   MetaAssembler,
@@ -16,6 +15,7 @@ import {
   type SilenceEdge,
 } from './parse.js';
 import { META, type Plan } from './pipeline.js';
+import { PpmSplitter } from './ppm.js';
 import { StreamInfoParser } from './streaminfo.js';
 
 export interface RunHandlers {

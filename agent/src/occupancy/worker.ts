@@ -54,7 +54,12 @@ async function start(): Promise<{ tf: Tf; model: GraphModel }> {
 function decodePicture(data: Uint8Array): RgbPicture {
   if (data[0] === 0x50) return parsePpm(data);
   // A decoded 1920×1080 RGB frame is 6 MB; the bounds refuse a corrupt header's huge size.
-  const img = jpeg.decode(data, { useTArray: true, formatAsRGBA: false, maxResolutionInMP: 9, maxMemoryUsageInMB: 64 });
+  const img = jpeg.decode(data, {
+    useTArray: true,
+    formatAsRGBA: false,
+    maxResolutionInMP: 9,
+    maxMemoryUsageInMB: 64,
+  });
   return { width: img.width, height: img.height, data: img.data };
 }
 
@@ -63,7 +68,9 @@ async function runPass(tf: Tf, model: GraphModel, frame: Tensor, p: Pass): Promi
   const [, h = 0, w = 0] = frame.shape;
   const input = tf.tidy(() => {
     const scaled =
-      p.width === w && p.height === h ? tf.cast(frame, 'float32') : tf.image.resizeBilinear(frame, [p.height, p.width]);
+      p.width === w && p.height === h
+        ? tf.cast(frame, 'float32')
+        : tf.image.resizeBilinear(frame, [p.height, p.width]);
     const unit = tf.sub(tf.mul(scaled, 1 / 127.5), 1);
     return tf.pad(unit, [
       [0, 0],
@@ -108,7 +115,8 @@ async function count(tf: Tf, model: GraphModel, data: Uint8Array): Promise<Count
   } finally {
     frame.dispose();
   }
-  if (process.env.OCC_DEBUG) console.log(JSON.stringify(found.map((b) => [b.x, b.y, b.w, b.score].map(Math.round))));
+  if (process.env.OCC_DEBUG)
+    console.log(JSON.stringify(found.map((b) => [b.x, b.y, b.w, b.score].map(Math.round))));
   const boxes = mergeDetections(found).map((b) => ({
     x: Math.round(b.x),
     y: Math.round(b.y),
@@ -116,7 +124,13 @@ async function count(tf: Tf, model: GraphModel, data: Uint8Array): Promise<Count
     h: Math.round(b.h),
     score: Math.round(b.score * 100) / 100,
   }));
-  return { people: boxes.length, boxes, ms: Math.round(performance.now() - t0), width: pic.width, height: pic.height };
+  return {
+    people: boxes.length,
+    boxes,
+    ms: Math.round(performance.now() - t0),
+    width: pic.width,
+    height: pic.height,
+  };
 }
 
 async function main(): Promise<void> {
