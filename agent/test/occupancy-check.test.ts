@@ -70,7 +70,7 @@ describe('classroom-agent occupancy-check', () => {
     expect(typeof json.ms).toBe('number');
     // The picture counted, as the agent's monitor counts it: the frame scaled to COUNT_WIDTH.
     const img = jpeg.decode(readFileSync(out), { useTArray: true });
-    expect([img.width, img.height]).toEqual([COUNT_WIDTH, 468]);
+    expect([img.width, img.height]).toEqual([COUNT_WIDTH, 540]);
     // Boxes are drawn in pure green: the picture holds many such pixels, the source none.
     let green = 0;
     for (let i = 0; i < img.data.length; i += 4)

@@ -39,12 +39,12 @@ describe('the counted picture comes from the monitor’s own ffmpeg (docs/occupa
       await mon.start();
       await waitFor(() => pictures.length >= 2, 120_000, 'two pictures to count');
       const first = parsePpm(pictures[0]!.ppm);
-      expect([first.width, first.height]).toEqual([COUNT_WIDTH, 468]);
+      expect([first.width, first.height]).toEqual([COUNT_WIDTH, 540]);
       // One picture per interval, not one per analysed frame.
       expect(pictures.length).toBeLessThanOrEqual(1 + Math.ceil((Date.now() - rec.t0) / 4500));
       expect((await detector.start()).backend).toBe('wasm');
       const r = await detector.count(pictures[0]!.ppm);
-      expect([r.width, r.height]).toEqual([COUNT_WIDTH, 468]);
+      expect([r.width, r.height]).toEqual([COUNT_WIDTH, 540]);
       // 48 px faces: every composite was counted within ±2 (BENCHMARKS.md "People counting on the box").
       expect(Math.abs(r.people - truth), `${r.people} for ${truth}`).toBeLessThanOrEqual(
         Math.max(2, Math.ceil(truth * 0.1)),

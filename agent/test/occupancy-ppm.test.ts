@@ -41,11 +41,13 @@ describe('BlazeFace passes and heads (docs/occupancy.md "Scales")', () => {
   it('counts a 720p frame as a fine pass at COUNT_WIDTH and a coarse one, with overlapping face bands', () => {
     const [fine, coarse, more] = countPasses(1280, 720);
     expect(more).toBeUndefined();
-    expect(fine).toMatchObject({ width: COUNT_WIDTH, height: 468, padWidth: 832, padHeight: 480 });
+    expect(fine).toMatchObject({ width: COUNT_WIDTH, height: 540, padWidth: 960, padHeight: 544 });
     expect(coarse).toMatchObject({ width: 256, height: 144, padWidth: 256, padHeight: 160 });
     expect(coarse!.minFace).toBeLessThan(fine!.maxFace);
+    expect(fine!.firmFace).toBeLessThan(fine!.maxFace);
+    expect(coarse!.firmScore).toBe(0);
     // The pipeline's picture is already COUNT_WIDTH wide: the fine pass is the picture itself.
-    expect(countPasses(832, 468)[0]!.scale).toBe(1);
+    expect(countPasses(960, 540)[0]!.scale).toBe(1);
     // A picture no wider than the coarse pass is one pass that keeps every face.
     expect(countPasses(256, 144)).toHaveLength(1);
   });

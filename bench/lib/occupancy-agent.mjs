@@ -9,7 +9,9 @@ const { createSourceMonitor, withDefaults } = await import(
 const { OccupancyCounter } = await import(
   new URL('../../agent/dist/occupancy/module.js', import.meta.url).href
 );
-const { PeopleDetector } = await import(new URL('../../agent/dist/occupancy/detector.js', import.meta.url).href);
+const { PeopleDetector } = await import(
+  new URL('../../agent/dist/occupancy/detector.js', import.meta.url).href
+);
 const { locateFfmpeg } = await import(new URL('../../agent/dist/ffmpeg/locate.js', import.meta.url).href);
 
 const o = JSON.parse(process.argv[2]);

@@ -148,7 +148,7 @@ export class FfmpegRun {
       throttle.add(snaps);
     }
     if (this.plan.occupancy && child.stdout) {
-      // Raw RGB at the detector's size (832×468 at 16:9 is 1.2 MB): no JPEG encode here and no
+      // Raw RGB at the detector's size (960×540 at 16:9 is 1.6 MB): no JPEG encode here and no
       // decode in the detector (docs/occupancy.md "Frames"); PpmSplitter bounds the header's size.
       const frames = new PpmSplitter((img) => this.h.frame?.(img));
       // Not throttled: a frame is several pipe buffers long and a blocked write would stall the

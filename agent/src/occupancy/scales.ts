@@ -14,17 +14,25 @@ export interface ScoredBox extends Box {
 
 /**
  * Width of the fine pass, the picture counted (docs/occupancy.md "Scales"). BlazeFace finds
- * faces from about 14 px of its input; at 832 px a 720p frame is scaled by 0.65, which keeps the
- * 40 px faces of a classroom's back rows at 26 px. Its cost is proportional to its area: 832×480
- * is about six times BlazeFace's native 256×256 (BENCHMARKS.md "People counting on the box").
+ * faces from about 14 px of its input; at 960 px a 720p frame is scaled by 0.75. Its cost is
+ * proportional to its area: 960×544 is eight times BlazeFace's native 256×256, measured at about
+ * half a CPU-second a count; 832 px cost a fifth less but missed 37 % of the 24 px faces
+ * instead of 26 % (BENCHMARKS.md "People counting on the box").
  */
-export const COUNT_WIDTH = 832;
+export const COUNT_WIDTH = 960;
 /** Width of the coarse pass, for faces near the camera that are too large for the fine one. */
 export const COARSE_WIDTH = 256;
-/** Largest face the fine pass counts, in its own pixels; larger ones are the coarse pass's. */
-const FINE_MAX_FACE = 40;
-/** Smallest face the coarse pass counts, in fine-pass pixels: below it its boxes are noise. */
-const COARSE_MIN_FACE = 32;
+/**
+ * Largest face the fine pass counts, as a share of the picture's width; larger ones are the
+ * coarse pass's, and what the fine pass reports there is mostly part of a face, a hand or a
+ * patterned shirt (measured on the shipped photos).
+ */
+const FINE_MAX_FACE = 0.048;
+/**
+ * Smallest face the coarse pass counts, as a share of the picture's width: 10 px of its 256,
+ * below which its boxes were mostly misplaced duplicates and clothing (measured on the composites).
+ */
+const COARSE_MIN_FACE = 0.039;
 
 /**
  * The ffmpeg filter that makes the picture a count needs out of a decoded frame: scaled down to
@@ -32,6 +40,13 @@ const COARSE_MIN_FACE = 32;
  * and occupancy-check use the same one, so the installer calibrates what the agent counts.
  */
 export const COUNT_FILTER = `scale=w='min(${COUNT_WIDTH},iw)':h=-2:flags=area,format=rgb24`;
+
+/**
+ * In the fine pass, a face wider than this share of the picture is resolved well enough that a
+ * real one scores high; below FIRM_SCORE such boxes were ears, hair and hands (shipped photos).
+ */
+const FIRM_FACE = 0.03;
+const FIRM_SCORE = 0.5;
 
 /** One detector pass over a picture: its size, the padding to the model's grid, the face band. */
 export interface Pass {
@@ -45,14 +60,28 @@ export interface Pass {
   /** Face widths this pass counts, in picture pixels. */
   minFace: number;
   maxFace: number;
+  /** Faces wider than `firmFace` (picture pixels) count only from `firmScore` on. */
+  firmFace: number;
+  firmScore: number;
 }
 
 const align = (v: number): number => Math.max(INPUT_ALIGN, Math.ceil(v / INPUT_ALIGN) * INPUT_ALIGN);
 
-function pass(width: number, height: number, scale: number, minFace: number, maxFace: number): Pass {
+function pass(width: number, height: number, scale: number, band: Partial<Pass>): Pass {
   const w = Math.max(1, Math.round(width * scale));
   const h = Math.max(1, Math.round(height * scale));
-  return { width: w, height: h, padWidth: align(w), padHeight: align(h), scale, minFace, maxFace };
+  return {
+    width: w,
+    height: h,
+    padWidth: align(w),
+    padHeight: align(h),
+    scale,
+    minFace: 0,
+    maxFace: Number.POSITIVE_INFINITY,
+    firmFace: Number.POSITIVE_INFINITY,
+    firmScore: 0,
+    ...band,
+  };
 }
 
 /**
@@ -62,10 +91,14 @@ function pass(width: number, height: number, scale: number, minFace: number, max
  */
 export function countPasses(width: number, height: number): Pass[] {
   const fine = Math.min(1, COUNT_WIDTH / width);
-  if (width * fine <= COARSE_WIDTH) return [pass(width, height, fine, 0, Number.POSITIVE_INFINITY)];
+  if (width * fine <= COARSE_WIDTH) return [pass(width, height, fine, {})];
   return [
-    pass(width, height, fine, 0, FINE_MAX_FACE / fine),
-    pass(width, height, COARSE_WIDTH / width, COARSE_MIN_FACE / fine, Number.POSITIVE_INFINITY),
+    pass(width, height, fine, {
+      maxFace: FINE_MAX_FACE * width,
+      firmFace: FIRM_FACE * width,
+      firmScore: FIRM_SCORE,
+    }),
+    pass(width, height, COARSE_WIDTH / width, { minFace: COARSE_MIN_FACE * width }),
   ];
 }
 

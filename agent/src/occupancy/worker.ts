@@ -96,6 +96,7 @@ async function runPass(tf: Tf, model: GraphModel, frame: Tensor, p: Pass): Promi
       const fh = Math.min(h, b.y / p.scale + b.h / p.scale) - y;
       const size = b.w / p.scale;
       if (fw <= 0 || fh <= 0 || size < p.minFace || size > p.maxFace) continue;
+      if (size > p.firmFace && b.score < p.firmScore) continue;
       out.push({ x, y, w: fw, h: fh, score: b.score });
     }
     return out;
