@@ -47,7 +47,7 @@ export class PeopleDetector {
     return this.backendName;
   }
 
-  async start(): Promise<{ backend: string; initMs: number }> {
+  async start(): Promise<{ backend: string; initMs: number; simd: boolean }> {
     const paths = installedModelPaths();
     const init: WorkerInit = {
       modelsDir: this.opts.modelsDir ?? paths.modelsDir,
@@ -65,7 +65,7 @@ export class PeopleDetector {
         if (m.type === 'ready') {
           clearTimeout(timer);
           this.backendName = m.backend;
-          resolve({ backend: m.backend, initMs: m.initMs });
+          resolve({ backend: m.backend, initMs: m.initMs, simd: m.simd });
         } else if (m.type === 'fatal') {
           clearTimeout(timer);
           this.worker = null;

@@ -21,7 +21,8 @@ export interface CountResult {
 export type ToWorker = { type: 'count'; id: number; picture: Uint8Array };
 
 export type FromWorker =
-  | { type: 'ready'; backend: string; initMs: number }
+  /** `simd`: whether the SIMD build of the WASM binary runs (BENCHMARKS.md's costs are with it). */
+  | { type: 'ready'; backend: string; initMs: number; simd: boolean }
   | { type: 'fatal'; error: string }
   | ({ type: 'result'; id: number } & CountResult)
   | { type: 'error'; id: number; error: string };

@@ -49,14 +49,18 @@ export class OccupancyCounter {
     const detector = (this.ctx.createDetector ?? (() => new PeopleDetector()))();
     this.launching = detector;
     this.starting = detector.start().then(
-      ({ backend, initMs }) => {
+      ({ backend, initMs, simd }) => {
         this.launching = null;
         if (this.stopped) {
           void detector.stop();
           return;
         }
         this.detector = detector;
-        this.log.info({ backend, initMs, sources: [...this.windows.keys()] }, 'people counting ready');
+        this.log.info({ backend, simd, initMs, sources: [...this.windows.keys()] }, 'people counting ready');
+        // Without WASM SIMD (an old CPU or runtime) tfjs runs its plain build, which costs more
+        // CPU a count than docs/occupancy.md "Cost" gives.
+        if (simd === false)
+          this.log.warn('people counting runs without WASM SIMD: it costs more CPU than documented');
       },
       (err: unknown) => {
         this.launching = null;

@@ -20,6 +20,7 @@ interface Tf {
   setBackend(name: string): Promise<boolean>;
   ready(): Promise<void>;
   getBackend(): string;
+  env(): { getAsync(flag: string): Promise<unknown> };
   tidy<T extends Tensor>(fn: () => T): T;
   tensor4d(data: Uint8Array, shape: [number, number, number, number], dtype: 'int32'): Tensor;
   cast(t: Tensor, dtype: 'float32'): Tensor;
@@ -157,7 +158,10 @@ async function main(): Promise<void> {
     });
     return;
   }
-  send({ type: 'ready', backend, initMs: Math.round(performance.now() - t0) });
+  // The backend picks its SIMD binary when the runtime validates a SIMD module (tfjs-backend-wasm
+  // "WASM_HAS_SIMD_SUPPORT"); under Node it never picks the threaded one.
+  const simd = (await tf.env().getAsync('WASM_HAS_SIMD_SUPPORT')) === true;
+  send({ type: 'ready', backend, simd, initMs: Math.round(performance.now() - t0) });
   // One frame at a time: the main thread never sends a second before the first is answered.
   port.on('message', (m: ToWorker) => {
     count(tf, model, m.picture).then(
