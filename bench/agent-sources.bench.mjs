@@ -205,7 +205,7 @@ console.log(
 console.log(
   'Each box: a `classroom-agent` process with its MQTT session to a `classroom-hub serve` process, SQLite outbox, ' +
     'telemetry; one 720p25 H.264+AAC UDP camera per source (GOP 1 s, 2 B-frames, 2.5 Mb/s, encoded ahead, sent in real time); ' +
-    'people counting off. CPU from /proc (utime+stime).',
+    'people counting off. CPU: node from /proc/PID/task/*/schedstat (every thread, ns), ffmpeg and reaped helpers from /proc (utime+stime).',
 );
 console.log(`Load average at start / end of the span: ${load0} / ${load1}\n`);
 if (PROF) console.log("Under `node --cpu-prof`: the profiler's own thread adds to the node figures.\n");

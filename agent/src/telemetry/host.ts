@@ -6,7 +6,7 @@ import { join } from 'node:path';
  * Host readings for telemetry (docs/agent.md "Telemetry") from the kernel's own files and Node's
  * os module, without starting a process: a general-purpose system library ran two blocking
  * shells (`execSync`) and one or two more per report for CPU load and temperature, and on the box
- * each fork of the agent cost more than the rest of a report (BENCHMARKS.md "Agent node process").
+ * each fork of the agent cost more than the rest of a report (BENCHMARKS.md "Agent node process by number of sources").
  */
 
 /** CPU load of the whole host between two readings (0..1), from the kernel's per-CPU times. */
