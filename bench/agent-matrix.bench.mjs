@@ -21,7 +21,8 @@
 // Filters: BENCH_MATRIX_CELLS=h264-720p25,h265+gop4 (a comma-separated list of alternatives, `+`
 // joins parts that must all match: codec, resolution, gopN, bN), BENCH_MATRIX_TRANSPORTS=udp,rtsp,
 // BENCH_MATRIX_SERIAL=1 (transports one after the other), BENCH_MATRIX_RESUME=1 (skip cells already
-// in the results file), BENCH_MATRIX_ENCODE_ONLY=1.
+// in the results file), BENCH_MATRIX_ENCODE_ONLY=1, BENCH_MATRIX_CACHED_ONLY=1 (only media already
+// encoded, e.g. while another run encodes the rest).
 import { spawn } from 'node:child_process';
 import { createSocket } from 'node:dgram';
 import { appendFileSync, existsSync, mkdirSync, readdirSync, readFileSync } from 'node:fs';
@@ -33,6 +34,8 @@ import { encodeCached, MIN_S, mediaName, mediaProfiles, RESOLUTIONS, timeline } 
 
 const here = dirname(fileURLToPath(import.meta.url));
 const { keyframeDelayS } = await import(new URL('../agent/dist/media/monitor.js', import.meta.url).href);
+const { buildPlan } = await import(new URL('../agent/dist/media/pipeline.js', import.meta.url).href);
+const { withDefaults } = await import(new URL('../agent/dist/media/index.js', import.meta.url).href);
 const { locateFfmpeg } = await import(new URL('../agent/dist/ffmpeg/locate.js', import.meta.url).href);
 const tools = locateFfmpeg();
 const TCK = 100; // Linux USER_HZ
@@ -283,13 +286,17 @@ async function runCell(m, transport, file, tl) {
   base.kill('SIGKILL');
   cam.stop();
   const latency = {};
+  const tsErr = {};
   for (const [name, type] of [
     ['black', 'video.black.start'],
     ['frozen', 'video.frozen.start'],
     ['silence', 'audio.silence.start'],
   ]) {
     const e = agent.events.find((x) => x.event === type);
-    latency[name] = e ? Math.round(e.arrived - (agentZero(e.arrived) + tl[name][0] * 1000)) / 1000 : null;
+    const onset = e ? agentZero(e.arrived) + tl[name][0] * 1000 : 0;
+    latency[name] = e ? Math.round(e.arrived - onset) / 1000 : null;
+    // How far the event's ts (the agent's own onset estimate, docs/agent-media.md "Cost") is off.
+    tsErr[name] = e && e.ts !== undefined ? Math.round(e.ts - onset) / 1000 : null;
   }
   return {
     cell,
@@ -306,6 +313,7 @@ async function runCell(m, transport, file, tl) {
     modes: [...modes],
     decode: agent.decode,
     latency,
+    tsErr,
     events: agent.events.map((e) => e.event),
     log: agent.log,
     load: [load0, load()],
@@ -351,6 +359,112 @@ function report() {
   for (const r of logs) console.log(`\n${r.cell}: ${r.log.join(' | ')}`);
 }
 
+/**
+ * Where the cost goes, per transport (BENCH_MATRIX_COMPONENTS=<media filter>): for one profile,
+ * both transports at once, one receiver per part, each opening the input exactly as the agent's
+ * ffmpeg does (the input half of its command line, buildPlan): receive only (stream copy to null),
+ * receive + keyframe decode (the agent's decoder options, video only), the agent's whole camera
+ * command, and the naive full decode. Steady state: the timeline's join time to its end.
+ */
+async function components(m, file, tl) {
+  const { w, h, fps } = RESOLUTIONS[m.res];
+  const probe = {
+    codec: m.codec === 'h265' ? 'hevc' : 'h264',
+    width: w,
+    height: h,
+    fps,
+    sampleRate: 48000,
+    channels: 2,
+  };
+  const t = withDefaults({ blackMinS: MIN_S.black, frozenMinS: MIN_S.frozen, silenceMinS: MIN_S.silence });
+  const plan = (input) => buildPlan({ id: 'cam', kind: 'camera', input }, probe, t, 'keyframes').args;
+  const inputHalf = (input) =>
+    plan(input)
+      .slice(0, plan(input).indexOf('-filter_complex'))
+      .filter((a) => a !== '-progress' && a !== 'pipe:3');
+  const parts = [];
+  const cams = [];
+  for (const transport of TRANSPORTS) {
+    const n = 4;
+    const inputs = [];
+    let cam;
+    if (transport === 'udp') {
+      const ports = [];
+      for (let i = 0; i < n + 1; i++) ports.push(await freeUdpPort());
+      cam = { kind: 'udp', ports };
+      for (let i = 0; i < n; i++) inputs.push(`udp://127.0.0.1:${ports[i]}`);
+    } else {
+      cam = await rtspCamera(file, m.codec);
+      for (let i = 0; i < n; i++) inputs.push(i === n - 1 ? cam.naiveInput : cam.agentInput);
+    }
+    cams.push(cam);
+    const defs = [
+      ['receive (stream copy)', [...inputHalf(inputs[0]), '-map', '0', '-c', 'copy', '-f', 'null', '-']],
+      ['receive + keyframe decode', [...inputHalf(inputs[1]), '-map', '0:v:0', '-f', 'null', '-']],
+      ['agent ffmpeg (whole camera command)', plan(inputs[2])],
+    ];
+    for (const [name, args] of defs) {
+      const p = spawn(tools.ffmpeg.path, args, {
+        stdio: ['ignore', 'ignore', 'pipe', 'pipe', 'pipe', 'pipe'],
+      });
+      for (const k of [2, 3, 4, 5]) p.stdio[k].resume();
+      parts.push({ transport, name, p });
+    }
+    parts.push({ transport, name: 'naive full decode', p: naive(inputs[3]) });
+  }
+  await sleep(500);
+  const senders = [];
+  for (const cam of cams) {
+    if (cam.kind !== 'udp') continue;
+    const tee = cam.ports
+      .slice(0, 4)
+      .map((p) => `[f=mpegts:onfail=ignore]udp://127.0.0.1:${p}?pkt_size=1316`)
+      .join('|');
+    const args = ['-hide_banner', '-nostdin', '-loglevel', 'error', '-re', '-i', file, '-map', '0'];
+    senders.push(spawn(tools.ffmpeg.path, [...args, '-c', 'copy', '-f', 'tee', tee], { stdio: 'ignore' }));
+  }
+  const joinS = tl.black[0] - 0.5;
+  await sleep(joinS * 1000);
+  const c0 = parts.map((x) => cpuOfPid(x.p.pid));
+  const span = tl.durationS - joinS - 1;
+  await sleep(span * 1000);
+  const c1 = parts.map((x) => cpuOfPid(x.p.pid));
+  for (const x of senders) x.kill('SIGKILL');
+  for (const x of parts) x.p.kill('SIGKILL');
+  for (const cam of cams) cam.stop?.();
+  const out = parts.map((x, i) => ({
+    transport: x.transport,
+    name: x.name,
+    pct: c0[i] && c1[i] ? (100 * (c1[i][0] - c0[i][0])) / span : null,
+  }));
+  return { media: mediaName(m), span, load: load(), parts: out };
+}
+
+function printComponents(c) {
+  console.log(
+    `\n### Where the cost goes, ${c.media} (${c.span} s steady state, one receiver per part, load ${c.load})\n`,
+  );
+  console.log('| transport | part | % of a core | ÷ naive |');
+  console.log('|---|---|---:|---:|');
+  for (const x of c.parts) {
+    const nv = c.parts.find((y) => y.transport === x.transport && y.name === 'naive full decode').pct;
+    console.log(
+      `| ${x.transport} | ${x.name} | ${x.pct === null ? 'ended' : `${x.pct.toFixed(2)} %`} | ${x.pct && nv ? (x.pct / nv).toFixed(3) : ''}× |`,
+    );
+  }
+}
+
+if (process.env.BENCH_MATRIX_COMPONENTS) {
+  for (const m of mediaProfiles(process.env.BENCH_MATRIX_COMPONENTS)) {
+    const tl = timeline(m.gopS, keyframeDelayS);
+    const file = await encodeCached(tools.ffmpeg.path, m, tl, CACHE);
+    const c = await components(m, file, tl);
+    appendFileSync(RESULTS.replace(/\.jsonl$/, '') + '-components.jsonl', `${JSON.stringify(c)}\n`);
+    printComponents(c);
+  }
+  process.exit(0);
+}
+
 if (process.env.BENCH_MATRIX_REPORT !== '1') {
   const done = new Set();
   if (process.env.BENCH_MATRIX_RESUME === '1' && existsSync(RESULTS))
@@ -360,7 +474,13 @@ if (process.env.BENCH_MATRIX_REPORT !== '1') {
   console.error(`${profiles.length} media profiles × ${TRANSPORTS.join(', ')}; load ${load()}`);
   for (const m of profiles) {
     const tl = timeline(m.gopS, keyframeDelayS);
-    const file = await encodeCached(tools.ffmpeg.path, m, tl, CACHE);
+    const file = await encodeCached(tools.ffmpeg.path, m, tl, CACHE, {
+      cachedOnly: process.env.BENCH_MATRIX_CACHED_ONLY === '1',
+    });
+    if (!file) {
+      console.error(`${mediaName(m)}: not encoded yet, skipped (BENCH_MATRIX_CACHED_ONLY=1)`);
+      continue;
+    }
     if (process.env.BENCH_MATRIX_ENCODE_ONLY === '1') continue;
     const todo = TRANSPORTS.filter((t) => !done.has(`${mediaName(m)}-${t}`));
     const runs =

@@ -24,7 +24,7 @@ const mon = createSourceMonitor(
     ffmpeg: locateFfmpeg(),
     settings: () => settings,
     onRecord: (r) => {
-      if (r.kind === 'event') say({ event: r.type, arrived: Date.now() });
+      if (r.kind === 'event') say({ event: r.type, arrived: Date.now(), ts: r.ts });
     },
   },
 );

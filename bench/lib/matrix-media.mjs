@@ -130,14 +130,21 @@ function encoderArgs(m, tl, out) {
 /**
  * The profile's media file, encoded once into `cacheDir` (named by a hash of the encoder's command
  * line, so a changed timeline or setting encodes anew). Written to a temporary name and renamed, so
- * an interrupted encode is never reused.
+ * an interrupted encode is never reused. With `cachedOnly`, null when it is not there yet.
  */
-export async function encodeCached(ffmpegPath, m, tl, cacheDir, log = console.error) {
+export async function encodeCached(
+  ffmpegPath,
+  m,
+  tl,
+  cacheDir,
+  { log = console.error, cachedOnly = false } = {},
+) {
   mkdirSync(cacheDir, { recursive: true });
   const probeArgs = encoderArgs(m, tl, 'OUT');
   const hash = createHash('sha256').update(probeArgs.join('\0')).digest('hex').slice(0, 10);
   const file = join(cacheDir, `${mediaName(m)}-${hash}.ts`);
   if (existsSync(file) && statSync(file).size > 0) return file;
+  if (cachedOnly) return null;
   const tmp = `${file}.part`;
   const t0 = Date.now();
   const p = spawn(ffmpegPath, encoderArgs(m, tl, tmp), { stdio: ['ignore', 'ignore', 'inherit'] });
