@@ -15,6 +15,7 @@ import {
   type SilenceEdge,
 } from './parse.js';
 import { META, type Plan } from './pipeline.js';
+import { PpmSplitter } from './ppm.js';
 import { StreamInfoParser } from './streaminfo.js';
 
 export interface RunHandlers {
@@ -28,7 +29,7 @@ export interface RunHandlers {
   jpeg(img: Buffer): void;
   /** A patrol-wall thumbnail (THUMBNAIL_WIDTH), from the same pictures as the snapshots. */
   thumbnail(img: Buffer): void;
-  /** A full-size picture for people counting (stdout; only when the plan counts people). */
+  /** A picture for people counting, PPM (stdout; only when the plan counts people). */
   frame?(img: Buffer): void;
   /** The input as ffmpeg itself opened it (stderr stream lines): the probe of a running source. */
   probe(p: Probe): void;
@@ -159,8 +160,9 @@ export class FfmpegRun {
       throttle.add(snaps);
     }
     if (this.plan.occupancy && child.stdout) {
-      // A 1080p JPEG at q 3 is ~0.5 MB; 8 MiB bounds a corrupt stream (JpegSplitter).
-      const frames = new JpegSplitter((img) => this.h.frame?.(img));
+      // Raw RGB at the detector's size (960×540 at 16:9 is 1.6 MB): no JPEG encode here and no
+      // decode in the detector (docs/occupancy.md "Frames"); PpmSplitter bounds the header's size.
+      const frames = new PpmSplitter((img) => this.h.frame?.(img));
       // Not throttled: a frame is several pipe buffers long and a blocked write would stall the
       // whole ffmpeg, analysis included; one picture every few seconds costs few wake-ups.
       child.stdout.on('data', (c: Buffer) => frames.push(c));
