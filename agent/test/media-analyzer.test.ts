@@ -137,6 +137,28 @@ describe('keyframe-only decoding: decoder hold and worst detection delay', () =>
     expect(b.a.decodeLagS()).toBeCloseTo(0.15, 5);
   });
 
+  it('a hold longer than 5 s (GOP 4 s, 2 B-frames) is measured, and onsets stay at their media time', () => {
+    // The stream copy reports every second in real time; each keyframe (every 4 s) comes out of the
+    // decoder 8 s later. The picture and its keyframe line come in either order (one filter split).
+    for (const pictureFirst of [true, false]) {
+      const { a, events, at } = setup({ blackMinS: 2 });
+      for (let i = 1; i <= 40; i++) {
+        a.progress({ frames: 25 * i, bytes: 1000 * i, outTimeS: i, end: false }, at(i));
+        if (i % 4 !== 0 || i < 12) continue;
+        const pts = i - 8;
+        const picture = () =>
+          a.videoFrame(vf(pts, pts === 16 ? { 'lavfi.black_start': 16 } : {}), at(i) + 100);
+        if (pictureFirst) picture();
+        a.keyframe(pts, at(i) + 100);
+        if (!pictureFirst) picture();
+      }
+      expect(a.decodeLagS()).toBeCloseTo(8.1, 5);
+      // Black from 16 s, confirmed by the keyframe at 20 s, which came out at 28.1 s: the event
+      // arrives late by the hold, its ts is still the onset.
+      expect(events.map((e) => [e.type, e.ts])).toEqual([['video.black.start', at(16)]]);
+    }
+  });
+
   it('predicts the worst delay beyond the minimum duration from GOP, decoder hold and minimum', () => {
     // GOP 1 s, 2 B-frames (2 GOPs held), black 2 s: seen at most 1 + 2 + 2 - 2 = 3 s late.
     expect(keyframeDelayS(1, 2.05, 2)).toBeCloseTo(3, 5);

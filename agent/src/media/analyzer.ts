@@ -79,6 +79,8 @@ export class Analyzer {
   private lastReport: ProgressReport | null = null;
   /** wall ms − media ms, at its smallest seen: the least-delayed reading of the pipeline. */
   private offset: number | null = null;
+  /** The stream copy's progress has anchored `offset` (see wallOf). */
+  private copyAnchored = false;
 
   constructor(
     private readonly source: string,
@@ -93,10 +95,16 @@ export class Analyzer {
    * Wall time of media time `pts`, learnt from the reading (`now`, `curPts`) at hand. Lines arrive
    * late by a varying amount (pipe batches, load), never early, so the smallest wall − media
    * difference is the best estimate; a jump of more than 5 s (new timeline) starts afresh.
+   * Only the stream copy's readings (`copy`) may start afresh once it has anchored the estimate: a
+   * decoded picture comes out late by the decoder's hold, whole GOPs with B-frames (8 s at a 4 s
+   * GOP with 2 B-frames, docs/agent-media.md "Cost"), and taking that for a new timeline would put
+   * event onsets that much late and hide the hold from decodeLagS.
    */
-  private wallOf(pts: number, curPts: number, now: number): number {
+  private wallOf(pts: number, curPts: number, now: number, copy = false): number {
     const d = now - curPts * 1000;
-    if (this.offset === null || d < this.offset || d - this.offset > 5000) this.offset = d;
+    const fresh = this.offset !== null && d - this.offset > 5000 && (copy || !this.copyAnchored);
+    if (this.offset === null || d < this.offset || fresh) this.offset = d;
+    if (copy) this.copyAnchored = true;
     return Math.min(now, this.offset + pts * 1000);
   }
 
@@ -116,7 +124,7 @@ export class Analyzer {
     // The stream copy is the least-delayed reading of media time: it anchors wallOf, so that the
     // decoder's own delay (see keyframe) shows as lag instead of hiding in the offset.
     if (now !== undefined && Number.isFinite(r.outTimeS) && r.outTimeS > 0)
-      this.wallOf(r.outTimeS, r.outTimeS, now);
+      this.wallOf(r.outTimeS, r.outTimeS, now, true);
     if (!prev) return (r.bytes || 0) > 0 || (r.frames || 0) > 0;
     const dFrames = Number.isFinite(r.frames) && Number.isFinite(prev.frames) ? r.frames - prev.frames : 0;
     const dBytes = Number.isFinite(r.bytes) && Number.isFinite(prev.bytes) ? r.bytes - prev.bytes : 0;
