@@ -146,7 +146,8 @@ describe('keyframe-only decoding: decoder hold and worst detection delay', () =>
         a.progress({ frames: 25 * i, bytes: 1000 * i, outTimeS: i, end: false }, at(i));
         if (i % 4 !== 0 || i < 12) continue;
         const pts = i - 8;
-        const picture = () => a.videoFrame(vf(pts, pts === 16 ? { 'lavfi.black_start': 16 } : {}), at(i) + 100);
+        const picture = () =>
+          a.videoFrame(vf(pts, pts === 16 ? { 'lavfi.black_start': 16 } : {}), at(i) + 100);
         if (pictureFirst) picture();
         a.keyframe(pts, at(i) + 100);
         if (!pictureFirst) picture();
