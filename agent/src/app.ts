@@ -132,7 +132,7 @@ export class AgentApp {
       log: this.log,
       clock: this.clock,
       sources: config.sources,
-      onFrame: (id, jpeg) => this.occupancy.frame(id, jpeg),
+      onFrame: (id, picture) => this.occupancy.frame(id, picture),
       ffmpeg: this.opts.ffmpeg,
       createMonitor: this.opts.createMonitor,
       settings: () => this.settings.monitorSettings(),

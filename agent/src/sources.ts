@@ -23,8 +23,8 @@ export interface SourcesContext {
   createMonitor?: CreateMonitor;
   settings: () => MonitorSettings;
   onRecord: (record: CaptureWindow | SourceEvent) => void;
-  /** A full-size frame of a counting camera (docs/occupancy.md "Frames"). */
-  onFrame?: (sourceId: string, jpeg: Buffer, at: number) => void;
+  /** A picture of a counting camera, PPM (docs/occupancy.md "Frames"). */
+  onFrame?: (sourceId: string, picture: Buffer, at: number) => void;
   /** A source reached 'running' (its probe is known now). */
   onRunning?: (id: string) => void;
 }
@@ -64,7 +64,7 @@ export class Sources {
         settings: this.ctx.settings,
         onRecord: this.ctx.onRecord,
         ...(this.ctx.onFrame
-          ? { onFrame: (jpeg: Buffer, at: number) => this.ctx.onFrame?.(source.id, jpeg, at) }
+          ? { onFrame: (picture: Buffer, at: number) => this.ctx.onFrame?.(source.id, picture, at) }
           : {}),
         onStatus: (status) => {
           const before = this.statuses.get(status.id);

@@ -71,8 +71,10 @@ describe('lecture over UDP in real time: black 20–35 s, silent mic 25–45 s',
         expect(w.video!.frozenRatio).toBe(0);
         expect(w.video!.fps).toBeGreaterThan(18);
         expect(w.video!.fps).toBeLessThan(32);
-        expect(w.video!.keyframes).toBeGreaterThanOrEqual(4);
-        expect(w.video!.keyframes).toBeLessThanOrEqual(6);
+        // Keyframes count in the window that decodes them: a read batch held back by load moves one
+        // or two into the next window (fps above is from media time and does not move).
+        expect(w.video!.keyframes).toBeGreaterThanOrEqual(3);
+        expect(w.video!.keyframes).toBeLessThanOrEqual(7);
         expect(w.video!.bitrateKbps).toBeGreaterThan(50);
         expect(w.video!.motion).toBeGreaterThan(0.005);
         expect(w.video!.width).toBe(320);
@@ -85,6 +87,10 @@ describe('lecture over UDP in real time: black 20–35 s, silent mic 25–45 s',
         expect(w.audio!.loudnessLufs).toBeGreaterThan(-30);
         expect(w.audio!.loudnessLufs).toBeLessThan(-10);
       }
+      // Summed over the normal span the shifts cancel but at its two ends: one keyframe a second.
+      const spanS = normal.reduce((n, w) => n + (w.end - w.start) / 1000, 0);
+      const keys = normal.reduce((n, w) => n + w.video!.keyframes, 0);
+      expect(Math.abs(keys - spanS)).toBeLessThanOrEqual(3);
       for (const w of black) {
         expect(w.video!.blackRatio).toBeGreaterThanOrEqual(0.9);
         // Black is also still: it must not count as frozen.

@@ -7,6 +7,7 @@ import jpeg from 'jpeg-js';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 // @ts-expect-error: a plain ESM helper shared with bench/ (no type declarations)
 import { writeComposite } from '../../bench/lib/occupancy-composite.mjs';
+import { COUNT_WIDTH } from '../src/occupancy/scales.js';
 
 const run = promisify(execFile);
 const BIN = new URL('../bin/classroom-agent.js', import.meta.url).pathname;
@@ -67,8 +68,9 @@ describe('classroom-agent occupancy-check', () => {
     expect(Math.abs(people - truth), `${people} for ${truth}`).toBeLessThanOrEqual(Math.ceil(truth * 0.15));
     expect(json.boxes as unknown[]).toHaveLength(people);
     expect(typeof json.ms).toBe('number');
+    // The picture counted, as the agent's monitor counts it: the frame scaled to COUNT_WIDTH.
     const img = jpeg.decode(readFileSync(out), { useTArray: true });
-    expect([img.width, img.height]).toEqual([1280, 720]);
+    expect([img.width, img.height]).toEqual([COUNT_WIDTH, 540]);
     // Boxes are drawn in pure green: the picture holds many such pixels, the source none.
     let green = 0;
     for (let i = 0; i < img.data.length; i += 4)

@@ -13,8 +13,8 @@ function scripted() {
   let stopped = 0;
   const d = {
     start: () =>
-      new Promise<{ backend: string; initMs: number }>((res, rej) => {
-        ready = () => res({ backend: 'wasm', initMs: 1 });
+      new Promise<{ backend: string; initMs: number; simd: boolean }>((res, rej) => {
+        ready = () => res({ backend: 'wasm', initMs: 1, simd: true });
         fail = rej;
       }),
     count: () =>

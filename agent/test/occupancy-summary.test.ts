@@ -3,8 +3,8 @@ import { describe, expect, it } from 'vitest';
 import { parseConfig } from '../src/config.js';
 import { withDefaults } from '../src/media/defaults.js';
 import { buildPlan } from '../src/media/pipeline.js';
+import { COUNT_FILTER, mergeDetections } from '../src/occupancy/scales.js';
 import { CountWindow, summarizeCounts } from '../src/occupancy/summary.js';
-import { mergeDetections, tileGrid } from '../src/occupancy/tiles.js';
 
 describe('window summary', () => {
   it('is the median, the maximum and the number of counts', () => {
@@ -32,27 +32,12 @@ describe('window summary', () => {
   });
 });
 
-describe('tiles and merging', () => {
-  it('covers a 720p frame with 4×2 overlapping tiles plus the whole frame', () => {
-    const tiles = tileGrid(1280, 720);
-    expect(tiles).toHaveLength(9);
-    expect(tiles[0]).toEqual({ x: 0, y: 0, w: 1280, h: 720 });
-    for (const t of tiles) {
-      expect(t.x + t.w).toBeLessThanOrEqual(1280);
-      expect(t.y + t.h).toBeLessThanOrEqual(720);
-    }
-    // Neighbours overlap, so a 40 px face on a seam is whole in one of them.
-    const row = tiles.slice(1, 5);
-    for (let i = 1; i < row.length; i++)
-      expect(row[i - 1]!.x + row[i - 1]!.w - row[i]!.x).toBeGreaterThanOrEqual(40);
-    expect(tileGrid(320, 240)).toHaveLength(1);
-  });
-
-  it('keeps one box per face found by two tiles, and keeps neighbours apart', () => {
+describe('merging', () => {
+  it('keeps one box per face found by two anchors or passes, and keeps neighbours apart', () => {
     const merged = mergeDetections([
       { x: 100, y: 100, w: 30, h: 30, score: 0.9 },
-      { x: 102, y: 101, w: 29, h: 30, score: 0.7 }, // same face, other tile
-      { x: 100, y: 100, w: 16, h: 30, score: 0.5 }, // the left half of it, cut by a tile edge
+      { x: 102, y: 101, w: 29, h: 30, score: 0.7 }, // same face, other anchor
+      { x: 100, y: 100, w: 16, h: 30, score: 0.5 }, // part of it, from the other pass
       { x: 134, y: 100, w: 30, h: 30, score: 0.8 }, // the neighbour
     ]);
     expect(merged.map((b) => b.score)).toEqual([0.9, 0.8]);
@@ -94,7 +79,7 @@ describe('config and ffmpeg plan', () => {
     expect(r.errors.some((e) => e.startsWith('sources.1.occupancy:'))).toBe(true);
   });
 
-  it('adds a full-size frame output to the same ffmpeg only when counting', () => {
+  it('adds the counted picture (PPM at the detector size) to the same ffmpeg only when counting', () => {
     const probe = { codec: 'h264', width: 1280, height: 720, fps: 25 };
     const t = withDefaults({});
     const on = buildPlan(
@@ -112,6 +97,8 @@ describe('config and ffmpeg plan', () => {
     expect(on.occupancy).toBe(true);
     expect(on.args.filter((a) => a === '-i')).toHaveLength(1);
     expect(on.args).toContain('pipe:1');
+    expect(on.args.join(' ')).toContain(`${COUNT_FILTER}[occ]`);
+    expect(on.args.slice(on.args.indexOf('[occ]'))).toContain('ppm');
     expect(on.args.join(' ')).toContain('gte(t-prev_selected_t,19.55)');
     expect(off.occupancy).toBe(false);
     expect(off.args).not.toContain('pipe:1');

@@ -88,6 +88,16 @@ function outboxContract(name: string, durability: Durability): void {
       expect(seen).toEqual([1, 2, 3]);
     });
 
+    it('commits the records appended in one turn of the event loop in one transaction', async () => {
+      const { outbox } = await build();
+      const commits: number[][] = [];
+      outbox.onCommitted((rs: StoredRecord[]) => commits.push(rs.map((r) => r.seq)));
+      // As the window timers of four sources do when they fire on the same boundary.
+      const appended = [1, 2, 3, 4].map((i) => outbox.append(capture(i)));
+      await Promise.all(appended);
+      expect(commits).toEqual([[1, 2, 3, 4]]);
+    });
+
     it('keeps records and the seq counter across a reopen; seqs are never reused after acks', async () => {
       const b = await build();
       for (let i = 0; i < 5; i++) await b.outbox.append(capture(i));

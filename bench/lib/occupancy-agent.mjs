@@ -9,6 +9,9 @@ const { createSourceMonitor, withDefaults } = await import(
 const { OccupancyCounter } = await import(
   new URL('../../agent/dist/occupancy/module.js', import.meta.url).href
 );
+const { PeopleDetector } = await import(
+  new URL('../../agent/dist/occupancy/detector.js', import.meta.url).href
+);
 const { locateFfmpeg } = await import(new URL('../../agent/dist/ffmpeg/locate.js', import.meta.url).href);
 
 const o = JSON.parse(process.argv[2]);
@@ -20,7 +23,19 @@ const source = {
   occupancy: { enabled: o.occupancy, intervalS: o.intervalS },
 };
 const counts = [];
-const counter = new OccupancyCounter({ log, sources: [source] });
+// The wall time each count finished, so the bench knows how many fell in its measured span.
+const countedAt = [];
+const createDetector = () => {
+  const d = new PeopleDetector();
+  const count = d.count.bind(d);
+  d.count = async (picture) => {
+    const r = await count(picture);
+    countedAt.push(Date.now());
+    return r;
+  };
+  return d;
+};
+const counter = new OccupancyCounter({ log, sources: [source], createDetector });
 counter.start();
 const windows = [];
 const mon = createSourceMonitor(source, {
@@ -40,5 +55,5 @@ await mon.start();
 await new Promise((r) => setTimeout(r, o.seconds * 1000));
 await mon.stop();
 await counter.stop();
-process.stdout.write(`${JSON.stringify({ windows: windows.length, counts })}\n`);
+process.stdout.write(`${JSON.stringify({ windows: windows.length, counts, countedAt })}\n`);
 process.exit(0);

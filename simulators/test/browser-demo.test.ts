@@ -1,6 +1,6 @@
 // Every dashboard view, in both languages, in real headless Chromium (Debian's /usr/bin/chromium via
 // playwright-core, no browser download) on `classroom-sim demo` as a new user runs it, with 16 rooms
-// (4 real agents on synthetic media, 12 protocol-level ones). The test fails on any failed request
+// (6 real agents on synthetic media, 2 of them counting people, and 10 protocol-level ones). The test fails on any failed request
 // (status ≥ 400 or a network failure), any console error or uncaught page error, and on a chart that
 // shows no data while the API has data for it. The patrol wall shows the real agents' thumbnails.
 import { type ChildProcess, spawn } from 'node:child_process';
@@ -14,6 +14,8 @@ import { removeDir, tempDir, waitFor } from './helpers.js';
 const BIN = new URL('../bin/classroom-sim.js', import.meta.url).pathname;
 const ARTIFACTS = join(import.meta.dirname, '../../test-artifacts');
 const ROOMS = 16;
+/** The demo's rooms with people: a class on their timetables every cycle (docs/simulators.md). */
+const PEOPLE_ROOMS = new Set(['A-201', 'B-201']);
 
 interface RoomsBody {
   rooms: Array<{
@@ -90,7 +92,7 @@ describe('dashboard views on the demo, in Chromium', () => {
         '--pace-s',
         '8',
         '--fleet-rooms',
-        String(ROOMS - 4),
+        String(ROOMS - 6),
       ],
       {
         detached: true,
@@ -175,7 +177,39 @@ describe('dashboard views on the demo, in Chromium', () => {
     // No source label twice ("摄像头 Camera").
     expect(await page.locator('#grid').textContent()).not.toMatch(/摄像头 Camera|麦克风 Microphone/);
     await page.screenshot({ path: join(ARTIFACTS, 'demo-grid-zh.png'), fullPage: true });
-  });
+  }, 180_000);
+
+  it('the people rooms show their counts on their tiles: A-201 fills in class, B-201 stays empty', async () => {
+    // The grid asks for the counts every 30 s and a fresh load at once, so this loads the grid
+    // again until A-201's class is on (it is for part of every 6-unit cycle). The grid is drawn
+    // once GET /api/overview (with the counts) has answered.
+    const url = `${base}/#token=${encodeURIComponent(token)}`;
+    const fresh = async (): Promise<Record<string, string | null>> => {
+      leaving = true;
+      await page.goto('about:blank');
+      leaving = false;
+      await page.goto(url);
+      await page.waitForFunction((n) => document.querySelectorAll('#grid .tile').length === n, ROOMS);
+      const out: Record<string, string | null> = {};
+      for (const r of PEOPLE_ROOMS)
+        out[r] = await page.getAttribute(`#grid .tile[data-room="${r}"] .tile-people`, 'data-people');
+      return out;
+    };
+    const full = await waitFor(
+      async () => {
+        const n = Number((await fresh())['A-201'] || 0);
+        return n >= 5 ? n : null;
+      },
+      'A-201 showing its class on its tile',
+      150_000,
+      2000,
+    );
+    expect(full).toBeLessThanOrEqual(14);
+    expect(await page.isVisible('#grid .tile[data-room="A-201"] .tile-people')).toBe(true);
+    expect(await page.textContent('#grid .tile[data-room="A-201"] .tile-people')).toContain(String(full));
+    await waitFor(async () => (await fresh())['B-201'] === '0', 'B-201 showing 0 people', 60_000, 2000);
+    await page.screenshot({ path: join(ARTIFACTS, 'demo-grid-people-zh.png'), fullPage: true });
+  }, 240_000);
 
   it('alarms (zh-CN)', async () => {
     await page.click('.tab[data-view="alarms"]');
@@ -281,8 +315,10 @@ describe('dashboard views on the demo, in Chromium', () => {
     await page.selectOption('#p-building', '');
     await page.check('#p-inclass');
     await page.waitForFunction(() => {
+      // The people rooms are in class for part of every cycle of theirs.
       const ids = [...document.querySelectorAll('#wall .wall-tile')]
         .map((t) => (t as HTMLElement).dataset.room)
+        .filter((r) => r !== 'A-201' && r !== 'B-201')
         .sort();
       return ids.join(',') === 'A-101,A-102';
     });
@@ -324,9 +360,9 @@ describe('dashboard views on the demo, in Chromium', () => {
     await page.selectOption('#p-size', '16');
     await page.check('#p-inclass');
     await page.waitForFunction(() => {
-      const ids = [...document.querySelectorAll('#wall .wall-tile')].map(
-        (t) => (t as HTMLElement).dataset.room,
-      );
+      const ids = [...document.querySelectorAll('#wall .wall-tile')]
+        .map((t) => (t as HTMLElement).dataset.room)
+        .filter((r) => r !== 'A-201' && r !== 'B-201');
       return ids.join(',') === 'A-101';
     });
     await page.uncheck('#p-inclass');

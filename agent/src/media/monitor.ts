@@ -7,6 +7,7 @@ import { Backoff } from './backoff.js';
 import { buildPlan, type DecodeMode, keyframeCapable, type Plan, planKey } from './pipeline.js';
 import { probeSource } from './probe.js';
 import { FfmpegRun } from './run.js';
+import { watchdogTicker } from './ticker.js';
 import type {
   CaptureWindow,
   MonitorContext,
@@ -66,7 +67,8 @@ export class FfmpegSourceMonitor implements SourceMonitor {
   private analyzeS = 2;
   private readonly backoff = new Backoff();
   private retryTimer: NodeJS.Timeout | null = null;
-  private watchdog: NodeJS.Timeout | null = null;
+  /** Removes this monitor's watchdog from the shared once-a-second tick. */
+  private unwatch: (() => void) | null = null;
   private windowTimer: NodeJS.Timeout | null = null;
   private windowStart = 0;
   private latestJpeg: Buffer | null = null;
@@ -122,7 +124,7 @@ export class FfmpegSourceMonitor implements SourceMonitor {
     }
     this.setState('starting');
     this.scheduleWindow(true);
-    this.watchdog = setInterval(() => this.checkStale(), 1000);
+    this.unwatch = watchdogTicker.add(() => this.checkStale());
     void this.launch();
   }
 
@@ -130,8 +132,8 @@ export class FfmpegSourceMonitor implements SourceMonitor {
     this.stopped = true;
     this.generation++;
     for (const t of [this.retryTimer, this.windowTimer]) if (t) clearTimeout(t);
-    if (this.watchdog) clearInterval(this.watchdog);
-    this.retryTimer = this.windowTimer = this.watchdog = null;
+    this.unwatch?.();
+    this.retryTimer = this.windowTimer = this.unwatch = null;
     await this.endRun('stopped');
     this.releaseProbeWaiters('source monitor stopped');
     if (this.st.state !== 'no-ffmpeg') this.setState('stopped');

@@ -1,5 +1,6 @@
 import type { Probe, Thresholds } from '@classroom/protocol';
 import { inputSpec } from '../ffmpeg/input.js';
+import { COUNT_FILTER } from '../occupancy/scales.js';
 import type { SourceConfig } from './types.js';
 
 /** keyframes: decode only keyframes (H.264/H.265); lowfps: decode all, analyse ~2 frames/s. */
@@ -36,11 +37,6 @@ export const THUMBNAIL_WIDTH = 320;
  * cost a fifth of the agent's ffmpeg time at 720p25; every 5 s costs a twelfth.
  */
 const SNAPSHOT_GAP_S = 5;
-/**
- * Widest picture handed to people counting: full 720p/1080p keeps 20-40 px faces at their size
- * (docs/occupancy.md "Frames"); beyond 1920 px the tiles would need a third row for no gain.
- */
-const OCCUPANCY_MAX_WIDTH = 1920;
 /** Seconds between analysed frames at most ~2/s: enough for second-level thresholds. */
 const MIN_FRAME_GAP_S = 0.45;
 /** Analysis sample rate of the audio chain. */
@@ -80,7 +76,7 @@ export function planKey(t: Required<Thresholds>): string {
  * - output 3, fd 4: the analysed frames as MJPEG, the source of snapshots without reopening it;
  * - output 4, fd 5: the same pictures at THUMBNAIL_WIDTH, for the patrol wall;
  * - output 5, stdout (only when the camera counts people): one analysed picture every
- *   `occupancy.intervalS` at full size (up to OCCUPANCY_MAX_WIDTH) as JPEG, for the detector
+ *   `occupancy.intervalS`, scaled to the detector's picture (COUNT_FILTER), as raw RGB (PPM) for the detector
  *   (docs/occupancy.md "Frames": the count reuses this decode, it never opens the stream again).
  */
 export function buildPlan(
@@ -129,8 +125,7 @@ export function buildPlan(
       // count a whole frame gap later each time.
       const gap = Math.max(1, (source.occupancy?.intervalS ?? 30) - MIN_FRAME_GAP_S);
       graph.push(
-        `[vo]select='isnan(prev_selected_t)+gte(t-prev_selected_t,${gap})',` +
-          `scale=w='min(${OCCUPANCY_MAX_WIDTH},iw)':h=-2:flags=bilinear,format=yuvj420p[occ]`,
+        `[vo]select='isnan(prev_selected_t)+gte(t-prev_selected_t,${gap})',` + `${COUNT_FILTER}[occ]`,
       );
     }
   }
@@ -160,7 +155,7 @@ export function buildPlan(
     out.push('-flush_packets', '1', '-f', 'image2pipe', 'pipe:5');
   }
   if (occupancy) {
-    out.push('-map', '[occ]', '-fps_mode', 'passthrough', '-c:v', 'mjpeg', '-q:v', '3');
+    out.push('-map', '[occ]', '-fps_mode', 'passthrough', '-c:v', 'ppm');
     out.push('-flush_packets', '1', '-f', 'image2pipe', 'pipe:1');
   }
   return {

@@ -15,6 +15,7 @@ import {
   type SilenceEdge,
 } from './parse.js';
 import { META, type Plan } from './pipeline.js';
+import { PpmSplitter } from './ppm.js';
 import { StreamInfoParser } from './streaminfo.js';
 
 export interface RunHandlers {
@@ -28,7 +29,7 @@ export interface RunHandlers {
   jpeg(img: Buffer): void;
   /** A patrol-wall thumbnail (THUMBNAIL_WIDTH), from the same pictures as the snapshots. */
   thumbnail(img: Buffer): void;
-  /** A full-size picture for people counting (stdout; only when the plan counts people). */
+  /** A picture for people counting, PPM (stdout; only when the plan counts people). */
   frame?(img: Buffer): void;
   /** The input as ffmpeg itself opened it (stderr stream lines): the probe of a running source. */
   probe(p: Probe): void;
@@ -36,7 +37,7 @@ export interface RunHandlers {
 }
 
 /**
- * Reads a child's pipes in batches: libuv stops reading them, and they are let through for one
+ * Reads children's pipes in batches: libuv stops reading them, and they are let through for one
  * poll phase every `everyMs`. ffmpeg writes stderr and progress line by line, and on a small box a
  * wake-up per line costs more than everything else the agent does (docs/agent-media.md "Cost"; measured 4x
  * less node CPU). The kernel pipe buffer (64 KiB) holds far more than a batch. Falls back to
@@ -44,9 +45,12 @@ export interface RunHandlers {
  */
 type UvHandle = { readStart?: () => number; readStop?: () => number };
 
-/** One timer for all the pipes of a run: each wake-up costs, so they share it. */
-class Throttle {
-  private readonly streams: { s: Readable; h: UvHandle }[] = [];
+/**
+ * One timer for every pipe of every ffmpeg of the process: each wake-up costs, so the sources of a
+ * box share them (a box of four sources wakes as often as a box of one, docs/agent-media.md "Cost").
+ */
+export class PipeBatcher {
+  private readonly streams = new Set<{ s: Readable; h: UvHandle }>();
   private timer: NodeJS.Timeout | null = null;
 
   constructor(private readonly everyMs: number) {}
@@ -54,10 +58,22 @@ class Throttle {
   add(stream: Readable): void {
     const h = (stream as unknown as { _handle?: UvHandle })._handle;
     if (typeof h?.readStop !== 'function' || typeof h.readStart !== 'function') return;
-    this.streams.push({ s: stream, h });
+    const entry = { s: stream, h };
+    this.streams.add(entry);
+    stream.once('close', () => {
+      this.streams.delete(entry);
+      if (this.streams.size === 0) this.close();
+    });
     // Node starts reading on the next tick when a 'data' listener is added: stop after that.
-    setImmediate(() => this.stopAll());
+    setImmediate(() => {
+      if (!stream.destroyed) h.readStop!();
+    });
     this.timer ??= setInterval(() => this.tick(), this.everyMs).unref();
+  }
+
+  /** Pipes being read in batches now. */
+  size(): number {
+    return this.streams.size;
   }
 
   private stopAll(): void {
@@ -65,24 +81,24 @@ class Throttle {
   }
 
   private tick(): void {
-    let open = 0;
-    for (const { s, h } of this.streams) {
-      if (s.destroyed) continue;
-      open++;
-      h.readStart!();
-    }
-    if (open === 0) this.close();
-    else setImmediate(() => this.stopAll());
+    for (const { s, h } of this.streams) if (!s.destroyed) h.readStart!();
+    setImmediate(() => this.stopAll());
   }
 
-  close(): void {
+  private close(): void {
     if (this.timer) clearInterval(this.timer);
     this.timer = null;
   }
 }
 
+/** How often the text pipes of ffmpeg are read (ms): bounds the added detection latency. */
+const READ_EVERY_MS = 500;
+
+/** The batcher of every monitor's ffmpeg in this process. */
+export const pipeBatcher = new PipeBatcher(READ_EVERY_MS);
+
 /** Splits a text pipe into lines (throttled reads). */
-function lines(stream: Readable, throttle: Throttle, onLine: (line: string) => void): void {
+function lines(stream: Readable, throttle: PipeBatcher, onLine: (line: string) => void): void {
   let rest = '';
   stream.setEncoding('utf8');
   stream.on('data', (chunk: string) => {
@@ -96,9 +112,6 @@ function lines(stream: Readable, throttle: Throttle, onLine: (line: string) => v
   });
   throttle.add(stream);
 }
-
-/** How often the text pipes of ffmpeg are read (ms): bounds the added detection latency. */
-const READ_EVERY_MS = 500;
 
 /** One ffmpeg process of a monitor: spawns it, parses its three text/binary outputs, stops it. */
 export class FfmpegRun {
@@ -128,7 +141,7 @@ export class FfmpegRun {
     child.once('error', (err) => {
       this.lastError = `spawn failed: ${err.message}`;
     });
-    const throttle = new Throttle(READ_EVERY_MS);
+    const throttle = pipeBatcher;
     const video = new MetaAssembler(META.video, META.videoEnd, (f) => this.h.videoFrame(f));
     const audio = new MetaAssembler(META.audio, META.audioEnd, (f) => {
       this.lastAudioPts = f.pts;
@@ -147,8 +160,9 @@ export class FfmpegRun {
       throttle.add(snaps);
     }
     if (this.plan.occupancy && child.stdout) {
-      // A 1080p JPEG at q 3 is ~0.5 MB; 8 MiB bounds a corrupt stream (JpegSplitter).
-      const frames = new JpegSplitter((img) => this.h.frame?.(img));
+      // Raw RGB at the detector's size (960×540 at 16:9 is 1.6 MB): no JPEG encode here and no
+      // decode in the detector (docs/occupancy.md "Frames"); PpmSplitter bounds the header's size.
+      const frames = new PpmSplitter((img) => this.h.frame?.(img));
       // Not throttled: a frame is several pipe buffers long and a blocked write would stall the
       // whole ffmpeg, analysis included; one picture every few seconds costs few wake-ups.
       child.stdout.on('data', (c: Buffer) => frames.push(c));

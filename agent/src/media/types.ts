@@ -47,10 +47,10 @@ export interface MonitorContext {
   onRecord: (record: CaptureWindow | SourceEvent) => void;
   onStatus?: (status: MonitorStatus) => void;
   /**
-   * A full-size JPEG of the analysed picture, every `source.occupancy.intervalS` (docs/occupancy.md),
-   * from the same ffmpeg and the same decode as the analysis.
+   * The analysed picture as the people counter needs it, every `source.occupancy.intervalS`: a PPM
+   * at up to COUNT_WIDTH (docs/occupancy.md "Frames"), from the same ffmpeg and decode as the analysis.
    */
-  onFrame?: (jpeg: Buffer, at: number) => void;
+  onFrame?: (picture: Buffer, at: number) => void;
 }
 
 export interface SourceMonitor {

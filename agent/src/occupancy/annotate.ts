@@ -1,18 +1,21 @@
 import jpeg from 'jpeg-js';
-import type { ScoredBox } from './tiles.js';
+import { parsePpm } from '../media/ppm.js';
+import type { ScoredBox } from './scales.js';
 
 /**
- * Draws the counted boxes on a frame (occupancy-check `--out`), so an installer can compare the
+ * Draws the counted boxes on the counted picture (occupancy-check `--out`), so an installer can compare the
  * count with the room. The result stays on the box's disk (docs/occupancy.md "Calibration").
  */
-export function annotateFrame(frame: Buffer, boxes: readonly ScoredBox[]): Buffer {
-  const img = jpeg.decode(frame, {
-    useTArray: true,
-    formatAsRGBA: true,
-    maxResolutionInMP: 9,
-    maxMemoryUsageInMB: 64,
-  });
-  const { width, height, data } = img;
+export function annotateFrame(ppm: Buffer, boxes: readonly ScoredBox[]): Buffer {
+  const { width, height, data: rgb } = parsePpm(ppm);
+  // jpeg-js encodes RGBA.
+  const data = new Uint8Array(width * height * 4);
+  for (let i = 0, j = 0; i < rgb.length; i += 3, j += 4) {
+    data[j] = rgb[i]!;
+    data[j + 1] = rgb[i + 1]!;
+    data[j + 2] = rgb[i + 2]!;
+    data[j + 3] = 255;
+  }
   const line = Math.max(2, Math.round(width / 640));
   const paint = (x: number, y: number): void => {
     if (x < 0 || y < 0 || x >= width || y >= height) return;

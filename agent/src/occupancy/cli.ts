@@ -5,7 +5,7 @@ import { redactCredentials } from '../redact.js';
 import { annotateFrame } from './annotate.js';
 import { PeopleDetector } from './detector.js';
 import { grabFrame } from './grab.js';
-import type { ScoredBox } from './tiles.js';
+import type { ScoredBox } from './scales.js';
 
 export interface OccupancyCheckOptions {
   config: string;

@@ -9,8 +9,6 @@ import { installedModelPaths } from './model.js';
  * composites (BENCHMARKS.md "Occupancy"): below 0.35 patterned clothes and hair become faces.
  */
 export const DEFAULT_MIN_SCORE = 0.35;
-/** Target tile size for a 1280 px wide frame (tiles.ts): 4×2 tiles. */
-export const DEFAULT_TILE = { w: 320, h: 360 };
 /** A count that takes longer than this means a wedged worker: it is ended and restarted. */
 const COUNT_TIMEOUT_MS = 60_000;
 const INIT_TIMEOUT_MS = 120_000;
@@ -20,7 +18,6 @@ export interface DetectorOptions {
   modelsDir?: string;
   wasmDir?: string;
   minScore?: number;
-  tile?: { w: number; h: number };
 }
 
 /** The built worker: next to this file in dist/, or the build's copy when run from src/ (tests). */
@@ -50,13 +47,12 @@ export class PeopleDetector {
     return this.backendName;
   }
 
-  async start(): Promise<{ backend: string; initMs: number }> {
+  async start(): Promise<{ backend: string; initMs: number; simd: boolean }> {
     const paths = installedModelPaths();
     const init: WorkerInit = {
       modelsDir: this.opts.modelsDir ?? paths.modelsDir,
       wasmDir: this.opts.wasmDir ?? paths.wasmDir,
       minScore: this.opts.minScore ?? DEFAULT_MIN_SCORE,
-      tile: this.opts.tile ?? DEFAULT_TILE,
     };
     const worker = new Worker(workerFile(), { workerData: init });
     this.worker = worker;
@@ -69,7 +65,7 @@ export class PeopleDetector {
         if (m.type === 'ready') {
           clearTimeout(timer);
           this.backendName = m.backend;
-          resolve({ backend: m.backend, initMs: m.initMs });
+          resolve({ backend: m.backend, initMs: m.initMs, simd: m.simd });
         } else if (m.type === 'fatal') {
           clearTimeout(timer);
           this.worker = null;
@@ -109,8 +105,8 @@ export class PeopleDetector {
     }
   }
 
-  /** Counts the faces in one JPEG frame. */
-  count(jpeg: Buffer): Promise<CountResult> {
+  /** Counts the faces in one picture: a PPM from the monitor's pipeline, or a JPEG. */
+  count(picture: Buffer): Promise<CountResult> {
     const worker = this.worker;
     if (!worker || this.backendName === null) return Promise.reject(new Error('detector is not running'));
     const id = this.nextId++;
@@ -121,8 +117,8 @@ export class PeopleDetector {
       }, COUNT_TIMEOUT_MS);
       this.pending.set(id, { resolve, reject, timer });
       // A copy that is transferred, not cloned: the frame buffer may be a slice of a larger one.
-      const copy = new Uint8Array(jpeg);
-      const msg: ToWorker = { type: 'count', id, jpeg: copy };
+      const copy = new Uint8Array(picture);
+      const msg: ToWorker = { type: 'count', id, picture: copy };
       worker.postMessage(msg, [copy.buffer]);
     });
   }

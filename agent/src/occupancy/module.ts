@@ -13,7 +13,7 @@ export interface OccupancyContext {
 }
 
 /**
- * People counting on the box (docs/occupancy.md). Takes the full-size frames the source monitors
+ * People counting on the box (docs/occupancy.md). Takes the pictures the source monitors
  * hand out every `occupancy.intervalS`, counts them in the detector's worker thread, and gives
  * each camera's capture window the median and peak of the counts finished during it. A frame
  * that arrives while the previous one of that camera is still being counted is skipped, so a
@@ -49,14 +49,18 @@ export class OccupancyCounter {
     const detector = (this.ctx.createDetector ?? (() => new PeopleDetector()))();
     this.launching = detector;
     this.starting = detector.start().then(
-      ({ backend, initMs }) => {
+      ({ backend, initMs, simd }) => {
         this.launching = null;
         if (this.stopped) {
           void detector.stop();
           return;
         }
         this.detector = detector;
-        this.log.info({ backend, initMs, sources: [...this.windows.keys()] }, 'people counting ready');
+        this.log.info({ backend, simd, initMs, sources: [...this.windows.keys()] }, 'people counting ready');
+        // Without WASM SIMD (an old CPU or runtime) tfjs runs its plain build, which costs more
+        // CPU a count than docs/occupancy.md "Cost" gives.
+        if (simd === false)
+          this.log.warn('people counting runs without WASM SIMD: it costs more CPU than documented');
       },
       (err: unknown) => {
         this.launching = null;
@@ -90,8 +94,8 @@ export class OccupancyCounter {
     return this.windows.has(sourceId) && this.unavailable === null;
   }
 
-  /** A full-size frame of a camera (media monitor `onFrame`). */
-  frame(sourceId: string, jpeg: Buffer): void {
+  /** A picture of a camera to count (media monitor `onFrame`: PPM). */
+  frame(sourceId: string, picture: Buffer): void {
     const window = this.windows.get(sourceId);
     if (!window) return;
     const d = this.detector;
@@ -101,7 +105,7 @@ export class OccupancyCounter {
     }
     if (this.busy.has(sourceId)) return;
     this.busy.add(sourceId);
-    d.count(jpeg).then(
+    d.count(picture).then(
       (r) => {
         this.busy.delete(sourceId);
         window.add(r.people);

@@ -3,8 +3,8 @@ import { statfs } from 'node:fs/promises';
 import { uptime } from 'node:os';
 import type { Telemetry as TelemetryMsg } from '@classroom/protocol';
 import type { Logger } from 'pino';
-import si from 'systeminformation';
 import type { SourceEvent } from '../media/types.js';
+import { CpuLoadMeter, cpuTemperature, memory } from './host.js';
 import { queryNtpOffset } from './ntp.js';
 
 export interface TelemetryContext {
@@ -34,6 +34,7 @@ export class TelemetryReporter {
   private diskLow = false;
   private skewed = false;
   private running = false;
+  private readonly cpuLoad = new CpuLoadMeter();
   private readonly log: Logger;
 
   constructor(private readonly ctx: TelemetryContext) {
@@ -81,10 +82,8 @@ export class TelemetryReporter {
   }
 
   async collect(): Promise<TelemetryMsg> {
-    const [load, mem, temp, disk, offset] = await Promise.all([
-      si.currentLoad().catch(() => null),
-      si.mem().catch(() => null),
-      si.cpuTemperature().catch(() => null),
+    const [temperature, disk, offset] = await Promise.all([
+      cpuTemperature().catch(() => null),
       statfs(this.ctx.dataDir).catch((err: unknown) => {
         this.log.warn({ err: String(err) }, 'cannot stat the dataDir filesystem');
         return null;
@@ -93,16 +92,14 @@ export class TelemetryReporter {
     ]);
     const diskTotal = disk ? disk.blocks * disk.bsize : 0;
     const diskFree = disk ? disk.bavail * disk.bsize : 0;
-    const cpuLoad = load && Number.isFinite(load.currentLoad) ? load.currentLoad / 100 : 0;
-    const temperature =
-      temp && typeof temp.main === 'number' && temp.main > -100 && temp.main < 200 ? temp.main : null;
+    const mem = memory();
     const msg: TelemetryMsg = {
       v: 1,
       session: this.ctx.session(),
       ts: this.ctx.clock.now(),
-      cpuLoad: Math.min(1, Math.max(0, cpuLoad)),
-      memUsedBytes: mem ? Math.max(0, mem.total - mem.available) : 0,
-      memTotalBytes: mem?.total ?? 0,
+      cpuLoad: this.cpuLoad.read(),
+      memUsedBytes: mem.usedBytes,
+      memTotalBytes: mem.totalBytes,
       diskFreeBytes: diskFree,
       diskTotalBytes: diskTotal,
       temperatureC: temperature,
@@ -172,10 +169,20 @@ export function parseChronyTracking(csv: string): number | null {
   return Math.round(-systemTime * 1000);
 }
 
-/** The system's own time-sync status via chrony, when it runs; null otherwise. */
-function chronyOffsetMs(): Promise<number | null> {
+/** How long a box without `chronyc` waits before looking for it again (it may be installed later). */
+const CHRONY_MISSING_RETRY_MS = 10 * 60_000;
+let chronyMissingUntil = 0;
+
+/**
+ * The system's own time-sync status via chrony, when it runs; null otherwise. A box without
+ * chrony is not asked every report: each try forks the agent (docs/agent.md "Telemetry").
+ */
+function chronyOffsetMs(now = Date.now()): Promise<number | null> {
+  if (now < chronyMissingUntil) return Promise.resolve(null);
   return new Promise((resolve) => {
     execFile('chronyc', ['-c', 'tracking'], { timeout: 2000 }, (err, stdout) => {
+      if ((err as NodeJS.ErrnoException | null)?.code === 'ENOENT')
+        chronyMissingUntil = now + CHRONY_MISSING_RETRY_MS;
       resolve(err ? null : parseChronyTracking(stdout));
     });
   });

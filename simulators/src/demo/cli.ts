@@ -14,7 +14,7 @@ export function registerDemo(program: Command): void {
   program
     .command('demo')
     .description(
-      'a hub, 12 simulated rooms in 2 buildings (4 real agents on synthetic media), faults that come and go',
+      'a hub, 12 simulated rooms in 2 buildings (6 real agents on synthetic media, 2 of them counting people with a timetable), faults that come and go',
     )
     .option('--data-dir <dir>', 'hub and simulator data', env.CLASSROOM_HUB_DATA_DIR ?? './demo-data')
     .option('--host <host>', 'hub listen address', env.CLASSROOM_HUB_HOST ?? '127.0.0.1')
@@ -41,8 +41,15 @@ export function registerDemo(program: Command): void {
       'protocol-level rooms besides the 4 real ones',
       String(DEMO_DEFAULTS.fleetRooms),
     )
+    .option(
+      '--class-empty-after-s <s>',
+      'seconds a demo class may have nobody in the room before the hub sends class.empty',
+      env.CLASSROOM_HUB_CLASS_EMPTY_AFTER_S ?? String(DEMO_DEFAULTS.classEmptyAfterS),
+    )
     .action(async (o: Record<string, string | number | undefined>) => {
       const log = createLogger();
+      const afterS = Number(o.classEmptyAfterS);
+      if (!(afterS >= 0)) throw new Error('--class-empty-after-s must be a number of seconds ≥ 0');
       const demo = new Demo(log, {
         dataDir: o.dataDir as string,
         host: o.host as string,
@@ -51,6 +58,11 @@ export function registerDemo(program: Command): void {
         adminToken: o.adminToken as string | undefined,
         paceS: Number(o.paceS),
         fleetRooms: Number(o.fleetRooms),
+        classEmptyAfterS: afterS,
+        onClassEmpty: (r) =>
+          process.stderr.write(
+            `class.empty: ${r.room} had nobody in "${r.period.title}" (${new Date(r.period.start).toLocaleTimeString()}) for its first ${r.afterMinutes} min\n`,
+          ),
       });
       onShutdown(log, () => demo.stop());
       await demo.start();

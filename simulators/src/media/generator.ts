@@ -1,7 +1,7 @@
 import type { ChildProcess } from 'node:child_process';
 import type { Logger } from 'pino';
 import { spawnTethered, stopGroup } from '../proc.js';
-import { cameraArgs, findFont, micArgs, type Span } from './graph.js';
+import { cameraArgs, findFont, micArgs, type PeopleGraph, type Span } from './graph.js';
 
 export interface MediaPlan {
   /** Room label burnt into the picture. */
@@ -15,6 +15,8 @@ export interface MediaPlan {
   black: Span[];
   frozen: Span[];
   silent: Span[];
+  /** People in view over time, with the room pictures rendered for them (people.ts). */
+  people?: PeopleGraph | undefined;
 }
 
 export interface MediaFormat {
@@ -25,6 +27,12 @@ export interface MediaFormat {
 }
 
 export const DEFAULT_MEDIA: Readonly<MediaFormat> = { width: 320, height: 240, fps: 10, sampleRate: 16000 };
+/**
+ * A camera with people: 1280×720, the classroom scale at which the counter's accuracy is measured
+ * (BENCHMARKS.md "People counting on the box"), at 5 fps to keep the encoder cheap (the agent
+ * analyses far fewer frames than that).
+ */
+export const PEOPLE_MEDIA: Readonly<MediaFormat> = { width: 1280, height: 720, fps: 5, sampleRate: 16000 };
 
 export interface MediaContext {
   log: Logger;
@@ -97,6 +105,7 @@ export class SyntheticMedia {
             frozen: p.frozen,
             offsetS,
             fontFile: findFont(),
+            people: p.people,
           })
         : micArgs({ port: p.micPort, sampleRate: p.sampleRate, silent: p.silent, offsetS });
     const child = spawnTethered(this.ctx.ffmpegPath, args, { stdio: ['ignore', 'ignore', 'pipe'] });

@@ -19,6 +19,20 @@ export interface CameraGraphOptions {
   offsetS: number;
   /** Font for the clock overlay; null leaves the overlay out (no font on the machine). */
   fontFile: string | null;
+  /** People in the room over time (docs/simulators.md "People"); absent: the moving test pattern. */
+  people?: PeopleGraph | undefined;
+}
+
+/** From `atS` (seconds from the scenario start) until the next step, `count` people are in view. */
+export interface PeopleStep {
+  atS: number;
+  count: number;
+}
+
+export interface PeopleGraph {
+  steps: PeopleStep[];
+  /** A still picture of the room per head count (people.ts renderRoomFrames). */
+  frames: ReadonlyMap<number, string>;
 }
 
 export interface MicGraphOptions {
@@ -48,6 +62,64 @@ export function shiftSpans(spans: Span[], offsetS: number): Span[] {
     .filter((s) => s.toS > 0 && s.toS > s.fromS);
 }
 
+/**
+ * The people timeline in the generator's own clock: the count in force at `offsetS` from 0, then
+ * each later step, merged where the count does not change.
+ */
+export function shiftSteps(steps: PeopleStep[], offsetS: number): PeopleStep[] {
+  const sorted = [...steps].sort((a, b) => a.atS - b.atS);
+  let first = 0;
+  for (const s of sorted) if (s.atS <= offsetS) first = s.count;
+  const out: PeopleStep[] = [{ atS: 0, count: first }];
+  for (const s of sorted) {
+    if (s.atS <= offsetS) continue;
+    if (s.count === out[out.length - 1]!.count) continue;
+    out.push({ atS: s.atS - offsetS, count: s.count });
+  }
+  return out;
+}
+
+/**
+ * Inputs and graph of the room picture. Each head count's still JPEG is decoded once and repeated
+ * from memory (`loop`); the still of the count in force is laid over the empty room, switched by
+ * time expressions like the faults, and the whole paced to real time by `realtime` (the inputs have
+ * no `-re`). A timeline of any length costs one input per distinct count. A plain block the size
+ * of a trolley moves along the floor below the rows, so the picture is never still: the agent
+ * analyses 128 px pictures about a second apart and would rightly call a still room frozen
+ * (freezedetect at -50 dB, docs/agent-media.md). Plain, because BlazeFace found faces in testsrc2.
+ */
+function peopleSource(p: PeopleGraph, o: CameraGraphOptions): { inputs: string[]; graph: string } {
+  const steps = shiftSteps(p.steps, o.offsetS);
+  const counts = [...new Set([0, ...steps.map((s) => s.count)])];
+  const inputs: string[] = [];
+  const parts: string[] = [];
+  counts.forEach((n, i) => {
+    const file = p.frames.get(n);
+    if (file === undefined) throw new Error(`no room picture rendered for ${n} people`);
+    inputs.push('-framerate', String(o.fps), '-i', file);
+    parts.push(`[${i}:v]format=yuv420p,loop=loop=-1:size=1:start=0,setpts=N/(${o.fps}*TB)[p${i}]`);
+  });
+  let current = '[p0]';
+  counts.forEach((n, i) => {
+    if (i === 0) return;
+    const spans = steps.flatMap((s, k) =>
+      s.count === n ? [{ fromS: s.atS, toS: steps[k + 1]?.atS ?? 1e9 }] : [],
+    );
+    parts.push(`${current}[p${i}]overlay=enable='${between(spans)}'[q${i}]`);
+    current = `[q${i}]`;
+  });
+  const mw = Math.round(o.width / 5 / 2) * 2;
+  const mh = Math.round(o.height / 7 / 2) * 2;
+  parts.push(`color=c=0x2f4f7f:size=${mw}x${mh}:rate=${o.fps}[mov]`);
+  // One pass over the width every ~6 s, from the frame's own time.
+  const speed = Math.round(o.width / 6);
+  parts.push(
+    `${current}realtime[room]`,
+    `[room][mov]overlay=x='mod(t*${speed},W+w)-w':y=H-h-${Math.round(o.height / 60)}:shortest=1`,
+  );
+  return { inputs, graph: parts.join(';') };
+}
+
 function between(spans: Span[]): string {
   return spans.map((s) => `between(t,${s.fromS.toFixed(3)},${s.toS.toFixed(3)})`).join('+');
 }
@@ -70,16 +142,29 @@ export function cameraArgs(o: CameraGraphOptions): string[] {
   const chain: string[] = [];
   if (o.fontFile !== null) {
     const font = o.fontFile.replace(/[\\':]/g, (c) => `\\${c}`);
+    // A room with people shows its name only, small: BlazeFace counted the clock's big digits as
+    // faces at some seconds, and a count must not depend on the time of day.
+    const text = o.people ? label : `${label} %{localtime\\:%X}`;
+    const size = o.people ? Math.round(o.height / 40) : Math.round(o.height / 14);
     chain.push(
-      `drawtext=fontfile='${font}':text='${label} %{localtime\\:%X}':x=8:y=8:fontsize=${Math.max(
-        12,
-        Math.round(o.height / 14),
-      )}:fontcolor=white:box=1:boxcolor=black@0.6`,
+      `drawtext=fontfile='${font}':text='${text}':x=8:y=8:fontsize=${Math.max(12, size)}:fontcolor=white:box=1:boxcolor=black@0.6`,
     );
   }
+  // The picture: a room with people (still pictures per head count), or the moving test pattern.
+  const source = o.people
+    ? peopleSource(o.people, o)
+    : {
+        inputs: ['-re', '-f', 'lavfi', '-i', `testsrc2=size=${o.width}x${o.height}:rate=${o.fps}`],
+        graph: '',
+      };
+  const inputCount = o.people ? source.inputs.filter((a) => a === '-i').length : 1;
   // Each freeze needs its own reference copy of the stream to take the repeated frame from.
   const parts: string[] = [];
   let current = '[0:v]';
+  if (source.graph) {
+    parts.push(`${source.graph}[base]`);
+    current = '[base]';
+  }
   const pre = chain.length > 0 ? `${chain.join(',')},` : '';
   if (frozen.length > 0) {
     const refs = frozen.map((_, i) => `[r${i}]`).join('');
@@ -110,7 +195,7 @@ export function cameraArgs(o: CameraGraphOptions): string[] {
       : [];
   parts.push(
     black.length > 0
-      ? `${current}[1:v]overlay=enable='${between(black)}':shortest=1[v]`
+      ? `${current}[${inputCount}:v]overlay=enable='${between(black)}':shortest=1[v]`
       : `${current}null[v]`,
   );
   return [
@@ -118,11 +203,7 @@ export function cameraArgs(o: CameraGraphOptions): string[] {
     '-loglevel',
     'error',
     '-nostdin',
-    '-re',
-    '-f',
-    'lavfi',
-    '-i',
-    `testsrc2=size=${o.width}x${o.height}:rate=${o.fps}`,
+    ...source.inputs,
     ...blackInput,
     '-filter_complex',
     parts.join(';'),
@@ -139,7 +220,7 @@ export function cameraArgs(o: CameraGraphOptions): string[] {
     '-pix_fmt',
     'yuv420p',
     '-b:v',
-    '400k',
+    o.people ? '1200k' : '400k',
     '-f',
     'mpegts',
     udpUrl(o.port),

@@ -6,9 +6,10 @@ import type { Command } from 'commander';
 import { createLogger } from '../log.js';
 import { onShutdown } from '../shutdown.js';
 import type { HubTarget } from './hub-client.js';
-import { RoomRunner } from './runner.js';
+import { RoomRunner, SIM_OCCUPANCY_INTERVAL_S } from './runner.js';
 import { SCENARIO_NAMES, type ScenarioName, scenario, shifted } from './scenarios.js';
 import { verifyScenario } from './verify.js';
+import { WebhookSink } from './webhook-sink.js';
 
 export function registerRoom(program: Command): void {
   program
@@ -27,6 +28,11 @@ export function registerRoom(program: Command): void {
       '10',
     )
     .option('--window-s <s>', 'agent capture window', '5')
+    .option(
+      '--occupancy-interval-s <s>',
+      'seconds between people counts in a scenario with people (5-30)',
+      String(SIM_OCCUPANCY_INTERVAL_S),
+    )
     .option('--agent <id>', 'agent id', 'sim-room')
     .option('--room <id>', 'room id', 'SIM-ROOM')
     .option('--work-dir <dir>', 'agent data, config and log (default: a temp dir, removed at exit)')
@@ -39,11 +45,14 @@ export function registerRoom(program: Command): void {
       }
       const pace = Number(o.paceS);
       const windowS = Number(o.windowS);
+      const intervalS = Number(o.occupancyIntervalS);
       if (!(pace >= 2) || !(windowS >= 1)) throw new Error('--pace-s must be ≥ 2 and --window-s ≥ 1');
+      if (!(intervalS >= 5 && intervalS <= 30)) throw new Error('--occupancy-interval-s must be 5-30');
       const sc = shifted(scenario(name as ScenarioName, pace), Number(o.leadInS) || 0);
       const workDir = (o.workDir as string | undefined) ?? mkdtempSync(join(tmpdir(), 'classroom-sim-room-'));
       const cleanups: Array<() => Promise<void>> = [];
       let hub: HubTarget;
+      let sink: WebhookSink | null = null;
       if (o.api) {
         if (!o.adminToken || !o.broker) throw new Error('--api needs --admin-token and --broker');
         const b = new URL(o.broker as string);
@@ -58,12 +67,16 @@ export function registerRoom(program: Command): void {
         // Alarm hysteresis follows the pace, so alarms rise and clear within the timeline.
         process.env.CLASSROOM_HUB_ALARM_RAISE_S ??= String(Math.max(1, pace / 5));
         process.env.CLASSROOM_HUB_ALARM_CLEAR_S ??= String(Math.max(1, pace / 5));
+        // An empty class is reported one unit after its start, not the production 15 minutes.
+        process.env.CLASSROOM_HUB_CLASS_EMPTY_AFTER_S ??= String(pace);
         const running = await startHub({
           dataDir: join(workDir, 'hub'),
           host: '127.0.0.1',
           httpPort: 0,
           mqttPort: 0,
           logLevel: 'warn',
+          // The sink below listens on loopback (docs/hub-people.md "Webhooks").
+          webhookAllowPrivate: true,
         });
         cleanups.push(() => running.stop());
         hub = {
@@ -76,6 +89,12 @@ export function registerRoom(program: Command): void {
           { event: 'sim.hub', dashboard: `${hub.api}/#token=${hub.adminToken}` },
           `embedded hub: ${hub.api}/#token=${hub.adminToken}`,
         );
+        if (sc.classes.length > 0) {
+          const s = new WebhookSink(log);
+          await s.register(hub, await s.start());
+          cleanups.push(() => s.stop());
+          sink = s;
+        }
       }
       const runner = new RoomRunner(log, {
         agent: o.agent as string,
@@ -91,6 +110,7 @@ export function registerRoom(program: Command): void {
         workDir: join(workDir, 'room'),
         ffmpegPath: locateFfmpeg().ffmpeg.path,
         windowS,
+        occupancyIntervalS: intervalS,
         telemetryIntervalS: Math.max(2, windowS),
         thresholds: {
           blackMinS: Math.max(1, pace / 5),
@@ -111,9 +131,23 @@ export function registerRoom(program: Command): void {
       if (o.check !== false) {
         // The end of the last fault reaches the hub a window or two after the timeline.
         await new Promise((r) => setTimeout(r, 3 * windowS * 1000));
+        if (sink && sc.expect.classEmpty && sink.classEmpty.length === 0) {
+          // The hub looks for empty classes every 30 s (docs/hub-people.md "`class.empty` webhook").
+          const deadline = Date.now() + 90_000;
+          while (sink.classEmpty.length === 0 && Date.now() < deadline)
+            await new Promise((r) => setTimeout(r, 500));
+        }
         const verdict = await verifyScenario(hub, o.agent as string, sc, {
           availability: runner.observer.seen,
           maxSession: runner.observer.maxSession,
+          people: {
+            startedAt: runner.startedAt,
+            lagS: Math.max(10, 2 * intervalS),
+            tolerance: 2,
+            intervalS,
+            windowS,
+          },
+          ...(sink ? { classEmpty: { room: o.room as string, reports: sink.classEmpty } } : {}),
         });
         log.info(
           { event: 'scenario.verdict', ...verdict },

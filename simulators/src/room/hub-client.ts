@@ -63,3 +63,42 @@ export interface ApiAgent {
   availability: string;
   session: number | null;
 }
+
+/** An admin write to the hub's API (PUT or POST with a JSON body); throws with the hub's answer. */
+export async function hubSend<T>(
+  hub: Pick<HubTarget, 'api' | 'adminToken'>,
+  method: 'PUT' | 'POST',
+  path: string,
+  body: unknown,
+): Promise<T> {
+  const res = await fetch(new URL(path, hub.api), {
+    method,
+    headers: { authorization: `Bearer ${hub.adminToken}`, 'content-type': 'application/json' },
+    body: JSON.stringify(body),
+  });
+  const text = await res.text();
+  if (!res.ok) throw new Error(`${method} ${path} answered ${res.status}: ${text.slice(0, 300)}`);
+  return JSON.parse(text) as T;
+}
+
+/**
+ * Replaces the room's timetable with the given classes (Unix ms), through
+ * `PUT /api/rooms/{room}/schedule` as CSV `start,end,title` (docs/hub-people.md "Schedule").
+ */
+export async function importClasses(
+  hub: Pick<HubTarget, 'api' | 'adminToken'>,
+  room: string,
+  classes: Array<{ start: number; end: number; title: string }>,
+): Promise<{ periods: number }> {
+  const csv = [
+    'start,end,title',
+    ...classes.map(
+      (c) =>
+        `${new Date(c.start).toISOString()},${new Date(c.end).toISOString()},${c.title.replace(/[",\n]/g, ' ')}`,
+    ),
+  ].join('\n');
+  return hubSend(hub, 'PUT', `/api/rooms/${encodeURIComponent(room)}/schedule`, {
+    format: 'csv',
+    content: csv,
+  });
+}

@@ -6,10 +6,11 @@ import { dirname, join } from 'node:path';
 import type { Room, Thresholds } from '@classroom/protocol';
 import type { Logger } from 'pino';
 import { provisionAgent } from '../fleet/provision.js';
-import { DEFAULT_MEDIA, type MediaFormat, SyntheticMedia } from '../media/generator.js';
+import { DEFAULT_MEDIA, type MediaFormat, PEOPLE_MEDIA, SyntheticMedia } from '../media/generator.js';
+import { renderRoomFrames } from '../media/people.js';
 import { spawnTethered, stopGroup } from '../proc.js';
 import { FlakyProxy } from '../proxy.js';
-import type { HubTarget } from './hub-client.js';
+import { type HubTarget, importClasses } from './hub-client.js';
 import { AvailabilityObserver } from './observer.js';
 import type { Scenario } from './scenarios.js';
 
@@ -39,9 +40,19 @@ export interface RoomOptions {
   windowS: number;
   telemetryIntervalS: number;
   thresholds: Thresholds;
-  /** Picture size, frame rate and sample rate of the synthetic devices (default DEFAULT_MEDIA). */
+  /**
+   * Picture size, frame rate and sample rate of the synthetic devices (default DEFAULT_MEDIA, or
+   * PEOPLE_MEDIA when the scenario has people).
+   */
   media?: Partial<MediaFormat>;
+  /** Seconds between people counts of a scenario with people (default 5, the agent's shortest). */
+  occupancyIntervalS?: number;
+  /** Where the room pictures with people are rendered and kept (default `<workDir>/frames`). */
+  framesDir?: string;
 }
+
+/** Default count interval of a simulated room with people: the agent's shortest, so steps show. */
+export const SIM_OCCUPANCY_INTERVAL_S = 5;
 
 /**
  * One simulated classroom: synthetic camera and mic, a TCP proxy in front of the broker, a real
@@ -58,6 +69,8 @@ export class RoomRunner {
   readonly observer: AvailabilityObserver;
   readonly log: Logger;
   udpPorts: number[] = [];
+  /** Wall-clock ms at which the scenario's time 0 was, once started. */
+  startedAt = 0;
 
   constructor(
     log: Logger,
@@ -75,22 +88,47 @@ export class RoomRunner {
     this.udpPorts = [cameraPort, micPort];
     this.proxy = new FlakyProxy(this.log, { targetHost: o.hub.mqttHost, targetPort: o.hub.mqttPort });
     const proxyPort = await this.proxy.start();
-    this.t0 = Date.now();
     const sc = o.scenario;
+    const counting = sc.people.length > 0;
+    const format = { ...(counting ? PEOPLE_MEDIA : DEFAULT_MEDIA), ...o.media };
+    // The pictures are rendered before time 0, so the timeline is not late by the rendering.
+    const frames = counting
+      ? await renderRoomFrames(
+          o.ffmpegPath,
+          o.framesDir ?? join(o.workDir, 'frames'),
+          sc.people.map((p) => p.count).concat(0),
+          format.width,
+          format.height,
+        )
+      : null;
+    this.t0 = Date.now();
+    this.startedAt = this.t0;
     this.media = new SyntheticMedia(
       { log: this.log, ffmpegPath: o.ffmpegPath, elapsedMs: () => this.elapsedMs() },
       {
         label: o.room.name,
         cameraPort,
         micPort,
-        ...DEFAULT_MEDIA,
-        ...o.media,
+        ...format,
         black: sc.black,
         frozen: sc.frozen,
         silent: sc.silent,
+        people: frames ? { steps: sc.people, frames } : undefined,
       },
     );
     await this.media.start();
+    if (sc.classes.length > 0) {
+      const res = await importClasses(
+        o.hub,
+        o.room.id,
+        sc.classes.map((c, i) => ({
+          start: this.t0 + c.fromS * 1000,
+          end: this.t0 + c.toS * 1000,
+          title: `${sc.name} ${i + 1}`,
+        })),
+      );
+      this.log.info({ event: 'scenario.timetable', periods: res.periods }, 'timetable imported into the hub');
+    }
     this.configFile = join(o.workDir, 'agent.json');
     writeFileSync(
       this.configFile,
@@ -113,15 +151,20 @@ export class RoomRunner {
               kind: 'camera',
               label: 'Camera',
               input: `udp://127.0.0.1:${cameraPort}`,
-              // The synthetic picture holds no people: a dozen demo agents counting it would only
-              // spend the demo machine's CPU (docs/occupancy.md "Config").
-              occupancy: { enabled: false, intervalS: 30 },
+              // A test pattern holds no people: a dozen demo agents counting it would only spend
+              // the demo machine's CPU (docs/occupancy.md "Config").
+              occupancy: counting
+                ? { enabled: true, intervalS: o.occupancyIntervalS ?? SIM_OCCUPANCY_INTERVAL_S }
+                : { enabled: false, intervalS: 30 },
             },
             { id: 'mic', kind: 'microphone', label: 'Microphone', input: `udp://127.0.0.1:${micPort}` },
           ],
           windowS: o.windowS,
           telemetryIntervalS: o.telemetryIntervalS,
           thresholds: o.thresholds,
+          // With a timetable the box would rest its sources between classes (docs/agent-media.md
+          // "Duty cycle"); a simulated room watches on, so the count after the class shows too.
+          ...(sc.classes.length > 0 ? { rest: { enabled: false } } : {}),
         },
         null,
         2,

@@ -1,5 +1,5 @@
 import { EVENT_TYPES, type EventType } from '@classroom/protocol';
-import type { Span } from '../media/graph.js';
+import type { PeopleStep, Span } from '../media/graph.js';
 
 export const SCENARIO_NAMES = [
   'lecture',
@@ -9,6 +9,8 @@ export const SCENARIO_NAMES = [
   'camera-unplugged',
   'flapping-network',
   'box-power-loss',
+  'class-in-session',
+  'empty-class',
 ] as const;
 export type ScenarioName = (typeof SCENARIO_NAMES)[number];
 
@@ -29,6 +31,13 @@ export interface Scenario {
   network: Span[];
   /** The agent process is dead (kill -9 at fromS, restarted at toS). */
   powerLoss: Span[];
+  /**
+   * People in the camera's view (docs/simulators.md "People"). Non-empty: the camera shows a room
+   * with people at 1280×720 and the agent counts them.
+   */
+  people: PeopleStep[];
+  /** Classes on the room's timetable, imported into the hub as the scenario starts. */
+  classes: Span[];
   expect: {
     /** Event types per source, in order; media fault events of other kinds must not appear. */
     events: { cam: EventType[]; mic: EventType[] };
@@ -38,8 +47,13 @@ export interface Scenario {
     availability: Array<'lost'>;
     /** At least this many MQTT sessions (connects) in the run. */
     minSessions: number;
+    /** The hub must send `class.empty` for the room (true), or must not (false). */
+    classEmpty: boolean;
   };
 }
+
+/** People in the `class-in-session` room once everyone has come (within the 34 seats). */
+export const CLASS_SIZE = 12;
 
 /**
  * The scripted timelines of docs/simulators.md "classroom-sim room --scenario NAME". `u` is the pace in seconds: the CLI uses 10 (faults of 20 s,
@@ -48,7 +62,16 @@ export interface Scenario {
  * so each test sees a start and an end.
  */
 export function scenario(name: ScenarioName, u = 10): Scenario {
-  const none = { black: [], frozen: [], silent: [], unplugged: [], network: [], powerLoss: [] };
+  const none = {
+    black: [],
+    frozen: [],
+    silent: [],
+    unplugged: [],
+    network: [],
+    powerLoss: [],
+    people: [],
+    classes: [],
+  };
   const fault = { fromS: u, toS: 3 * u };
   const base = { name, durationS: 4.5 * u };
   const quiet = { cam: [] as EventType[], mic: [] as EventType[] };
@@ -58,7 +81,7 @@ export function scenario(name: ScenarioName, u = 10): Scenario {
         ...base,
         ...none,
         description: 'normal activity: moving picture, speech-like sound, no faults',
-        expect: { events: quiet, alarms: [], availability: [], minSessions: 1 },
+        expect: { events: quiet, alarms: [], availability: [], minSessions: 1, classEmpty: false },
       };
     case 'black':
       return {
@@ -71,6 +94,7 @@ export function scenario(name: ScenarioName, u = 10): Scenario {
           alarms: ['video.black'],
           availability: [],
           minSessions: 1,
+          classEmpty: false,
         },
       };
     case 'frozen':
@@ -84,6 +108,7 @@ export function scenario(name: ScenarioName, u = 10): Scenario {
           alarms: ['video.frozen'],
           availability: [],
           minSessions: 1,
+          classEmpty: false,
         },
       };
     case 'silent':
@@ -97,6 +122,7 @@ export function scenario(name: ScenarioName, u = 10): Scenario {
           alarms: ['audio.silent'],
           availability: [],
           minSessions: 1,
+          classEmpty: false,
         },
       };
     case 'camera-unplugged':
@@ -110,6 +136,7 @@ export function scenario(name: ScenarioName, u = 10): Scenario {
           alarms: ['source.down'],
           availability: [],
           minSessions: 1,
+          classEmpty: false,
         },
       };
     case 'flapping-network':
@@ -122,7 +149,7 @@ export function scenario(name: ScenarioName, u = 10): Scenario {
           { fromS: 3 * u, toS: 3.4 * u },
         ],
         description: "the agent's link to the broker drops three times",
-        expect: { events: quiet, alarms: [], availability: ['lost'], minSessions: 4 },
+        expect: { events: quiet, alarms: [], availability: ['lost'], minSessions: 4, classEmpty: false },
       };
     case 'box-power-loss':
       return {
@@ -130,7 +157,33 @@ export function scenario(name: ScenarioName, u = 10): Scenario {
         ...none,
         powerLoss: [{ fromS: 1.5 * u, toS: 2.5 * u }],
         description: 'the box loses power (agent killed -9), then boots again',
-        expect: { events: quiet, alarms: [], availability: ['lost'], minSessions: 2 },
+        expect: { events: quiet, alarms: [], availability: ['lost'], minSessions: 2, classEmpty: false },
+      };
+    case 'class-in-session':
+      // Most students come at the bell, the rest within half a unit; all leave at the end.
+      return {
+        ...none,
+        name,
+        durationS: 6 * u,
+        classes: [{ fromS: u, toS: 4 * u }],
+        people: [
+          { atS: 0, count: 0 },
+          { atS: u, count: Math.round(CLASS_SIZE * 0.6) },
+          { atS: 1.5 * u, count: CLASS_SIZE },
+          { atS: 4 * u, count: 0 },
+        ],
+        description: `a class on the timetable from u to 4u: the room fills to ${CLASS_SIZE} people, then empties at the end`,
+        expect: { events: quiet, alarms: [], availability: [], minSessions: 1, classEmpty: false },
+      };
+    case 'empty-class':
+      return {
+        ...none,
+        name,
+        durationS: 4.5 * u,
+        classes: [{ fromS: u, toS: 4 * u }],
+        people: [{ atS: 0, count: 0 }],
+        description: 'a class on the timetable from u to 4u, and nobody comes',
+        expect: { events: quiet, alarms: [], availability: [], minSessions: 1, classEmpty: true },
       };
   }
 }
@@ -155,5 +208,33 @@ export function shifted(sc: Scenario, byS: number): Scenario {
     unplugged: move(sc.unplugged),
     network: move(sc.network),
     powerLoss: move(sc.powerLoss),
+    people: sc.people.map((p) => ({ atS: p.atS + byS, count: p.count })),
+    classes: move(sc.classes),
+  };
+}
+
+/** People in view `atS` seconds into the scenario (0 before the first step). */
+export function peopleAt(sc: Pick<Scenario, 'people'>, atS: number): number {
+  let n = 0;
+  for (const p of [...sc.people].sort((a, b) => a.atS - b.atS)) if (p.atS <= atS) n = p.count;
+  return n;
+}
+
+/**
+ * The people timeline and timetable of `sc` played `cycles` times back to back (a demo room whose
+ * class comes again every `sc.durationS`); its media faults are not repeated.
+ */
+export function repeated(sc: Scenario, cycles: number): Scenario {
+  const n = Math.max(1, Math.floor(cycles));
+  const at = (k: number): number => k * sc.durationS;
+  return {
+    ...sc,
+    durationS: n * sc.durationS,
+    people: Array.from({ length: n }, (_, k) =>
+      sc.people.map((p) => ({ atS: p.atS + at(k), count: p.count })),
+    ).flat(),
+    classes: Array.from({ length: n }, (_, k) =>
+      sc.classes.map((c) => ({ fromS: c.fromS + at(k), toS: c.toS + at(k) })),
+    ).flat(),
   };
 }

@@ -1,9 +1,20 @@
 import { type ApiRecord, agentAlarms, agentRecords, type HubTarget } from './hub-client.js';
 import { MEDIA_EVENT_TYPES, type Scenario } from './scenarios.js';
+import {
+  type PeopleCheckOptions,
+  type PeopleVerdict,
+  verifyClassEmpty,
+  verifyPeople,
+} from './verify-people.js';
+import type { ClassEmptyReport } from './webhook-sink.js';
 
 export interface Observed {
   availability: string[];
   maxSession: number;
+  /** For a scenario with people: how to compare the counts with its timeline. */
+  people?: PeopleCheckOptions;
+  /** The room's `class.empty` reports, when a webhook sink was registered with the hub. */
+  classEmpty?: { room: string; reports: ClassEmptyReport[] };
 }
 
 export interface Verdict {
@@ -20,6 +31,9 @@ export interface Verdict {
     duplicates: number;
     /** Recovered source.down/up pairs the timeline did not script (a stalled ffmpeg on a loaded box). */
     glitches: string[];
+    /** Counted windows against the people timeline (scenarios with people). */
+    people?: Pick<PeopleVerdict, 'windows' | 'compared'>;
+    classEmpty?: number;
   };
 }
 
@@ -132,6 +146,14 @@ export async function verifyScenario(
   };
   if (captures.cam === 0 || captures.mic === 0)
     failures.push(`no capture windows for ${captures.cam ? 'mic' : 'cam'}`);
+  let people: PeopleVerdict | undefined;
+  if (sc.people.length > 0 && observed.people) {
+    people = verifyPeople(records, sc, observed.people);
+    failures.push(...people.failures);
+  }
+  if (observed.classEmpty) {
+    failures.push(...verifyClassEmpty(observed.classEmpty.reports, observed.classEmpty.room, sc));
+  }
   return {
     ok: failures.length === 0,
     failures,
@@ -145,6 +167,13 @@ export async function verifyScenario(
       seqGaps: gaps,
       duplicates,
       glitches,
+      ...(people ? { people: { windows: people.windows, compared: people.compared } } : {}),
+      ...(observed.classEmpty
+        ? {
+            classEmpty: observed.classEmpty.reports.filter((r) => r.room === observed.classEmpty?.room)
+              .length,
+          }
+        : {}),
     },
   };
 }
