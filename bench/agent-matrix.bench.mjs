@@ -408,8 +408,8 @@ function report() {
  * Where the cost goes, per transport (BENCH_MATRIX_COMPONENTS=<media filter>): for one profile,
  * both transports at once, one receiver per part, each opening the input exactly as the agent's
  * ffmpeg does (the input half of its command line, buildPlan): receive only (stream copy to null),
- * receive + keyframe decode (the agent's decoder options, video only), the agent's whole camera
- * command, and the naive full decode. Steady state: the timeline's join time to its end.
+ * receive + keyframe decode (the agent's decoder options, video only), and the naive full decode
+ * (the agent's whole command is what each cell measures). Steady state: the timeline's join time to its end.
  */
 async function components(m, file, tl) {
   const { w, h, fps } = RESOLUTIONS[m.res];
@@ -446,7 +446,6 @@ async function components(m, file, tl) {
     const defs = [
       ['receive (stream copy)', [...inputHalf(inputs[0]), '-map', '0', '-c', 'copy', '-f', 'null', '-']],
       ['receive + keyframe decode', [...inputHalf(inputs[1]), '-map', '0:v:0', '-f', 'null', '-']],
-      ['agent ffmpeg (whole camera command)', plan(inputs[2])],
     ];
     for (const [name, args] of defs) {
       const p = spawn(tools.ffmpeg.path, args, {

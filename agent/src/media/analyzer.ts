@@ -166,8 +166,8 @@ export class Analyzer {
 
   /**
    * The recent keyframe interval in seconds (the lower median of the last four gaps), or null
-   * while fewer than two were seen. One keyframe lost on the way (a UDP datagram, or data an RTSP
-   * server drops for a client that reads too slowly under load) doubles one gap; that must not
+   * while fewer than two were seen. One keyframe lost on the way (a UDP datagram, or most likely data
+   * an RTSP server dropped for a client starved on a loaded box) doubles one gap; that must not
    * send a stream with a short GOP to the low-fps decode for good (docs/agent-media.md "Cost"),
    * while a camera whose GOP is long shows it in every gap.
    */
