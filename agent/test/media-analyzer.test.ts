@@ -159,6 +159,23 @@ describe('keyframe-only decoding: decoder hold and worst detection delay', () =>
     }
   });
 
+  it('keyframe interval: one lost keyframe does not make a 4 s GOP look sparse; a long GOP does', () => {
+    const gop = (times: number[]) => {
+      const { a } = setup();
+      for (const t of times) a.keyframe(t);
+      return a.keyInterval();
+    };
+    expect(gop([0])).toBeNull();
+    // The first gap is all there is to go by.
+    expect(gop([0, 8.5])).toBeCloseTo(8.5, 5);
+    // The keyframe at 12 s lost (seen at load: the RTSP server dropped data for a starved reader).
+    expect(gop([0, 4, 8, 16])).toBeCloseTo(4, 5);
+    expect(gop([4, 8, 16, 20, 24])).toBeCloseTo(4, 5);
+    // A camera with a 10 s GOP, and one that is irregular but long.
+    expect(gop([0, 10, 20])).toBeCloseTo(10, 5);
+    expect(gop([0, 9, 19, 28, 38])).toBeCloseTo(9, 5);
+  });
+
   it('predicts the worst delay beyond the minimum duration from GOP, decoder hold and minimum', () => {
     // GOP 1 s, 2 B-frames (2 GOPs held), black 2 s: seen at most 1 + 2 + 2 - 2 = 3 s late.
     expect(keyframeDelayS(1, 2.05, 2)).toBeCloseTo(3, 5);

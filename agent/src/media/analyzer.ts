@@ -164,14 +164,22 @@ export class Analyzer {
     return this.keyLags.length >= 3 ? Math.max(0, Math.min(...this.keyLags)) : null;
   }
 
-  /** Longest recent keyframe interval in seconds, or null while fewer than two were seen. */
+  /**
+   * The recent keyframe interval in seconds (the lower median of the last four gaps), or null
+   * while fewer than two were seen. One keyframe lost on the way (a UDP datagram, or most likely data
+   * an RTSP server dropped for a client starved on a loaded box) doubles one gap; that must not
+   * send a stream with a short GOP to the low-fps decode for good (docs/agent-media.md "Cost"),
+   * while a camera whose GOP is long shows it in every gap.
+   */
   keyInterval(): number | null {
-    let max: number | null = null;
+    const gaps: number[] = [];
     for (let i = 1; i < this.keyTimes.length; i++) {
       const d = this.keyTimes[i]! - this.keyTimes[i - 1]!;
-      if (d > 0) max = Math.max(max ?? 0, d);
+      if (d > 0) gaps.push(d);
     }
-    return max;
+    if (gaps.length === 0) return null;
+    gaps.sort((a, b) => a - b);
+    return gaps[Math.floor((gaps.length - 1) / 2)]!;
   }
 
   /** One analysed picture: blackdetect / freezedetect transitions and scdet's frame difference. */
