@@ -6,88 +6,19 @@
 //
 // Real parts: a `classroom-hub serve` process (embedded aedes + SQLite, acks after commit), the
 // built agent (`@classroom/agent`: outbox in SQLite with synchronous=FULL, windowed sender), loopback.
-import { execFileSync, spawn } from 'node:child_process';
 import { mkdtempSync, rmSync } from 'node:fs';
-import { createServer } from 'node:net';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { AgentApp, parseConfig } from '@classroom/agent';
 import mqtt from 'mqtt';
 import pino from 'pino';
+import { addAgent, freeTcpPort, spawnHubProcess, stopGroup, waitFor } from './lib/box-processes.mjs';
 
 const N = Number(process.env.BENCH_RECORDS ?? 100_000);
 const BASELINE_BUDGET_MS = Number(process.env.BENCH_BASELINE_MS ?? 60_000);
-const HUB_BIN = new URL('../hub/bin/classroom-hub.js', import.meta.url).pathname;
-const TOKEN = 'bench-admin-token-0123456789';
 
-const freePort = () =>
-  new Promise((resolve) => {
-    const s = createServer();
-    s.listen(0, '127.0.0.1', () => {
-      const { port } = s.address();
-      s.close(() => resolve(port));
-    });
-  });
-
-async function waitFor(fn, what, timeoutMs = 600_000, everyMs = 20) {
-  const t0 = Date.now();
-  for (;;) {
-    const v = await fn();
-    if (v) return v;
-    if (Date.now() - t0 > timeoutMs) throw new Error(`timed out: ${what}`);
-    await new Promise((r) => setTimeout(r, everyMs));
-  }
-}
-
-function startHub(dataDir, mqttPort) {
-  const child = spawn(
-    process.execPath,
-    [
-      HUB_BIN,
-      'serve',
-      '--data-dir',
-      dataDir,
-      '--mqtt-port',
-      String(mqttPort),
-      '--http-port',
-      '0',
-      '--admin-token',
-      TOKEN,
-    ],
-    { detached: true, stdio: ['ignore', 'pipe', 'inherit'], env: { ...process.env, LOG_LEVEL: 'warn' } },
-  );
-  let out = '';
-  child.stdout.on('data', (d) => {
-    out += d;
-    if (out.length > 100_000) out = out.slice(-50_000);
-  });
-  const ready = waitFor(() => out.includes('"hub.listening"'), 'hub.listening', 60_000);
-  return { child, ready };
-}
-
-async function stopHub(hub) {
-  const gone = new Promise((r) => hub.child.once('exit', r));
-  process.kill(-hub.child.pid, 'SIGTERM');
-  await Promise.race([gone, new Promise((r) => setTimeout(r, 10_000))]);
-  try {
-    process.kill(-hub.child.pid, 'SIGKILL');
-  } catch {}
-}
-
-const addAgent = (dataDir, agent) =>
-  JSON.parse(
-    execFileSync(process.execPath, [
-      HUB_BIN,
-      'agents',
-      'add',
-      '--agent',
-      agent,
-      '--room',
-      'B1',
-      '--data-dir',
-      dataDir,
-    ]).toString(),
-  ).password;
+// Polled every 20 ms: the drain and the hub's start-up are timed with these.
+const wait = (fn, what, timeoutMs = 600_000) => waitFor(fn, what, timeoutMs, 20);
 
 function windowRecord(i) {
   const start = 1_700_000_000_000 + i * 10_000;
@@ -112,12 +43,12 @@ function windowRecord(i) {
 
 const hubDir = mkdtempSync(join(tmpdir(), 'bench-hub-'));
 const agentDir = mkdtempSync(join(tmpdir(), 'bench-agent-'));
-const port = await freePort();
+const port = await freeTcpPort();
 const rows = [];
 let hub = null;
 try {
-  const pwAgent = addAgent(hubDir, 'box-bench');
-  const pwBase = addAgent(hubDir, 'box-base');
+  const pwAgent = addAgent(hubDir, 'box-bench', 'B1');
+  const pwBase = addAgent(hubDir, 'box-base', 'B1');
 
   // ---- ours: durable outbox + windowed replay ----------------------------------------------------
   const parsed = parseConfig({
@@ -151,16 +82,16 @@ try {
   });
   const tBuf = performance.now();
   await app.start();
-  await waitFor(() => app.status().outbox.records === N, 'records buffered');
+  await wait(() => app.status().outbox.records === N, 'records buffered');
   const bufferMs = performance.now() - tBuf;
 
-  hub = startHub(hubDir, port);
+  hub = spawnHubProcess(hubDir, port, { everyMs: 20 });
   const tHub = performance.now();
-  await hub.ready;
+  await hub.listening;
   const tListening = performance.now();
-  await waitFor(() => app.status().connected, 'agent connected');
+  await wait(() => app.status().connected, 'agent connected');
   const tConnected = performance.now();
-  await waitFor(() => app.status().outbox.records === 0, 'all acked');
+  await wait(() => app.status().outbox.records === 0, 'all acked');
   const tDone = performance.now();
   await app.stop();
   const ourRate = N / ((tDone - tConnected) / 1000);
@@ -188,10 +119,10 @@ try {
     keepalive: 10,
   });
   client.on('error', () => {});
-  await waitFor(() => client.connected, 'baseline first connect', 60_000);
-  await stopHub(hub);
+  await wait(() => client.connected, 'baseline first connect', 60_000);
+  await stopGroup(hub.child, 10_000);
   hub = null;
-  await waitFor(() => !client.connected, 'baseline offline', 60_000);
+  await wait(() => !client.connected, 'baseline offline', 60_000);
   for (let i = 0; i < N; i++) {
     const record = { seq: i + 1, ...windowRecord(i) };
     client.publish(
@@ -203,14 +134,14 @@ try {
       },
     );
   }
-  hub = startHub(hubDir, port);
-  await hub.ready;
-  await waitFor(() => client.connected, 'baseline connected', 60_000);
+  hub = spawnHubProcess(hubDir, port, { everyMs: 20 });
+  await hub.listening;
+  await wait(() => client.connected, 'baseline connected', 60_000);
   const tBase = performance.now();
   let lastAcked = 0;
   let lastProgress = tBase;
   let tLastAck = tBase;
-  await waitFor(
+  await wait(
     () => {
       const now = performance.now();
       if (acked !== lastAcked) {
@@ -260,7 +191,7 @@ try {
     `\nRatio ours / baseline: **${(ourRate / baseRate).toFixed(1)}×** (target ≥ 10,000 records/s: ${ourRate >= 10_000 ? 'met' : 'NOT met'}).`,
   );
 } finally {
-  if (hub) await stopHub(hub);
+  if (hub) await stopGroup(hub.child, 10_000);
   rmSync(hubDir, { recursive: true, force: true });
   rmSync(agentDir, { recursive: true, force: true });
 }

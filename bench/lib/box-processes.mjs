@@ -3,15 +3,22 @@
 // processes, and CPU readings of any of them from /proc.
 import { execFileSync, spawn } from 'node:child_process';
 import { createSocket } from 'node:dgram';
-import { readdirSync, readFileSync } from 'node:fs';
 import { createServer } from 'node:net';
+import { cameraEncoderArgs, sendFileArgs } from './camera-media.mjs';
+
+export {
+  CpuTally,
+  cpuOf,
+  cpuOfPid,
+  cpuTimesOfPid,
+  threadCpuOfPid,
+} from './proc-cpu.mjs';
 
 const { locateFfmpeg } = await import(new URL('../../agent/dist/ffmpeg/locate.js', import.meta.url).href);
 
 export const HUB_BIN = new URL('../../hub/bin/classroom-hub.js', import.meta.url).pathname;
 export const AGENT_BIN = new URL('../../agent/bin/classroom-agent.js', import.meta.url).pathname;
 export const ADMIN_TOKEN = 'bench-admin-token-0123456789';
-const TCK = 100; // Linux USER_HZ
 export const tools = locateFfmpeg();
 
 export const freeTcpPort = () =>
@@ -41,98 +48,6 @@ export async function waitFor(fn, what, timeoutMs = 60_000, everyMs = 100) {
   }
 }
 
-/** utime+stime in seconds of one process, or NaN once it has gone. */
-export function cpuOfPid(pid) {
-  try {
-    const stat = readFileSync(`/proc/${pid}/stat`, 'utf8');
-    const f = stat.slice(stat.lastIndexOf(')') + 2).split(' ');
-    return (Number(f[11]) + Number(f[12])) / TCK;
-  } catch {
-    return Number.NaN;
-  }
-}
-
-/**
- * utime+stime in seconds of one process (`self`) and of its children that it has reaped
- * (`reaped`: cutime+cstime, i.e. short-lived helpers it ran and waited for), or NaN once gone.
- */
-export function cpuTimesOfPid(pid) {
-  try {
-    const stat = readFileSync(`/proc/${pid}/stat`, 'utf8');
-    const f = stat.slice(stat.lastIndexOf(')') + 2).split(' ');
-    return { self: (Number(f[11]) + Number(f[12])) / TCK, reaped: (Number(f[13]) + Number(f[14])) / TCK };
-  } catch {
-    return { self: Number.NaN, reaped: Number.NaN };
-  }
-}
-
-/**
- * CPU seconds of every thread of a process, from the scheduler's nanosecond accounting
- * (/proc/PID/task/TID/schedstat): far finer than the 10 ms ticks of /proc/PID/stat, which a
- * process using a few ms a second needs. Threads that ended are not counted (Node's are not
- * short-lived). NaN once the process has gone.
- */
-export function threadCpuOfPid(pid) {
-  try {
-    let ns = 0;
-    for (const tid of readdirSync(`/proc/${pid}/task`)) {
-      try {
-        ns += Number(readFileSync(`/proc/${pid}/task/${tid}/schedstat`, 'utf8').split(' ')[0]);
-      } catch {
-        /* thread ended */
-      }
-    }
-    return ns / 1e9;
-  } catch {
-    return Number.NaN;
-  }
-}
-
-/** utime+stime in seconds of every process whose command line matches, by pid. */
-export function cpuOf(match) {
-  const out = new Map();
-  for (const pid of readdirSync('/proc')) {
-    if (!/^\d+$/.test(pid)) continue;
-    try {
-      const cmd = readFileSync(`/proc/${pid}/cmdline`, 'utf8');
-      if (!match(cmd)) continue;
-      const cpu = cpuOfPid(pid);
-      if (!Number.isNaN(cpu)) out.set(pid, cpu);
-    } catch {
-      /* process ended between readdir and read */
-    }
-  }
-  return out;
-}
-
-/**
- * CPU of a changing set of processes over a span: sample() every second keeps the last reading
- * of each (a restarted ffmpeg's time is not lost with its process); `total()` is the time spent
- * since begin().
- */
-export class CpuTally {
-  constructor(match) {
-    this.match = match;
-    this.base = new Map();
-    this.last = new Map();
-  }
-  begin() {
-    this.base = cpuOf(this.match);
-    this.last = new Map(this.base);
-  }
-  sample() {
-    for (const [pid, s] of cpuOf(this.match)) this.last.set(pid, s);
-  }
-  total() {
-    let t = 0;
-    for (const [pid, s] of this.last) t += s - (this.base.get(pid) ?? 0);
-    return t;
-  }
-  processes() {
-    return this.last.size;
-  }
-}
-
 /**
  * A classroom IP camera's media: a moving, textured picture with temporal sensor-like noise and a
  * tone, H.264 High (x264 superfast, CABAC, deblocking, `bframes` B-frames, GOP `gopS`, VBV 2.5 Mb/s at
@@ -144,22 +59,7 @@ export async function encodeCamera(
   { w = 1280, h = 720, fps = 25, gopS = 1, bframes = 2, seconds = 30 } = {},
 ) {
   const kbps = h >= 1080 ? 4000 : 2500;
-  const args = ['-hide_banner', '-nostdin', '-loglevel', 'error'];
-  args.push('-f', 'lavfi', '-i', `testsrc2=s=${w}x${h}:r=${fps},noise=alls=6:allf=t`);
-  args.push('-f', 'lavfi', '-i', 'sine=f=440:r=48000,pan=stereo|c0=c0|c1=0.5*c0');
-  args.push('-t', String(seconds), '-map', '0:v', '-map', '1:a', '-c:v', 'libx264', '-preset', 'superfast');
-  args.push(
-    '-profile:v',
-    'high',
-    '-bf',
-    String(bframes),
-    '-g',
-    String(Math.round(gopS * fps)),
-    '-sc_threshold',
-    '0',
-  );
-  args.push('-b:v', `${kbps}k`, '-maxrate', `${Math.round(kbps * 1.2)}k`, '-bufsize', `${kbps}k`);
-  args.push('-pix_fmt', 'yuv420p', '-c:a', 'aac', '-b:a', '96k', '-y', '-f', 'mpegts', file);
+  const args = cameraEncoderArgs({ w, h, fps, gopS, bframes, kbps }, { seconds, out: file });
   const p = spawn(tools.ffmpeg.path, args, { stdio: ['ignore', 'ignore', 'inherit'] });
   const code = await new Promise((r) => p.on('exit', r));
   if (code !== 0) throw new Error(`encoding the camera media failed (ffmpeg exit ${code})`);
@@ -171,10 +71,9 @@ export async function encodeCamera(
  * moment. onfail=ignore: one receiver's absence does not stop the others.
  */
 export function sendCamera(file, ports) {
-  const tee = ports.map((p) => `[f=mpegts:onfail=ignore]udp://127.0.0.1:${p}?pkt_size=1316`).join('|');
-  const args = ['-hide_banner', '-nostdin', '-loglevel', 'error', '-re', '-stream_loop', '-1', '-i', file];
-  args.push('-map', '0', '-c', 'copy', '-f', 'tee', tee);
-  return spawn(tools.ffmpeg.path, args, { stdio: ['ignore', 'ignore', 'inherit'] });
+  return spawn(tools.ffmpeg.path, sendFileArgs(file, ports, { loop: true }), {
+    stdio: ['ignore', 'ignore', 'inherit'],
+  });
 }
 
 /** Registers a box with the hub (its data dir); returns the box's MQTT password. */
@@ -193,8 +92,11 @@ export function addAgent(hubDir, agent, room) {
   return JSON.parse(out.toString()).password;
 }
 
-/** A `classroom-hub serve` process (embedded broker + SQLite); resolves once it listens. */
-export async function startHubProcess(dataDir, mqttPort) {
+/**
+ * Spawns a `classroom-hub serve` process (embedded broker + SQLite) in a process group of its own;
+ * `listening` resolves with its `hub.listening` log line, polled every `everyMs`.
+ */
+export function spawnHubProcess(dataDir, mqttPort, { everyMs = 100 } = {}) {
   const child = spawn(
     process.execPath,
     [
@@ -216,12 +118,19 @@ export async function startHubProcess(dataDir, mqttPort) {
     out += d;
     if (out.length > 200_000) out = out.slice(-100_000);
   });
-  const line = await waitFor(
+  const listening = waitFor(
     () => out.split('\n').find((l) => l.includes('"hub.listening"')),
     'hub.listening',
     60_000,
-  );
-  const { httpPort } = JSON.parse(line);
+    everyMs,
+  ).then((line) => JSON.parse(line));
+  return { child, listening };
+}
+
+/** A `classroom-hub serve` process; resolves once it listens, with a GET helper for its admin API. */
+export async function startHubProcess(dataDir, mqttPort) {
+  const { child, listening } = spawnHubProcess(dataDir, mqttPort);
+  const { httpPort } = await listening;
   const api = async (path) => {
     const res = await fetch(`http://127.0.0.1:${httpPort}${path}`, {
       headers: { authorization: `Bearer ${ADMIN_TOKEN}` },
