@@ -19,10 +19,13 @@
 // a -hevc suffix encodes H.265 (libx265 superfast, Main) instead, e.g. 720p25-gop4-hevc.
 import { spawn } from 'node:child_process';
 import { createSocket } from 'node:dgram';
-import { mkdtempSync, readdirSync, readFileSync, rmSync } from 'node:fs';
+import { mkdtempSync, rmSync } from 'node:fs';
 import { loadavg, tmpdir } from 'node:os';
 import { join } from 'node:path';
 import pino from 'pino';
+import { freeUdpPort } from './lib/box-processes.mjs';
+import { cameraEncoderArgs, naiveArgs, sendFileArgs, teeOf } from './lib/camera-media.mjs';
+import { cpuOf, cpuOfPid } from './lib/proc-cpu.mjs';
 
 const { createSourceMonitor, withDefaults } = await import(
   new URL('../agent/dist/media/index.js', import.meta.url).href
@@ -33,7 +36,6 @@ const { locateFfmpeg } = await import(new URL('../agent/dist/ffmpeg/locate.js', 
 
 const D = Number(process.env.BENCH_MEDIA_S ?? 60);
 const PROFILES = (process.env.BENCH_MEDIA_PROFILES ?? '720p25,1080p30,720p25-gop2-nob').split(',');
-const TCK = 100; // Linux USER_HZ
 const LIVE_ENCODE = process.env.BENCH_MEDIA_LIVE_ENCODE === '1';
 const workDir = mkdtempSync(join(tmpdir(), 'bench-media-'));
 process.on('exit', () => rmSync(workDir, { recursive: true, force: true }));
@@ -46,43 +48,6 @@ const faults = {
   frozen: [0.35 * D + 0.5, 0.35 * D + 0.5 + minS.frozen + 4],
   silence: [0.7 * D + 0.5, 0.7 * D + 0.5 + minS.silence + 4],
 };
-
-const freeUdpPort = async () => {
-  const s = createSocket('udp4');
-  await new Promise((r) => s.bind(0, '127.0.0.1', r));
-  const { port } = s.address();
-  await new Promise((r) => s.close(r));
-  return port;
-};
-
-/** utime+stime in seconds of one process, or NaN once it has gone. */
-function cpuOfPid(pid) {
-  try {
-    const stat = readFileSync(`/proc/${pid}/stat`, 'utf8');
-    const f = stat.slice(stat.lastIndexOf(')') + 2).split(' ');
-    return (Number(f[11]) + Number(f[12])) / TCK;
-  } catch {
-    return Number.NaN;
-  }
-}
-
-/** utime+stime in seconds of every process whose command line matches; `cmds` collects the lines. */
-function cpuOf(match, cmds) {
-  const out = new Map();
-  for (const pid of readdirSync('/proc')) {
-    if (!/^\d+$/.test(pid)) continue;
-    try {
-      const cmd = readFileSync(`/proc/${pid}/cmdline`, 'utf8');
-      if (!match(cmd)) continue;
-      cmds?.add(cmd);
-      const cpu = cpuOfPid(pid);
-      if (!Number.isNaN(cpu)) out.set(pid, cpu);
-    } catch {
-      /* process ended between readdir and read */
-    }
-  }
-  return out;
-}
 
 /** `720p25` (16:9, GOP 1 s, 2 B-frames), or with `-gopN` (GOP N s) and `-nob` (no B-frames). */
 function parseProfile(profile) {
@@ -101,67 +66,16 @@ function parseProfile(profile) {
 
 /**
  * The camera's media: the profile's picture and sound with the fault timeline, encoded like an IP
- * camera. `out` is either a file (encoded ahead, as fast as possible) or, with `live`, the UDP tee.
+ * camera (High profile with CABAC, deblocking and by default 2 B-frames, GOP 1 s, VBV 2.5 Mb/s at
+ * 720p and 4 Mb/s at 1080p). `out` is either a file (encoded ahead, as fast as possible) or, with
+ * `live`, the UDP tee.
  */
 function encoderArgs(profile, out, live) {
   const { w, h, fps, gopS, bframes, hevc } = parseProfile(profile);
-  const [b0, b1] = faults.black;
-  const [f0, f1] = faults.frozen;
-  const [s0, s1] = faults.silence;
-  const v =
-    `testsrc2=s=${w}x${h}:r=${fps},noise=alls=6:allf=t,drawbox=enable='between(t,${b0},${b1})':c=black:t=fill,` +
-    `split[a][b];[a][b]freezeframes=first=${Math.round(f0 * fps)}:last=${Math.round(f1 * fps)}:replace=${Math.round(f0 * fps)}`;
-  const a = `sine=f=440:r=48000,volume=enable='between(t,${s0},${s1})':volume=0,pan=stereo|c0=c0|c1=0.5*c0`;
-  const args = [
-    '-hide_banner',
-    '-nostdin',
-    '-loglevel',
-    'error',
-    ...(live ? ['-re'] : []),
-    '-f',
-    'lavfi',
-    '-i',
-    v,
-    '-f',
-    'lavfi',
-  ];
-  args.push(
-    '-i',
-    a,
-    '-t',
-    String(D + 3),
-    '-map',
-    '0:v',
-    '-map',
-    '1:a',
-    '-c:v',
-    hevc ? 'libx265' : 'libx264',
-    '-preset',
-    'superfast',
-  );
-  // Like a classroom IP camera: High profile with CABAC, deblocking and (by default) 2 B-frames,
-  // GOP 1 s, constrained bitrate (VBV) of 2.5 Mb/s at 720p and 4 Mb/s at 1080p.
   const kbps = h >= 1080 ? 4000 : 2500;
-  args.push(
-    '-profile:v',
-    hevc ? 'main' : 'high',
-    ...(hevc ? ['-x265-params', 'log-level=error:scenecut=0'] : []),
-    '-bf',
-    String(bframes),
-    '-g',
-    String(Math.round(gopS * fps)),
-    '-sc_threshold',
-    '0',
-  );
-  args.push('-b:v', `${kbps}k`, '-maxrate', `${Math.round(kbps * 1.2)}k`, '-bufsize', `${kbps}k`);
-  args.push('-pix_fmt', 'yuv420p', '-c:a', 'aac', '-b:a', '96k');
-  args.push(...(live ? ['-f', 'tee', out] : ['-y', '-f', 'mpegts', out]));
-  return args;
+  const codec = hevc ? 'h265' : 'h264';
+  return cameraEncoderArgs({ w, h, fps, gopS, bframes, kbps, codec }, { seconds: D + 3, faults, out, live });
 }
-
-/** UDP destinations of the camera; onfail=ignore: the marker port closes after its first datagram. */
-const teeOf = (ports) =>
-  ports.map((p) => `[f=mpegts:onfail=ignore]udp://127.0.0.1:${p}?pkt_size=1316`).join('|');
 
 /** Encodes the profile's media to a file ahead of the run (a camera's encoder is not the box's load). */
 async function encodeMedia(profile) {
@@ -181,33 +95,14 @@ async function encodeMedia(profile) {
  * with BENCH_MEDIA_LIVE_ENCODE=1 encodes it live on this machine as the earlier runs did.
  */
 function camera(profile, file, ports) {
-  const args = LIVE_ENCODE
-    ? encoderArgs(profile, teeOf(ports), true)
-    : [
-        '-hide_banner',
-        '-nostdin',
-        '-loglevel',
-        'error',
-        '-re',
-        '-i',
-        file,
-        '-map',
-        '0',
-        '-c',
-        'copy',
-        '-f',
-        'tee',
-        teeOf(ports),
-      ];
+  const args = LIVE_ENCODE ? encoderArgs(profile, teeOf(ports), true) : sendFileArgs(file, ports);
   return spawn(tools.ffmpeg.path, args, { stdio: ['ignore', 'ignore', 'inherit'] });
 }
 
 function naive(port) {
-  const url = `udp://127.0.0.1:${port}?timeout=10000000&overrun_nonfatal=1&fifo_size=100000`;
-  const graph = '[0:v:0]blackdetect=d=2,freezedetect=d=10[v];[0:a:0]silencedetect=n=-50dB:d=10,ebur128[a]';
-  const args = ['-hide_banner', '-nostdin', '-nostats', '-f', 'mpegts', '-i', url, '-filter_complex', graph];
-  args.push('-map', '[v]', '-map', '[a]', '-f', 'null', '-');
-  return spawn(tools.ffmpeg.path, args, { stdio: ['ignore', 'ignore', 'ignore'] });
+  return spawn(tools.ffmpeg.path, naiveArgs(`udp://127.0.0.1:${port}`), {
+    stdio: ['ignore', 'ignore', 'ignore'],
+  });
 }
 
 async function runProfile(profile) {
