@@ -25,12 +25,15 @@
 // encoded, e.g. while another run encodes the rest).
 import { spawn } from 'node:child_process';
 import { createSocket } from 'node:dgram';
-import { appendFileSync, existsSync, mkdirSync, readdirSync, readFileSync } from 'node:fs';
+import { appendFileSync, existsSync, mkdirSync, readFileSync } from 'node:fs';
 import { loadavg } from 'node:os';
 import { dirname, join } from 'node:path';
 import { createInterface } from 'node:readline';
 import { fileURLToPath } from 'node:url';
+import { freeUdpPort } from './lib/box-processes.mjs';
+import { naiveArgs, sendFileArgs } from './lib/camera-media.mjs';
 import { encodeCached, MIN_S, mediaName, mediaProfiles, RESOLUTIONS, timeline } from './lib/matrix-media.mjs';
+import { descendantCmds, descendants, statOfPid } from './lib/proc-cpu.mjs';
 
 const here = dirname(fileURLToPath(import.meta.url));
 const { keyframeDelayS } = await import(new URL('../agent/dist/media/monitor.js', import.meta.url).href);
@@ -38,7 +41,6 @@ const { buildPlan } = await import(new URL('../agent/dist/media/pipeline.js', im
 const { withDefaults } = await import(new URL('../agent/dist/media/index.js', import.meta.url).href);
 const { locateFfmpeg } = await import(new URL('../agent/dist/ffmpeg/locate.js', import.meta.url).href);
 const tools = locateFfmpeg();
-const TCK = 100; // Linux USER_HZ
 const CACHE = process.env.BENCH_MATRIX_CACHE ?? join(here, '.cache', 'matrix');
 const RESULTS = process.env.BENCH_MATRIX_RESULTS ?? join(here, 'results', 'agent-matrix.jsonl');
 const TRANSPORTS = (process.env.BENCH_MATRIX_TRANSPORTS ?? 'udp,rtsp').split(',');
@@ -50,53 +52,13 @@ const load = () =>
     .join(' ');
 
 /** [utime+stime, cutime+cstime] in seconds of one process, or null once it has gone. */
-function cpuOfPid(pid) {
-  try {
-    const stat = readFileSync(`/proc/${pid}/stat`, 'utf8');
-    const f = stat.slice(stat.lastIndexOf(')') + 2).split(' ');
-    return [(Number(f[11]) + Number(f[12])) / TCK, (Number(f[13]) + Number(f[14])) / TCK];
-  } catch {
-    return null;
-  }
-}
-
-/** Command lines of the live descendants of `root`. */
-function childCmds(root) {
-  const out = [];
-  for (const pid of descendants(root)) {
-    try {
-      out.push(readFileSync(`/proc/${pid}/cmdline`, 'utf8'));
-    } catch {
-      /* ended */
-    }
-  }
-  return out;
-}
-
-const freeUdpPort = async () => {
-  const s = createSocket('udp4');
-  await new Promise((r) => s.bind(0, '127.0.0.1', r));
-  const { port } = s.address();
-  await new Promise((r) => s.close(r));
-  return port;
+const cpuOfPid = (pid) => {
+  const s = statOfPid(pid);
+  return s && [s.self, s.reaped];
 };
 
 function naive(input) {
-  const graph = '[0:v:0]blackdetect=d=2,freezedetect=d=10[v];[0:a:0]silencedetect=n=-50dB:d=10,ebur128[a]';
-  const inArgs = input.startsWith('rtsp:')
-    ? ['-rtsp_transport', 'tcp', '-i', input]
-    : ['-f', 'mpegts', '-i', `${input}?timeout=10000000&overrun_nonfatal=1&fifo_size=100000`];
-  const args = [
-    '-hide_banner',
-    '-nostdin',
-    '-nostats',
-    '-progress',
-    'pipe:1',
-    ...inArgs,
-    '-filter_complex',
-    graph,
-  ];
-  args.push('-map', '[v]', '-map', '[a]', '-f', 'null', '-');
+  const args = naiveArgs(input, { progress: true });
   const p = spawn(tools.ffmpeg.path, args, { stdio: ['ignore', 'pipe', 'ignore'] });
   // Frames decoded so far (its -progress reports): a baseline starved of CPU on a loaded machine
   // falls behind the live stream and decodes (and costs) less than a full decode, which would
@@ -169,9 +131,7 @@ async function udpCamera(file) {
           resolve();
         }),
       );
-      const tee = ports.map((p) => `[f=mpegts:onfail=ignore]udp://127.0.0.1:${p}?pkt_size=1316`).join('|');
-      const args = ['-hide_banner', '-nostdin', '-loglevel', 'error', '-re', '-i', file, '-map', '0'];
-      this.proc = spawn(tools.ffmpeg.path, [...args, '-c', 'copy', '-f', 'tee', tee], {
+      this.proc = spawn(tools.ffmpeg.path, sendFileArgs(file, ports), {
         stdio: ['ignore', 'ignore', 'inherit'],
       });
       await Promise.race([first, sleep(10_000)]);
@@ -218,30 +178,6 @@ async function rtspCamera(file, codec) {
   };
 }
 
-/** Pids of every live descendant of `root` (the agent runs ffmpeg under a /bin/sh guard). */
-function descendants(root) {
-  const kids = new Map();
-  for (const pid of readdirSync('/proc')) {
-    if (!/^\d+$/.test(pid)) continue;
-    try {
-      const stat = readFileSync(`/proc/${pid}/stat`, 'utf8');
-      const ppid = Number(stat.slice(stat.lastIndexOf(')') + 2).split(' ')[1]);
-      kids.set(ppid, [...(kids.get(ppid) ?? []), Number(pid)]);
-    } catch {
-      /* ended between readdir and read */
-    }
-  }
-  const out = [];
-  const walk = (p) => {
-    for (const c of kids.get(p) ?? []) {
-      out.push(c);
-      walk(c);
-    }
-  };
-  walk(root);
-  return out;
-}
-
 /**
  * CPU seconds of the agent so far: its node process, plus its ffmpeg: those already reaped (the
  * node process's cutime) and every live descendant's own time and reaped children's.
@@ -284,7 +220,7 @@ async function runCell(m, transport, file, tl) {
   // Decode modes the agent's ffmpeg ran in, from their command lines, sampled once a second.
   const modes = new Set();
   const sampler = setInterval(() => {
-    for (const c of childCmds(agent.p.pid))
+    for (const c of descendantCmds(agent.p.pid))
       if (c.includes('metadata@cvm')) modes.add(c.includes('\0nokey\0') ? 'keyframes' : 'low-fps');
   }, 1000);
   // Steady state: from the join time J of the timeline (before the first fault) to the stream's end.
@@ -460,12 +396,7 @@ async function components(m, file, tl) {
   const senders = [];
   for (const cam of cams) {
     if (cam.kind !== 'udp') continue;
-    const tee = cam.ports
-      .slice(0, 4)
-      .map((p) => `[f=mpegts:onfail=ignore]udp://127.0.0.1:${p}?pkt_size=1316`)
-      .join('|');
-    const args = ['-hide_banner', '-nostdin', '-loglevel', 'error', '-re', '-i', file, '-map', '0'];
-    senders.push(spawn(tools.ffmpeg.path, [...args, '-c', 'copy', '-f', 'tee', tee], { stdio: 'ignore' }));
+    senders.push(spawn(tools.ffmpeg.path, sendFileArgs(file, cam.ports.slice(0, 4)), { stdio: 'ignore' }));
   }
   const joinS = tl.black[0] - 0.5;
   await sleep(joinS * 1000);

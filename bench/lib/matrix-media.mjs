@@ -10,6 +10,7 @@ import { spawn } from 'node:child_process';
 import { createHash } from 'node:crypto';
 import { existsSync, mkdirSync, renameSync, statSync } from 'node:fs';
 import { join } from 'node:path';
+import { cameraEncoderArgs } from './camera-media.mjs';
 
 export const RESOLUTIONS = {
   '720p25': { w: 1280, h: 720, fps: 25, kbps: 2500 },
@@ -67,64 +68,11 @@ export function timeline(gopS, keyframeDelayS) {
 export const preset = (m) => (m.codec === 'h265' && RESOLUTIONS[m.res].h > 720 ? 'ultrafast' : 'superfast');
 
 function encoderArgs(m, tl, out) {
-  const { w, h, fps, kbps } = RESOLUTIONS[m.res];
-  const hevc = m.codec === 'h265';
-  const [b0, b1] = tl.black;
-  const [f0, f1] = tl.frozen;
-  const [s0, s1] = tl.silence;
-  const v =
-    `testsrc2=s=${w}x${h}:r=${fps},noise=alls=6:allf=t,drawbox=enable='between(t,${b0},${b1})':c=black:t=fill,` +
-    `split[a][b];[a][b]freezeframes=first=${Math.round(f0 * fps)}:last=${Math.round(f1 * fps)}:replace=${Math.round(f0 * fps)}`;
-  const a = `sine=f=440:r=48000,volume=enable='between(t,${s0},${s1})':volume=0,pan=stereo|c0=c0|c1=0.5*c0`;
-  return [
-    '-hide_banner',
-    '-nostdin',
-    '-loglevel',
-    'error',
-    '-f',
-    'lavfi',
-    '-i',
-    v,
-    '-f',
-    'lavfi',
-    '-i',
-    a,
-    '-t',
-    String(tl.durationS + 3),
-    '-map',
-    '0:v',
-    '-map',
-    '1:a',
-    '-c:v',
-    hevc ? 'libx265' : 'libx264',
-    '-preset',
-    preset(m),
-    '-profile:v',
-    hevc ? 'main' : 'high',
-    ...(hevc ? ['-x265-params', 'log-level=error:scenecut=0'] : []),
-    '-bf',
-    String(m.bframes),
-    '-g',
-    String(Math.round(m.gopS * fps)),
-    '-sc_threshold',
-    '0',
-    '-b:v',
-    `${kbps}k`,
-    '-maxrate',
-    `${Math.round(kbps * 1.2)}k`,
-    '-bufsize',
-    `${kbps}k`,
-    '-pix_fmt',
-    'yuv420p',
-    '-c:a',
-    'aac',
-    '-b:a',
-    '96k',
-    '-y',
-    '-f',
-    'mpegts',
-    out,
-  ];
+  const codec = m.codec;
+  return cameraEncoderArgs(
+    { ...RESOLUTIONS[m.res], gopS: m.gopS, bframes: m.bframes, codec, preset: preset(m) },
+    { seconds: tl.durationS + 3, faults: tl, out },
+  );
 }
 
 /**
