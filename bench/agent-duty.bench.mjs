@@ -12,95 +12,36 @@
 // full watch from 10 min before each class to its end, and the duty cycle (20 s every 5 min) the
 // rest of the week, with the measured full-watch rate, slot cost and idle rate.
 import { spawn } from 'node:child_process';
-import { createSocket } from 'node:dgram';
-import { mkdtempSync, readFileSync, rmSync } from 'node:fs';
+import { mkdtempSync, rmSync } from 'node:fs';
 import { loadavg, tmpdir } from 'node:os';
 import { join } from 'node:path';
 import pino from 'pino';
+import { encodeCamera, freeUdpPort, tools } from './lib/box-processes.mjs';
+import { naiveArgs, sendFileArgs } from './lib/camera-media.mjs';
+import { cpuOfPid, cpuTimesOfPid } from './lib/proc-cpu.mjs';
 
 const { createSourceMonitor, withDefaults } = await import(
   new URL('../agent/dist/media/index.js', import.meta.url).href
 );
-const { locateFfmpeg } = await import(new URL('../agent/dist/ffmpeg/locate.js', import.meta.url).href);
 
 const FULL_S = Number(process.env.BENCH_DUTY_FULL_S ?? 60);
 const ON_S = Number(process.env.BENCH_DUTY_ON_S ?? 20);
 const OFF_S = Number(process.env.BENCH_DUTY_OFF_S ?? 8);
 const SLOTS = Number(process.env.BENCH_DUTY_SLOTS ?? 3);
-const TCK = 100; // Linux USER_HZ
-const tools = locateFfmpeg();
 const workDir = mkdtempSync(join(tmpdir(), 'bench-duty-'));
 process.on('exit', () => rmSync(workDir, { recursive: true, force: true }));
 const load0 = loadavg()
   .map((x) => x.toFixed(2))
   .join(' ');
 
-const freeUdpPort = async () => {
-  const s = createSocket('udp4');
-  await new Promise((r) => s.bind(0, '127.0.0.1', r));
-  const { port } = s.address();
-  await new Promise((r) => s.close(r));
-  return port;
-};
 const sleep = (ms) => new Promise((r) => setTimeout(r, ms));
-
-function statTimes(path) {
-  const stat = readFileSync(path, 'utf8');
-  const f = stat.slice(stat.lastIndexOf(')') + 2).split(' ');
-  return { self: (Number(f[11]) + Number(f[12])) / TCK, children: (Number(f[13]) + Number(f[14])) / TCK };
-}
-const pidCpu = (pid) => {
-  try {
-    return statTimes(`/proc/${pid}/stat`).self;
-  } catch {
-    return Number.NaN;
-  }
-};
 
 const span = FULL_S + SLOTS * (ON_S + OFF_S) + 15;
 const file = join(workDir, 'cam.ts');
-{
-  const v = 'testsrc2=s=1280x720:r=25,noise=alls=6:allf=t';
-  const a = 'sine=f=440:r=48000,pan=stereo|c0=c0|c1=0.5*c0';
-  const args = [
-    '-hide_banner',
-    '-nostdin',
-    '-loglevel',
-    'error',
-    '-f',
-    'lavfi',
-    '-i',
-    v,
-    '-f',
-    'lavfi',
-    '-i',
-    a,
-  ];
-  args.push('-t', String(span), '-c:v', 'libx264', '-preset', 'superfast', '-profile:v', 'high', '-bf', '2');
-  args.push('-g', '25', '-sc_threshold', '0', '-b:v', '2500k', '-maxrate', '3000k', '-bufsize', '2500k');
-  args.push('-pix_fmt', 'yuv420p', '-c:a', 'aac', '-b:a', '96k', '-y', '-f', 'mpegts', file);
-  const p = spawn(tools.ffmpeg.path, args, { stdio: ['ignore', 'ignore', 'inherit'] });
-  const code = await new Promise((r) => p.on('exit', r));
-  if (code !== 0) throw new Error(`encoding failed (ffmpeg exit ${code})`);
-}
+await encodeCamera(file, { seconds: span });
 
 const [pa, pb] = [await freeUdpPort(), await freeUdpPort()];
-const tee = [pa, pb].map((p) => `[f=mpegts:onfail=ignore]udp://127.0.0.1:${p}?pkt_size=1316`).join('|');
-const naiveUrl = `udp://127.0.0.1:${pb}?timeout=10000000&overrun_nonfatal=1&fifo_size=100000`;
-const graph = '[0:v:0]blackdetect=d=2,freezedetect=d=10[v];[0:a:0]silencedetect=n=-50dB:d=10,ebur128[a]';
-const naive = spawn(
-  tools.ffmpeg.path,
-  ['-hide_banner', '-nostdin', '-nostats', '-f', 'mpegts', '-i', naiveUrl, '-filter_complex', graph].concat([
-    '-map',
-    '[v]',
-    '-map',
-    '[a]',
-    '-f',
-    'null',
-    '-',
-  ]),
-  { stdio: 'ignore' },
-);
+const naive = spawn(tools.ffmpeg.path, naiveArgs(`udp://127.0.0.1:${pb}`), { stdio: 'ignore' });
 const settings = { windowS: 10, thresholds: withDefaults({}) };
 const mon = createSourceMonitor(
   { id: 'cam', kind: 'camera', input: `udp://127.0.0.1:${pa}` },
@@ -113,26 +54,9 @@ const mon = createSourceMonitor(
   },
 );
 await sleep(500);
-const camera = spawn(
-  tools.ffmpeg.path,
-  [
-    '-hide_banner',
-    '-nostdin',
-    '-loglevel',
-    'error',
-    '-re',
-    '-i',
-    file,
-    '-map',
-    '0',
-    '-c',
-    'copy',
-    '-f',
-    'tee',
-    tee,
-  ],
-  { stdio: ['ignore', 'ignore', 'inherit'] },
-);
+const camera = spawn(tools.ffmpeg.path, sendFileArgs(file, [pa, pb]), {
+  stdio: ['ignore', 'ignore', 'inherit'],
+});
 
 /**
  * The agent's CPU so far: this process plus its exited, reaped children (the kernel's cutime and
@@ -141,24 +65,24 @@ const camera = spawn(
  */
 const agentCpu = () => {
   const u = process.cpuUsage();
-  return (u.user + u.system) / 1e6 + statTimes('/proc/self/stat').children;
+  return (u.user + u.system) / 1e6 + cpuTimesOfPid('self').reaped;
 };
 
 // Full watch: FULL_S from the monitor's start (its start-up included, so slightly pessimistic).
 let a0 = agentCpu();
-let n0 = pidCpu(naive.pid);
+let n0 = cpuOfPid(naive.pid);
 await mon.start();
 await sleep(FULL_S * 1000);
 await mon.stop();
 const fullAgent = agentCpu() - a0;
-const fullNaive = pidCpu(naive.pid) - n0;
+const fullNaive = cpuOfPid(naive.pid) - n0;
 await sleep(1000);
 
 // Duty slots: the whole slot (start-up included) and the idle part after it.
 const slotCosts = [];
 let idleCost = 0;
 a0 = agentCpu();
-n0 = pidCpu(naive.pid);
+n0 = cpuOfPid(naive.pid);
 const d0 = Date.now();
 for (let i = 0; i < SLOTS; i++) {
   const s0 = agentCpu();
@@ -170,7 +94,7 @@ for (let i = 0; i < SLOTS; i++) {
   await sleep(OFF_S * 1000);
   idleCost += agentCpu() - s1;
 }
-const dutyNaive = pidCpu(naive.pid) - n0;
+const dutyNaive = cpuOfPid(naive.pid) - n0;
 const dutySpan = (Date.now() - d0) / 1000;
 camera.kill('SIGKILL');
 naive.kill('SIGKILL');
