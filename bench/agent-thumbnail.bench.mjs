@@ -9,18 +9,18 @@
 //
 // BENCH_THUMB_S (default 60) sets the measured interval.
 import { spawn } from 'node:child_process';
-import { createSocket } from 'node:dgram';
-import { mkdirSync, mkdtempSync, readdirSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
+import { mkdirSync, mkdtempSync, rmSync, writeFileSync } from 'node:fs';
 import { loadavg, tmpdir } from 'node:os';
 import { join } from 'node:path';
+import { AGENT_BIN, freeUdpPort, waitFor } from './lib/box-processes.mjs';
+import { mpegtsFileOutput, teeOf } from './lib/camera-media.mjs';
+import { cpuDelta, treeCpu } from './lib/proc-cpu.mjs';
 
 const { startHub } = await import(new URL('../hub/dist/app.js', import.meta.url).href);
 const { locateFfmpeg } = await import(new URL('../agent/dist/ffmpeg/locate.js', import.meta.url).href);
 
 const D = Number(process.env.BENCH_THUMB_S ?? 60);
 const WARMUP_S = 10;
-const TCK = 100; // Linux USER_HZ
-const AGENT_BIN = new URL('../agent/bin/classroom-agent.js', import.meta.url).pathname;
 const workDir = mkdtempSync(join(tmpdir(), 'bench-thumb-'));
 const children = [];
 process.on('exit', () => {
@@ -35,49 +35,6 @@ process.on('exit', () => {
 });
 const ffmpeg = locateFfmpeg().ffmpeg.path;
 
-const freeUdpPort = async () => {
-  const s = createSocket('udp4');
-  await new Promise((r) => s.bind(0, '127.0.0.1', r));
-  const { port } = s.address();
-  await new Promise((r) => s.close(r));
-  return port;
-};
-
-function stat(pid) {
-  try {
-    const s = readFileSync(`/proc/${pid}/stat`, 'utf8');
-    const f = s.slice(s.lastIndexOf(')') + 2).split(' ');
-    return { ppid: Number(f[1]), cpu: (Number(f[11]) + Number(f[12])) / TCK };
-  } catch {
-    return null;
-  }
-}
-
-/** CPU seconds of `root` and every live descendant, by pid (so a process that ends is not lost twice). */
-function treeCpu(root) {
-  const all = new Map();
-  for (const p of readdirSync('/proc')) {
-    if (!/^\d+$/.test(p)) continue;
-    const s = stat(p);
-    if (s) all.set(Number(p), s);
-  }
-  const out = new Map();
-  const walk = (pid) => {
-    const s = all.get(pid);
-    if (!s) return;
-    out.set(pid, s.cpu);
-    for (const [child, cs] of all) if (cs.ppid === pid) walk(child);
-  };
-  walk(root);
-  return out;
-}
-
-function cpuDelta(before, after) {
-  let sum = 0;
-  for (const [pid, cpu] of after) sum += cpu - (before.get(pid) ?? 0);
-  return sum;
-}
-
 async function run(cmd, args) {
   await new Promise((resolve, reject) => {
     const c = spawn(cmd, args, { stdio: ['ignore', 'ignore', 'inherit'] });
@@ -85,15 +42,8 @@ async function run(cmd, args) {
   });
 }
 
-async function waitFor(what, fn, ms) {
-  const deadline = Date.now() + ms;
-  for (;;) {
-    const v = await fn().catch(() => null);
-    if (v) return v;
-    if (Date.now() > deadline) throw new Error(`timed out waiting for ${what}`);
-    await new Promise((r) => setTimeout(r, 500));
-  }
-}
+/** Polls `fn` every 500 ms (a failed request counts as not yet) until it is truthy or `ms` have passed. */
+const waitForOk = (what, fn, ms) => waitFor(() => fn().catch(() => null), what, ms, 500);
 
 // 1. The camera's stream, encoded ahead so that its encoder is not part of the measured load.
 const media = join(workDir, 'camera.ts');
@@ -118,16 +68,7 @@ await run(ffmpeg, [
   '25',
   '-b:v',
   '2500k',
-  '-pix_fmt',
-  'yuv420p',
-  '-c:a',
-  'aac',
-  '-b:a',
-  '96k',
-  '-y',
-  '-f',
-  'mpegts',
-  media,
+  ...mpegtsFileOutput(media),
 ]);
 
 // 2. The hub, in this process (its CPU is not counted).
@@ -168,7 +109,7 @@ const sender = spawn(
     'copy',
     '-f',
     'tee',
-    ports.map((p) => `[f=mpegts:onfail=ignore]udp://127.0.0.1:${p}?pkt_size=1316`).join('|'),
+    teeOf(ports),
   ],
   { stdio: ['ignore', 'ignore', 'inherit'], detached: true },
 );
@@ -200,7 +141,7 @@ for (const [i, name] of ['watched', 'unwatched'].entries()) {
   agents.push({ name, room, child });
 }
 for (const a of agents) {
-  await waitFor(
+  await waitForOk(
     `${a.room} thumbnail`,
     async () => (await fetch(`${base}/api/rooms/${a.room}/thumbnail`, { headers: auth })).status === 200,
     90_000,
