@@ -18,11 +18,12 @@
 //
 // BENCH_OCC_S (default 180) sets the cost run's length; BENCH_OCC_PARTS=cost or =accuracy runs one part.
 import { execFileSync, spawn } from 'node:child_process';
-import { createSocket } from 'node:dgram';
-import { mkdtempSync, readdirSync, readFileSync, rmSync } from 'node:fs';
+import { mkdtempSync, rmSync } from 'node:fs';
 import { loadavg, tmpdir } from 'node:os';
 import { join } from 'node:path';
+import { freeUdpPort } from './lib/box-processes.mjs';
 import { SAMPLE_PHOTOS, samplePath, writeComposite } from './lib/occupancy-composite.mjs';
+import { cpuOfPid, ffmpegPids } from './lib/proc-cpu.mjs';
 
 const { PeopleDetector } = await import(new URL('../agent/dist/occupancy/detector.js', import.meta.url).href);
 const { OCCUPANCY_DEFAULT_INTERVAL_S } = await import(
@@ -53,32 +54,8 @@ const asCounted = (file) =>
 const D = Number(process.env.BENCH_OCC_S ?? 180);
 /** BENCH_OCC_PARTS=accuracy runs the accuracy tables alone (they do not depend on load). */
 const PARTS = new Set((process.env.BENCH_OCC_PARTS ?? 'cost,accuracy').split(','));
-const TCK = 100;
 const dir = mkdtempSync(join(tmpdir(), 'bench-occ-'));
 process.on('exit', () => rmSync(dir, { recursive: true, force: true }));
-
-function cpuOfPid(pid) {
-  try {
-    const stat = readFileSync(`/proc/${pid}/stat`, 'utf8');
-    const f = stat.slice(stat.lastIndexOf(')') + 2).split(' ');
-    return (Number(f[11]) + Number(f[12])) / TCK;
-  } catch {
-    return Number.NaN;
-  }
-}
-
-/** Pids of ffmpeg processes whose command line names `marker` (the agent's input url). */
-function ffmpegPids(marker) {
-  const out = [];
-  for (const p of readdirSync('/proc')) {
-    if (!/^\d+$/.test(p)) continue;
-    try {
-      const cmd = readFileSync(`/proc/${p}/cmdline`, 'utf8').split('\0');
-      if (cmd[0]?.endsWith('ffmpeg') && cmd.some((a) => a.startsWith(marker))) out.push(Number(p));
-    } catch {}
-  }
-  return out;
-}
 
 // ---- cost -------------------------------------------------------------------------------------
 if (PARTS.has('cost')) {
@@ -91,13 +68,6 @@ if (PARTS.has('cost')) {
     ...['-vf', 'noise=alls=6:allf=t,format=yuv420p', '-c:v', 'libx264', '-preset', 'superfast', '-g', '25'],
     ...['-b:v', '2500k', '-maxrate', '2500k', '-bufsize', '2500k', '-f', 'mpegts', clip],
   ]);
-  const freeUdpPort = async () => {
-    const s = createSocket('udp4');
-    await new Promise((r) => s.bind(0, '127.0.0.1', r));
-    const { port } = s.address();
-    await new Promise((r) => s.close(r));
-    return port;
-  };
   const ports = { on: await freeUdpPort(), off: await freeUdpPort() };
   const files = { on: `udp://127.0.0.1:${ports.on}`, off: `udp://127.0.0.1:${ports.off}` };
   const sender = spawn(
