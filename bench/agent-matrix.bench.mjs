@@ -24,14 +24,13 @@
 // in the results file), BENCH_MATRIX_ENCODE_ONLY=1, BENCH_MATRIX_CACHED_ONLY=1 (only media already
 // encoded, e.g. while another run encodes the rest).
 import { spawn } from 'node:child_process';
-import { createSocket } from 'node:dgram';
 import { appendFileSync, existsSync, mkdirSync, readFileSync } from 'node:fs';
 import { loadavg } from 'node:os';
 import { dirname, join } from 'node:path';
 import { createInterface } from 'node:readline';
 import { fileURLToPath } from 'node:url';
 import { freeUdpPort } from './lib/box-processes.mjs';
-import { naiveArgs, sendFileArgs } from './lib/camera-media.mjs';
+import { firstDatagramMarker, naiveArgs, sendFileArgs } from './lib/camera-media.mjs';
 import { encodeCached, MIN_S, mediaName, mediaProfiles, RESOLUTIONS, timeline } from './lib/matrix-media.mjs';
 import { descendantCmds, descendants, statOfPid } from './lib/proc-cpu.mjs';
 
@@ -116,26 +115,18 @@ async function stopAgent(a) {
 /** The camera over UDP: starts sending; resolves with stream time 0 (the first datagram, on a marker port). */
 async function udpCamera(file) {
   const [pa, pb] = [await freeUdpPort(), await freeUdpPort()];
-  const marker = createSocket('udp4');
-  await new Promise((r) => marker.bind(0, '127.0.0.1', r));
-  const ports = [pa, pb, marker.address().port];
+  const marker = await firstDatagramMarker();
+  const ports = [pa, pb, marker.port];
   return {
     agentInput: `udp://127.0.0.1:${pa}`,
     naiveInput: `udp://127.0.0.1:${pb}`,
     async start() {
-      let g0 = Date.now();
-      const first = new Promise((resolve) =>
-        marker.once('message', () => {
-          g0 = Date.now();
-          marker.close();
-          resolve();
-        }),
-      );
+      marker.arm();
       this.proc = spawn(tools.ffmpeg.path, sendFileArgs(file, ports), {
         stdio: ['ignore', 'ignore', 'inherit'],
       });
-      await Promise.race([first, sleep(10_000)]);
-      return g0;
+      await marker.arrival(10_000);
+      return marker.startedAt();
     },
     stop() {
       this.proc?.kill('SIGKILL');

@@ -18,13 +18,18 @@
 // BENCH_MEDIA_PROFILES=720p25,1080p30,720p25-gop2-nob (GOP 2 s without B-frames: common IP camera defaults);
 // a -hevc suffix encodes H.265 (libx265 superfast, Main) instead, e.g. 720p25-gop4-hevc.
 import { spawn } from 'node:child_process';
-import { createSocket } from 'node:dgram';
 import { mkdtempSync, rmSync } from 'node:fs';
 import { loadavg, tmpdir } from 'node:os';
 import { join } from 'node:path';
 import pino from 'pino';
 import { freeUdpPort } from './lib/box-processes.mjs';
-import { cameraEncoderArgs, naiveArgs, sendFileArgs, teeOf } from './lib/camera-media.mjs';
+import {
+  cameraEncoderArgs,
+  firstDatagramMarker,
+  naiveArgs,
+  sendFileArgs,
+  teeOf,
+} from './lib/camera-media.mjs';
 import { cpuOf, cpuOfPid } from './lib/proc-cpu.mjs';
 
 const { createSourceMonitor, withDefaults } = await import(
@@ -132,21 +137,13 @@ async function runProfile(profile) {
   await new Promise((r) => setTimeout(r, 500));
   // Fault onsets count from the stream's first datagram (a third copy to a marker port), not from
   // the generator's spawn: the encoder's start-up and look-ahead are the camera's, not the agent's.
-  const marker = createSocket('udp4');
-  await new Promise((r) => marker.bind(0, '127.0.0.1', r));
-  let g0 = Date.now();
-  const firstDatagram = new Promise((resolve) =>
-    marker.once('message', () => {
-      g0 = Date.now();
-      marker.close();
-      resolve();
-    }),
-  );
-  const gen = camera(profile, file, [pa, pb, marker.address().port]);
+  const marker = await firstDatagramMarker();
+  marker.arm();
+  const gen = camera(profile, file, [pa, pb, marker.port]);
   // From here on this process does the agent's work (plus the sampler, measured and taken out);
   // forking the camera above is the bench's, not the agent's.
   const cpu0 = process.cpuUsage();
-  await Promise.race([firstDatagram, new Promise((r) => setTimeout(r, 10_000))]);
+  await marker.arrival(10_000);
   // Sample every second: a restarted ffmpeg's CPU must not be lost with its process.
   const agentFf = new Map();
   const agentCmds = new Set();
@@ -180,7 +177,7 @@ async function runProfile(profile) {
     ['silence', 'audio.silence.start'],
   ]) {
     const e = events.find((x) => x.type === type);
-    latency[name] = e ? (e.arrived - (g0 + faults[name][0] * 1000)) / 1000 : null;
+    latency[name] = e ? (e.arrived - (marker.startedAt() + faults[name][0] * 1000)) / 1000 : null;
   }
   // Decode modes the agent's ffmpeg ran in: keyframes only, or every reference frame (low fps).
   const modes = [...agentCmds].map((c) => (c.includes('\0nokey\0') ? 'keyframes' : 'low-fps'));

@@ -5,6 +5,7 @@
 // AAC stereo 48 kHz 96 kb/s; optionally black, frozen and silent periods at given stream seconds.
 // Video like a classroom IP camera: libx264 High (CABAC, deblocking) or libx265 Main, constant GOP
 // (no scene cuts), `bframes` B-frames, VBV-capped at `kbps`, in MPEG-TS.
+import { createSocket } from 'node:dgram';
 
 /** The lavfi picture and sound; `faults` ({ black, frozen, silence }: [from, to] s) draws the faults in. */
 export function cameraSources({ w, h, fps }, faults) {
@@ -95,4 +96,32 @@ export function naiveArgs(input, { progress = false } = {}) {
     ...['-hide_banner', '-nostdin', '-nostats', ...(progress ? ['-progress', 'pipe:1'] : []), ...inArgs],
     ...['-filter_complex', graph, '-map', '[v]', '-map', '[a]', '-f', 'null', '-'],
   ];
+}
+
+/**
+ * A UDP port that receives one more copy of the camera's stream, to date its first datagram: stream
+ * time 0 for fault onsets (the sender's start-up is the camera's, not the agent's). arm() just before
+ * the camera starts; arrival() waits for the datagram (at most `ms`); startedAt() is its wall time,
+ * or the arming time while none has come.
+ */
+export async function firstDatagramMarker() {
+  const socket = createSocket('udp4');
+  await new Promise((r) => socket.bind(0, '127.0.0.1', r));
+  let at = Date.now();
+  let first;
+  return {
+    port: socket.address().port,
+    arm() {
+      at = Date.now();
+      first = new Promise((resolve) =>
+        socket.once('message', () => {
+          at = Date.now();
+          socket.close();
+          resolve();
+        }),
+      );
+    },
+    arrival: (ms = 10_000) => Promise.race([first, new Promise((r) => setTimeout(r, ms))]),
+    startedAt: () => at,
+  };
 }
