@@ -19,8 +19,9 @@ const BROKER_URL = /^(mqtt|mqtts|tcp|tls|ssl|ws|wss):\/\/[^\s]+$/;
 
 /**
  * People counting of a camera (docs/occupancy.md). The default is the longest interval allowed
- * (DESIGN.md "Agent": at most 30 s), because the cost is proportional to it: one tiled 720p count
- * took ~1 s of CPU on the loaded 2-core VM, 3.8 % of a core at 30 s (BENCHMARKS.md "Occupancy").
+ * (DESIGN.md "Agent": at most 30 s), because the cost is proportional to the rate: one 720p count
+ * takes 0.45–0.6 CPU-s on the loaded 2-core VM, 1.5–1.9 % of a core at 30 s against a 2 % target
+ * (BENCHMARKS.md "People counting on the box"); 15 s would double it.
  */
 export const OCCUPANCY_DEFAULT_INTERVAL_S = 30;
 const Occupancy = z

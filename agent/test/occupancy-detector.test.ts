@@ -40,7 +40,7 @@ describe('BlazeFace on WASM at two scales (docs/occupancy.md)', () => {
     );
   }, 200_000);
 
-  it('finds most of the 32 px faces (measured: 8 % missed on this composite, 5 % over four)', async () => {
+  it('finds most of the 32 px faces (measured: 8 % missed on this composite)', async () => {
     const file = join(dir, 'back.jpg');
     const truth = writeComposite(file, { faceW: 32 }) as number;
     const r = await detector.count(readFileSync(file));

@@ -17,4 +17,5 @@ export { openStore, type Store } from './store/open.js';
 export { PgDb, toPgPlaceholders } from './store/postgres.js';
 export { migrateCore } from './store/schema.js';
 export { SqliteDb } from './store/sqlite.js';
+export { CLASS_EMPTY_TICK_MS, classEmptyTickMs } from './utilization/class-empty.js';
 export { VERSION } from './version.js';

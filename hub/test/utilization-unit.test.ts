@@ -5,7 +5,7 @@ import { PeopleBus } from '../src/alarms/events.js';
 import { RollupsModule } from '../src/rollups/module.js';
 import { migrateSchedule } from '../src/schedule/store.js';
 import { migrateCore } from '../src/store/schema.js';
-import { type ClassEmpty, ClassEmptyModule } from '../src/utilization/class-empty.js';
+import { type ClassEmpty, ClassEmptyModule, classEmptyTickMs } from '../src/utilization/class-empty.js';
 import { utilizationCells } from '../src/utilization/compute.js';
 import { agentView, makeCtx, type TestCtx } from './people-helpers.js';
 
@@ -226,5 +226,17 @@ describe('class.empty', () => {
     vi.setSystemTime(start + 31 * M);
     await mod.tick();
     expect(got.map((e) => [e.room, e.afterMinutes])).toEqual([['R-late', 30]]);
+  });
+
+  it('looks more often when the delay is short (42 s: every 7 s, not every 30 s)', async () => {
+    expect(classEmptyTickMs(15 * M)).toBe(30_000);
+    expect(classEmptyTickMs(42_000)).toBe(7_000);
+    expect(classEmptyTickMs(0)).toBe(1_000);
+    await mod.stop();
+    const every = vi.spyOn(t.ctx.clock, 'setInterval');
+    mod = new ClassEmptyModule(t.ctx, people, 42_000);
+    await mod.start();
+    expect(every).toHaveBeenCalledWith(expect.any(Function), 7_000);
+    every.mockRestore();
   });
 });

@@ -209,7 +209,38 @@ describe('dashboard views on the demo, in Chromium', () => {
     expect(await page.textContent('#grid .tile[data-room="A-201"] .tile-people')).toContain(String(full));
     await waitFor(async () => (await fresh())['B-201'] === '0', 'B-201 showing 0 people', 60_000, 2000);
     await page.screenshot({ path: join(ARTIFACTS, 'demo-grid-people-zh.png'), fullPage: true });
-  }, 240_000);
+    // The utilization heatmap (one building at a time) marks both rooms' classes: A-201's with
+    // people in it, B-201's empty.
+    await waitFor(
+      async () => {
+        await page.click('.tab[data-view="rooms"]');
+        await page.click('.tab[data-view="usage"]');
+        await page.selectOption('#u-building', 'Building A');
+        await page.waitForSelector('#u-table tr[data-room="A-201"]');
+        return page.$$eval('#u-table tr[data-room="A-201"] td.u-scheduled', (tds) =>
+          tds.some((td) => Number((td as HTMLElement).dataset.occupied) > 0),
+        );
+      },
+      'the heatmap showing A-201 in use during its class',
+      90_000,
+      3000,
+    );
+    await page.screenshot({ path: join(ARTIFACTS, 'demo-usage-people-zh.png'), fullPage: true });
+    await waitFor(
+      async () => {
+        await page.click('.tab[data-view="rooms"]');
+        await page.click('.tab[data-view="usage"]');
+        await page.selectOption('#u-building', 'Building B');
+        await page.waitForSelector('#u-table tr[data-room="B-201"]');
+        return (await page.locator('#u-table tr[data-room="B-201"] td.u-scheduled.u-empty').count()) > 0;
+      },
+      'the heatmap showing B-201 empty during its class',
+      90_000,
+      3000,
+    );
+    await page.screenshot({ path: join(ARTIFACTS, 'demo-usage-people-zh.png'), fullPage: true });
+    await page.click('.tab[data-view="rooms"]');
+  }, 300_000);
 
   it('alarms (zh-CN)', async () => {
     await page.click('.tab[data-view="alarms"]');

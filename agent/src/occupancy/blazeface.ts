@@ -44,7 +44,7 @@ export function blazeFaceArtifacts(modelsDir: string): Record<string, unknown> {
   let inputs = 0;
   for (const n of json.modelTopology.node) {
     const dim = n.op === 'Placeholder' ? n.attr?.shape?.shape?.dim : undefined;
-    if (!dim || dim.length !== 4) continue;
+    if (dim?.length !== 4) continue;
     dim[1] = { size: '-1' };
     dim[2] = { size: '-1' };
     inputs++;

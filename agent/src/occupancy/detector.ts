@@ -6,7 +6,8 @@ import { installedModelPaths } from './model.js';
 
 /**
  * Lowest BlazeFace score counted as a face. Measured on the shipped group photos and the
- * composites (BENCHMARKS.md "Occupancy"): below 0.35 patterned clothes and hair become faces.
+ * composites (BENCHMARKS.md "People counting on the box"): below 0.35 patterned clothes and hair
+ * become faces.
  */
 export const DEFAULT_MIN_SCORE = 0.35;
 /** A count that takes longer than this means a wedged worker: it is ended and restarted. */

@@ -10,6 +10,14 @@ import { occupancyOf } from './occupancy.js';
 export const CLASS_EMPTY_AFTER_MS = 15 * 60_000;
 export const CLASS_EMPTY_TICK_MS = 30_000;
 
+/**
+ * How often classes are looked at: every 30 s, or every sixth of a shorter delay (at least 1 s), so
+ * that a compressed delay (a demo's or a test's, seconds long) is still met while its class is on.
+ */
+export function classEmptyTickMs(afterMs: number): number {
+  return Math.min(CLASS_EMPTY_TICK_MS, Math.max(1000, Math.floor(afterMs / 6)));
+}
+
 export const CLASS_EMPTY_MIGRATION = `
 CREATE TABLE IF NOT EXISTS class_empty_reports (
   period_id TEXT PRIMARY KEY,
@@ -42,7 +50,7 @@ export class ClassEmptyModule implements HubModule {
   async start(): Promise<void> {
     await migrateSchedule(this.ctx.db);
     await this.ctx.db.migrate('class-empty-001-reports', CLASS_EMPTY_MIGRATION);
-    this.timer = this.ctx.clock.setInterval(() => void this.tick(), CLASS_EMPTY_TICK_MS);
+    this.timer = this.ctx.clock.setInterval(() => void this.tick(), classEmptyTickMs(this.afterMs));
   }
 
   async stop(): Promise<void> {

@@ -37,7 +37,7 @@ const PEOPLE_ROOMS: Array<{ scenario: ScenarioName; id: string; building: string
 ];
 /** Seats of the people rooms in the demo's room registry (the synthetic room has 34). */
 const PEOPLE_ROOM_CAPACITY = 34;
-/** Classes per people room: at least an hour of the demo (30 at the default pace of 20 s). */
+/** Classes per people room: about an hour of the demo, at most this many (the timetable's limit is 200). */
 const PEOPLE_CYCLES = 30;
 /** Counting every 10 s: two detectors stay under a fifth of a core on the demo machine. */
 const PEOPLE_INTERVAL_S = 10;
@@ -74,7 +74,7 @@ export class Demo {
 
   async start(): Promise<void> {
     const o = this.options;
-    const { startHub } = await import('@classroom/hub');
+    const { startHub, classEmptyTickMs } = await import('@classroom/hub');
     // Compressed demo time: an empty class is reported after a minute, not the production 15.
     process.env.CLASSROOM_HUB_CLASS_EMPTY_AFTER_S = String(o.classEmptyAfterS);
     this.hub = await startHub({
@@ -111,15 +111,20 @@ export class Demo {
       });
       this.rooms.push(runner);
     });
-    // The people rooms: a class every cycle (scaled to the pace), imported as each room starts.
-    const cycle = 6 * pace;
+    // The people rooms: a class every cycle, imported as each room starts. A class (3 units) must
+    // outlast the class.empty delay plus the hub's look interval and a count's way to the hub.
+    const unit = Math.max(
+      pace,
+      Math.ceil((o.classEmptyAfterS + classEmptyTickMs(o.classEmptyAfterS * 1000) / 1000 + 20) / 3),
+    );
+    const cycle = 6 * unit;
     PEOPLE_ROOMS.forEach((r, i) => {
-      const sc = repeated(scenario(r.scenario, pace), Math.max(PEOPLE_CYCLES, Math.ceil(3600 / cycle)));
+      const sc = repeated(scenario(r.scenario, unit), Math.min(PEOPLE_CYCLES, Math.ceil(3600 / cycle)));
       this.rooms.push(
         new RoomRunner(this.log, {
           agent: `box-${r.id.toLowerCase()}`,
           room: { id: r.id, name: `Room ${r.id}`, building: r.building, floor: r.floor, campus: 'Main' },
-          scenario: shifted(sc, (i * pace) / 4),
+          scenario: shifted(sc, (i * unit) / 4),
           hub: target,
           workDir: join(o.dataDir, 'sim', r.id),
           framesDir: join(o.dataDir, 'sim', 'frames'),
