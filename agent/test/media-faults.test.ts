@@ -3,6 +3,7 @@ import { createSourceMonitor } from '../src/media/index.js';
 import type { SourceEvent } from '../src/media/types.js';
 import {
   freeUdpPort,
+  generatorOrigin,
   killAllGenerators,
   killProc,
   recorder,
@@ -22,8 +23,8 @@ describe.concurrent('camera faults over UDP', () => {
       rec.ctx,
     );
     await mon.start();
-    const g0 = Date.now();
-    startGenerator({
+    const spawned = Date.now();
+    const gen = startGenerator({
       port,
       duration: 25,
       vf: 'split[a][b];[a][b]freezeframes=first=150:last=500:replace=150',
@@ -31,12 +32,24 @@ describe.concurrent('camera faults over UDP', () => {
     });
     try {
       await waitFor(() => rec.events.some((e) => e.type === 'video.frozen.end'), 45_000, 'frozen end');
+      // Onsets and delays count from the generator's media time 0, not from its spawn: its start-up
+      // on a loaded machine is not the agent's delay.
+      const origin = generatorOrigin(gen);
+      expect(origin).toBeGreaterThanOrEqual(spawned);
+      const g0 = origin ?? spawned;
       expect(rec.events.map((e) => e.type)).toEqual(['video.frozen.start', 'video.frozen.end']);
       const at = (type: string) => (rec.events.find((e) => e.type === type)!.ts - g0) / 1000;
+      // ts is the onset (derived from media time, docs/agent-media.md "Events"), which a pipeline
+      // running behind on a loaded machine places late by its lag (seen 3.3 s at load 20): the
+      // bound is the moment the freeze is confirmed (6 s + frozenMinS), which a ts taken at
+      // detection would reach. The duration comes from media time alone and is checked closely.
       expect(at('video.frozen.start')).toBeGreaterThan(5);
-      expect(at('video.frozen.start')).toBeLessThan(8);
+      expect(at('video.frozen.start')).toBeLessThan(6 + 4);
       expect(at('video.frozen.end')).toBeGreaterThan(19);
-      expect(at('video.frozen.end')).toBeLessThan(23);
+      expect(at('video.frozen.end')).toBeLessThan(24);
+      const durationS = rec.events.find((e) => e.type === 'video.frozen.end')!.detail.durationS;
+      expect(durationS).toBeGreaterThanOrEqual(13);
+      expect(durationS).toBeLessThanOrEqual(15);
       const still = rec.windows.filter((w) => (w.start - g0) / 1000 >= 8 && (w.end - g0) / 1000 <= 19);
       expect(still.length).toBeGreaterThanOrEqual(1);
       for (const w of still) {
@@ -77,20 +90,31 @@ describe.concurrent('camera faults over UDP', () => {
         channels: 2,
       });
       expect(probe.fps).toBeCloseTo(25, 0);
-      await waitFor(() => rec.windows.length >= 2, 10_000, 'windows');
+      await waitFor(() => rec.windows.length >= 2, 20_000, 'windows');
+      // Before the unplug, a generator starved for sourceStaleS (3 s here) by a loaded machine is a
+      // real if brief outage: it can only show as a down followed by an up.
+      const nBefore = rec.events.length;
+      const before = rec.events.map((e) => e.type);
+      expect(before).toEqual(before.map((_, k) => (k % 2 === 0 ? 'source.down' : 'source.up')));
+      const sinceUnplug = () => rec.events.slice(nBefore);
       killProc(gen1);
       const unplugged = Date.now();
-      await waitFor(() => rec.events.some((e) => e.type === 'source.down'), 15_000, 'source.down');
-      // Watchdog: 3 s without packets (plus the 1 s check period and scheduling slack).
-      expect((Date.now() - unplugged) / 1000).toBeLessThan(8);
+      await waitFor(() => sinceUnplug().some((e) => e.type === 'source.down'), 15_000, 'source.down');
+      // Watchdog: 3 s without packets, plus the 1 s check period and the 1 s progress period, and
+      // 3 s for timers that fire late on a loaded machine. Timed when the monitor decided (ts).
+      const down = sinceUnplug().find((e) => e.type === 'source.down')!;
+      expect((down.ts - unplugged) / 1000).toBeLessThan(8);
       expect(mon.status().state).toBe('down');
       expect(mon.status().reason).toBeTruthy();
       await expect(mon.snapshot()).rejects.toThrow(/no picture/);
       const nWindows = rec.windows.length;
       startGenerator({ port, duration: 60 });
-      await waitFor(() => rec.events.some((e) => e.type === 'source.up'), 40_000, 'source.up');
-      await waitFor(() => rec.windows.length > nWindows, 10_000, 'windows after up');
-      expect(rec.events.map((e) => e.type)).toEqual(['source.down', 'source.up']);
+      await waitFor(() => sinceUnplug().some((e) => e.type === 'source.up'), 40_000, 'source.up');
+      await waitFor(() => rec.windows.length > nWindows, 20_000, 'windows after up');
+      // The unplug is one down and the replug one up; a starved generator afterwards adds pairs.
+      const after = sinceUnplug().map((e) => e.type);
+      expect(after.slice(0, 2)).toEqual(['source.down', 'source.up']);
+      expect(after).toEqual(after.map((_, k) => (k % 2 === 0 ? 'source.down' : 'source.up')));
       expect(mon.status().state).toBe('running');
       expect(mon.status().restarts).toBeGreaterThanOrEqual(1);
       expect(statuses).toContain('down');

@@ -1,6 +1,13 @@
 import { afterAll, describe, expect, it } from 'vitest';
 import { createSourceMonitor } from '../src/media/index.js';
-import { freeUdpPort, killAllGenerators, recorder, startGenerator, waitFor } from './media-support.js';
+import {
+  freeUdpPort,
+  generatorOrigin,
+  killAllGenerators,
+  recorder,
+  startGenerator,
+  waitFor,
+} from './media-support.js';
 
 afterAll(() => killAllGenerators());
 
@@ -13,8 +20,8 @@ describe('lecture over UDP in real time: black 20–35 s, silent mic 25–45 s',
       rec.ctx,
     );
     await mon.start();
-    const g0 = Date.now();
-    startGenerator({
+    const spawned = Date.now();
+    const gen = startGenerator({
       port,
       duration: 50,
       vf: "drawbox=enable='between(t,20,35)':c=black:t=fill",
@@ -22,13 +29,18 @@ describe('lecture over UDP in real time: black 20–35 s, silent mic 25–45 s',
     });
     try {
       await waitFor(() => rec.events.some((e) => e.type === 'audio.silence.end'), 75_000, 'silence end');
+      // Onsets and delays count from the generator's media time 0, not from its spawn: its start-up
+      // on a loaded machine is not the agent's delay.
+      const origin = generatorOrigin(gen);
+      expect(origin).toBeGreaterThanOrEqual(spawned);
+      const g0 = origin ?? spawned;
       expect(rec.events.map((e) => e.type)).toEqual([
         'video.black.start',
         'audio.silence.start',
         'video.black.end',
         'audio.silence.end',
       ]);
-      // Event ts is the onset in wall time; the generator's own start lag is well under a second.
+      // Event ts is the onset in wall time (derived from media time, docs/agent-media.md).
       const at = (type: string) => (rec.events.find((e) => e.type === type)!.ts - g0) / 1000;
       expect(at('video.black.start')).toBeGreaterThan(19);
       expect(at('video.black.start')).toBeLessThan(22);

@@ -35,6 +35,18 @@ export interface GenOptions {
 }
 
 const procs = new Set<ChildProcess>();
+const origins = new WeakMap<ChildProcess, number>();
+
+/**
+ * Wall time (ms) at which the generator's media time 0 went out, learnt from its `-progress`
+ * reports: each is read late by a varying amount (a loaded machine), never early, so the smallest
+ * wall − out_time is the best estimate. Media tests measure onsets and detection delays from it:
+ * the generator's own start-up, seconds on a machine at load 20+, is not the agent's delay.
+ * Undefined until the first report (about 0.5 s after the generator starts streaming).
+ */
+export function generatorOrigin(p: ChildProcess): number | undefined {
+  return origins.get(p);
+}
 
 /** Streams H.264 (+AAC) MPEG-TS in real time to udp://127.0.0.1:port, like a network camera. */
 export function startGenerator(o: GenOptions): ChildProcess {
@@ -51,9 +63,24 @@ export function startGenerator(o: GenOptions): ChildProcess {
   args.push('-g', String(o.gop ?? rate), '-sc_threshold', '0', '-pix_fmt', 'yuv420p');
   if (o.bframes) args.push('-bf', String(o.bframes));
   if (o.audio !== false) args.push('-c:a', 'aac', '-b:a', '64k');
+  args.push('-progress', 'pipe:1', '-stats_period', '0.5');
   args.push('-f', 'mpegts', `udp://127.0.0.1:${o.port}?pkt_size=1316`);
-  const p = spawn(tools.ffmpeg.path, args, { stdio: ['ignore', 'ignore', 'pipe'], detached: true });
+  const p = spawn(tools.ffmpeg.path, args, { stdio: ['ignore', 'pipe', 'pipe'], detached: true });
   p.stderr?.on('data', (d: Buffer) => process.stderr.write(`[generator] ${d}`));
+  let rest = '';
+  p.stdout?.setEncoding('utf8');
+  p.stdout?.on('data', (d: string) => {
+    const now = Date.now();
+    const lines = (rest + d).split('\n');
+    rest = lines.pop() ?? '';
+    for (const line of lines) {
+      const m = /^out_time_us=(\d+)/.exec(line);
+      if (!m) continue;
+      const origin = now - Number(m[1]) / 1000;
+      const seen = origins.get(p);
+      if (seen === undefined || origin < seen) origins.set(p, origin);
+    }
+  });
   procs.add(p);
   p.once('exit', () => procs.delete(p));
   return p;

@@ -146,7 +146,9 @@ describe('MQTT session and outbox delivery (in-process aedes + validating acker)
     await waitFor(() => app.status().outbox.records === 2, 'buffered');
     const t0 = Date.now();
     await app.stop();
-    expect(Date.now() - t0).toBeLessThan(5000);
+    // What this guards against is a stop that waits on the reconnect: MQTT.js's 10 s connect timeout
+    // (agent/src/session/connection.ts) or forever. Under that, with room for a loaded machine.
+    expect(Date.now() - t0).toBeLessThan(9000);
     const again = testAgent(testConfig(dir, `mqtt://127.0.0.1:${port}`));
     await again.app.start();
     expect(again.app.status().outbox).toMatchObject({ records: 2, lastSeq: 2 });

@@ -19,7 +19,9 @@ export function tempDir(prefix = 'hub-core-'): { dir: string; remove(): void } {
 export async function waitFor<T>(
   what: string,
   fn: () => T | undefined | null | false | Promise<T | undefined | null | false>,
-  timeoutMs = 20_000,
+  // A deadline only for what never happens: CI's two cores at load 10–25 run the suite 2–4 × slower
+  // than a quiet machine, where a 20 s default could cut off a wait that is merely slow.
+  timeoutMs = 45_000,
   everyMs = 25,
 ): Promise<T> {
   const deadline = Date.now() + timeoutMs;

@@ -12,7 +12,8 @@ describe('will on power loss', () => {
     h = await inProcessHub();
     const creds = (await h.api<{ password: string }>('POST', '/api/agents', { agent: 'box-w', room: 'R1' }))
       .body;
-    const KEEPALIVE_S = 2;
+    // 4 s rather than 2 s: the load margin below is then a smaller share of the bound under test.
+    const KEEPALIVE_S = 4;
     const c = await connectAgent(h.mqttUrl, 'box-w', creds.password, {
       keepalive: KEEPALIVE_S,
       will: {
@@ -39,17 +40,28 @@ describe('will on power loss', () => {
     c.options.reconnectPeriod = 0;
     stream.pause();
     stream.write = () => true;
+    // The hub's own availability event marks the moment it decided: polling the API under load adds
+    // the latency of each request to the figure, which is not the broker's keepalive.
+    const lost = { at: 0 };
+    const onAvailability = (e: { agent: string; availability: string }): void => {
+      if (e.agent === 'box-w' && e.availability === 'lost' && lost.at === 0) lost.at = Date.now();
+    };
+    h.hub.ctx.bus.on('agent.availability', onAvailability);
     const frozenAt = Date.now();
     await waitFor(
       'lost',
       async () =>
         (await h.api<{ availability: string }>('GET', '/api/agents/box-w')).body.availability === 'lost',
-      15_000,
+      30_000,
       50,
     );
-    const took = Date.now() - frozenAt;
-    // aedes drops the connection 1.5 × keepalive after the last packet [MQTT-3.1.2-24]; allow poll slack.
-    expect(took).toBeLessThanOrEqual(1.5 * KEEPALIVE_S * 1000 + 1000);
+    h.hub.ctx.bus.off('agent.availability', onAvailability);
+    expect(lost.at).toBeGreaterThan(0);
+    const took = lost.at - frozenAt;
+    // aedes drops the connection 1.5 × keepalive after the last packet [MQTT-3.1.2-24]; 3 s more for
+    // timers that fire late on a loaded machine (CI: two cores at load 10–25). Still under 2.25 ×
+    // keepalive, so a broker that waited for TCP to notice, or never, fails.
+    expect(took).toBeLessThanOrEqual(1.5 * KEEPALIVE_S * 1000 + 3000);
     stream.destroy();
     c.end(true);
   });

@@ -10,6 +10,13 @@ import WebSocket from 'ws';
 import { checkResponse } from './openapi-responses.js';
 import { FakeAgent, startTestHub, type TestHub, waitFor } from './people-hub.js';
 
+/** A counter's value in the hub's /metrics (0 while it has no sample). */
+async function counter(base: string, series: string): Promise<number> {
+  const text = await (await fetch(`${base}/metrics`)).text();
+  const line = text.split('\n').find((l) => l.startsWith(`${series} `));
+  return line ? Number(line.slice(series.length + 1)) : 0;
+}
+
 interface AlarmBody {
   id: string;
   type: string;
@@ -317,8 +324,12 @@ describe('people API on a running hub', () => {
       const r = await t.api<{ alarms: AlarmBody[] }>('GET', '/api/alarms?state=active');
       return r.body.alarms.find((a) => a.type === 'audio.silent');
     });
+    const births = 'classroom_hub_ingest_messages_total{leaf="birth"}';
+    const birthsBefore = await counter(t.base, births);
     await agent.sendBirth(agent.session);
-    // Longer than the 0.3 s clear delay: a same-session rebirth must not have cleared it.
+    // Once the hub has taken the rebirth in (however late load makes that), wait out more than the
+    // 0.3 s clear delay: a same-session rebirth must not have cleared it.
+    await waitFor('the rebirth ingested', async () => (await counter(t.base, births)) > birthsBefore);
     await new Promise((r) => setTimeout(r, 1200));
     expect((await t.api<{ alarm: AlarmBody }>('GET', `/api/alarms/${alarm.id}`)).body.alarm.state).toBe(
       'active',
@@ -353,8 +364,13 @@ describe('people API on a running hub', () => {
     expect(
       (await t.api<{ rooms: Array<{ room: string }> }>('GET', '/api/maintenance')).body.rooms,
     ).toMatchObject([{ room: 'A-101' }]);
+    const inserted = 'classroom_hub_records_inserted_total';
+    const insertedBefore = await counter(t.base, inserted);
     await agent.event('video.frozen.end', 'cam');
     await agent.event('video.frozen.start', 'cam');
+    // Once both events are stored (however late load makes that), wait out more than the 0.3 s
+    // raise delay: no alarm may be raised in maintenance.
+    await waitFor('both events stored', async () => (await counter(t.base, inserted)) >= insertedBefore + 2);
     await new Promise((r) => setTimeout(r, 1000));
     expect((await t.api<{ alarm: AlarmBody }>('GET', `/api/alarms/${alarm.id}`)).body.alarm.state).toBe(
       'cleared',

@@ -182,7 +182,9 @@ export class FakeAgent {
 export async function waitFor<T>(
   what: string,
   fn: () => Promise<T | undefined | null | false> | T | undefined | null | false,
-  timeoutMs = 20_000,
+  // A deadline only for what never happens: CI's two cores at load 10–25 run the suite 2–4 × slower
+  // than a quiet machine, where a 20 s default could cut off a wait that is merely slow.
+  timeoutMs = 45_000,
 ): Promise<T> {
   const until = Date.now() + timeoutMs;
   let last: unknown;
