@@ -260,3 +260,5 @@ if (PARTS.has('accuracy')) {
     `\nOne 1280×720 count (both passes + merge) in the worker, wall time: median ${ms[ms.length >> 1]} ms, max ${ms[ms.length - 1]} ms, on this loaded machine (load ${loadavg()[0].toFixed(1)}).`,
   );
 }
+// The camera sender loops until killed and is only stopped at exit: end the run explicitly.
+process.exit(0);
